@@ -1,0 +1,45 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "vqa-mpi",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "vqa-mpi", targets: ["vqa-mpi"]),
+        .library(name: "Engine", targets: ["Engine"]),
+        .library(name: "Media", targets: ["Media"]),
+        .library(name: "Dist", targets: ["Dist"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
+    ],
+    targets: [
+        // C modules: system libraries via pkg-config, plus shims for macros Swift cannot import.
+        .systemLibrary(name: "CMPI", path: "Sources/CMPI", pkgConfig: "ompi-c",
+                       providers: [.apt(["libopenmpi-dev"])]),
+        .target(name: "CMPIShim", dependencies: ["CMPI"], path: "Sources/CMPIShim"),
+        .systemLibrary(name: "COpenBLAS", path: "Sources/COpenBLAS", pkgConfig: "openblas",
+                       providers: [.apt(["libopenblas-dev"])]),
+        .systemLibrary(name: "CFFmpeg", path: "Sources/CFFmpeg",
+                       pkgConfig: "libavformat libavcodec libavutil libswscale",
+                       providers: [.apt(["libavformat-dev", "libavcodec-dev", "libavutil-dev", "libswscale-dev"])]),
+        .target(name: "CFFmpegShim", dependencies: ["CFFmpeg"], path: "Sources/CFFmpegShim"),
+
+        // Swift modules. Arrows point down only: vqa-mpi -> Dist -> {Engine, Media} -> C modules.
+        .target(name: "Engine", dependencies: ["COpenBLAS"], path: "Sources/Engine"),
+        .target(name: "Media", dependencies: ["CFFmpeg", "CFFmpegShim"], path: "Sources/Media"),
+        .target(name: "Dist", dependencies: ["Engine", "Media", "CMPI", "CMPIShim"], path: "Sources/Dist"),
+        .executableTarget(name: "vqa-mpi",
+                          dependencies: ["Dist", "Engine", "Media",
+                                         .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                                         .product(name: "Yams", package: "Yams")],
+                          path: "Sources/vqa-mpi"),
+
+        .testTarget(name: "EngineTests", dependencies: ["Engine"], path: "Tests/EngineTests",
+                    resources: [.copy("Fixtures")]),
+        .testTarget(name: "MediaTests", dependencies: ["Media"], path: "Tests/MediaTests"),
+        .testTarget(name: "DistTests", dependencies: ["Dist"], path: "Tests/DistTests"),
+        .testTarget(name: "CLITests", dependencies: [], path: "Tests/CLITests"),
+    ]
+)

@@ -1,0 +1,12 @@
+// The root command: it only lists the subcommands.
+
+import ArgumentParser
+
+@main
+struct VQAMPI: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "vqa-mpi",
+        abstract: "Train and evaluate video quality assessment models data-parallel over MPI, with AWP.",
+        subcommands: [Bench.self]
+    )
+}
