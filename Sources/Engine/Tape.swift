@@ -37,6 +37,9 @@ public final class Tape {
     public var seed: UInt64 = 0
     /// Step counter folded into dropout streams.
     public var step: UInt64 = 0
+    /// Global sample index of every row of the batch dimension: random ops draw one stream per
+    /// sample, so a sample's dropout mask does not depend on how the batch is split over ranks.
+    public var sampleKeys: [UInt64] = []
     /// Called during `backward` with each parameter index once its gradient is complete.
     public var onParameterGradReady: ((Int) -> Void)?
 
