@@ -8,7 +8,8 @@ step as scripts/reference/fragnet.py. Prints one JSON line:
   params       parameter count
   model_gflop  FLOPs of one plain training step: 2 x conv multiply-accumulates of one forward
                pass, x3 for forward + backward (input grad + weight grad). Conv layers only:
-               GroupNorm, GELU, the loss and AdamW are left out (<1% here). An AWP step is 2x.
+               GroupNorm, GELU, the loss and AdamW (a few % of element-wise work) are not
+               counted. An AWP step is 2x.
 Timing noise: on a shared, oversubscribed machine libgomp's spinning barriers make multi-thread
 torch steps up to 50x slower; run with OMP_WAIT_POLICY=PASSIVE there (recorded in the JSON, with
 the 1-minute load average) and compare figures taken under the same load.
