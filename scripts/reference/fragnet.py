@@ -253,7 +253,7 @@ def clip_like_input(n, t, size, gen):
     return mix * noise + (1.2 - mix) * 2 * smooth + cast
 
 
-def build_fixture(seed=0, n=4, t=4, size=64, widths=(8, 16, 16, 32), head_hidden=16, groups=4,
+def build_fixture(seed=0, n=4, t=4, size=32, widths=(8, 8, 16, 16), head_hidden=16, groups=4,
                   lr=1e-3, backbone_mult=0.1, wd=0.05, gamma=1e-2, dtype=torch.float32,
                   input_grad=False):
     """Computes every fixture tensor; returns (tensors, metadata config)."""
