@@ -275,7 +275,7 @@ def build_fixture(seed=0, n=4, t=4, size=32, widths=(8, 8, 16, 16), head_hidden=
     lt.backward()
     out.update({"out.scores": scores, "out.map": qmap, **acts,
                 "loss.plcc": lp.reshape(1), "loss.rank": lr_.reshape(1), "loss.total": lt.reshape(1)})
-    if input_grad:  # 786 KB at the fixture size: off by default to keep the fixture small
+    if input_grad:  # 49 KB at the fixture size: off by default to keep the fixture small
         out["grad.input"] = x_leaf.grad
     out.update(snapshot(model, "grad.", grads=True))
 
@@ -334,7 +334,7 @@ def main():
                                "fragnet_reference.safetensors")
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", default=os.path.normpath(default_out), help="fixture path")
-    ap.add_argument("--input-grad", action="store_true", help="also store grad.input (+786 KB)")
+    ap.add_argument("--input-grad", action="store_true", help="also store grad.input (+49 KB)")
     ap.add_argument("--no-f64-check", action="store_true", help="skip the float64 comparison")
     args = ap.parse_args()
 
