@@ -1,0 +1,113 @@
+#!/usr/bin/env python3
+"""PyTorch CPU speed baseline for one fragnet training step (forward + backward + AdamW).
+
+Same model, loss (plcc + 0.3 rank), optimiser (AdamW, head 1e-3, backbone x0.1, wd 0.05) and AWP
+step as scripts/reference/fragnet.py. Prints one JSON line:
+  step_ms      median wall time of a plain training step (after warm-up)
+  awp_step_ms  median wall time of the full two-pass AWP step (only with --awp)
+  params       parameter count
+  model_gflop  FLOPs of one plain training step: 2 x conv multiply-accumulates of one forward
+               pass, x3 for forward + backward (input grad + weight grad). Conv layers only:
+               GroupNorm, GELU, the loss and AdamW (a few % of element-wise work) are not
+               counted. An AWP step is 2x.
+Timing noise: on a shared, oversubscribed machine libgomp's spinning barriers make multi-thread
+torch steps up to 50x slower; run with OMP_WAIT_POLICY=PASSIVE there (recorded in the JSON, with
+the 1-minute load average) and compare figures taken under the same load.
+Usage: torch_engine.py --batch 4 --frames 8 --size 224 --threads 2 [--awp] [--channels-last]
+Needs torch==2.13.0+cpu (scripts/reference/requirements.txt).
+"""
+import argparse
+import json
+import os
+import statistics
+import sys
+import time
+
+import torch
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "reference"))
+import fragnet  # noqa: E402
+
+
+def parse():
+    ap = argparse.ArgumentParser(description="PyTorch CPU baseline for a fragnet training step")
+    ap.add_argument("--batch", type=int, default=4, help="clips per step (>= 2: batch losses)")
+    ap.add_argument("--frames", type=int, default=8, help="frames per clip (even)")
+    ap.add_argument("--size", type=int, default=224, help="height = width, a multiple of 32")
+    ap.add_argument("--threads", type=int, default=2, help="torch intra-op threads")
+    ap.add_argument("--widths", type=int, nargs=4, default=list(fragnet.DEFAULT_WIDTHS))
+    ap.add_argument("--head-hidden", type=int, default=64)
+    ap.add_argument("--groups", type=int, default=4)
+    ap.add_argument("--dropout", type=float, default=0.5)
+    ap.add_argument("--awp", action="store_true", help="also time the two-pass AWP step")
+    ap.add_argument("--gamma", type=float, default=1e-4, help="AWP gamma (seed default 1e-4)")
+    ap.add_argument("--channels-last", action="store_true", help="channels_last_3d memory format")
+    ap.add_argument("--warmup", type=int, default=2, help="untimed steps first")
+    ap.add_argument("--steps", type=int, default=5, help="timed steps (median reported)")
+    ap.add_argument("--seed", type=int, default=0)
+    args = ap.parse_args()
+    if args.batch < 2:
+        ap.error(f"--batch {args.batch}: the PLCC and rank losses need at least 2 clips")
+    if args.frames % 2 or args.frames < 2:
+        ap.error(f"--frames {args.frames}: must be even (the stem has temporal stride 2)")
+    if args.size % 32 or args.size < 32:
+        ap.error(f"--size {args.size}: must be a positive multiple of 32 (e.g. 224)")
+    if any(w % args.groups for w in args.widths):
+        ap.error(f"--widths {args.widths}: every width must be divisible by --groups {args.groups}")
+    if args.steps < 1 or args.warmup < 0:
+        ap.error("--steps must be >= 1 and --warmup >= 0")
+    return args
+
+
+def time_steps(fn, warmup, steps):
+    """Median milliseconds of fn() over `steps` calls after `warmup` untimed ones."""
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(steps):
+        t0 = time.perf_counter()
+        fn()
+        times.append((time.perf_counter() - t0) * 1e3)
+    return statistics.median(times), times
+
+
+def main():
+    args = parse()
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(args.seed)
+    model = fragnet.FragNet(args.widths, args.head_hidden, args.groups, args.dropout)
+    shape = (args.batch, 3, args.frames, args.size, args.size)
+    macs = fragnet.conv_macs(model, shape)
+    model.train()
+    gen = torch.Generator().manual_seed(args.seed + 1)
+    x = torch.randn(*shape, generator=gen)
+    y = 1.0 + 4.0 * torch.rand(args.batch, generator=gen)
+    if args.channels_last:
+        model = model.to(memory_format=torch.channels_last_3d)
+        x = x.contiguous(memory_format=torch.channels_last_3d)
+    opt = fragnet.make_adamw(model)
+
+    step_ms, step_all = time_steps(lambda: fragnet.train_step(model, opt, x, y),
+                                   args.warmup, args.steps)
+    result = {
+        "bench": "torch_engine", "model": "fragnet", "batch": args.batch, "frames": args.frames,
+        "size": args.size, "widths": args.widths, "channels_last": args.channels_last,
+        "step_ms": round(step_ms, 2), "step_ms_all": [round(t, 2) for t in step_all],
+        "params": sum(p.numel() for p in model.parameters()),
+        "forward_gflop": round(2 * macs / 1e9, 3), "model_gflop": round(3 * 2 * macs / 1e9, 3),
+        "step_gflops": round(3 * 2 * macs / 1e9 / (step_ms / 1e3), 2),
+        "threads": torch.get_num_threads(), "torch": torch.__version__,
+        "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY", "default"),
+        "loadavg_1min": round(os.getloadavg()[0], 2), "cpus": os.cpu_count(),
+    }
+    if args.awp:
+        awp_ms, awp_all = time_steps(lambda: fragnet.train_step(model, opt, x, y, args.gamma),
+                                     args.warmup, args.steps)
+        result.update(awp_step_ms=round(awp_ms, 2), awp_step_ms_all=[round(t, 2) for t in awp_all],
+                      awp_gamma=args.gamma, awp_step_gflops=round(6 * 2 * macs / 1e9 / (awp_ms / 1e3), 2))
+    print(json.dumps(result))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
