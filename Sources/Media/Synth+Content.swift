@@ -53,10 +53,10 @@ struct SynthTexture {
             t.pixels.withUnsafeMutableBufferPointer { p in
                 lattice.withUnsafeBufferPointer { l in
                     for y in 0..<height {
-                        let fy = Float(y) * sy, y0 = Int(fy), ty = smooth(fy - Float(y0))
+                        let fy = Float(y) * sy, y0 = Int(fy), ty = synthSmooth(fy - Float(y0))
                         let r0 = (y0 % gh) * gw, r1 = ((y0 + 1) % gh) * gw
                         for x in 0..<width {
-                            let fx = Float(x) * sx, x0 = Int(fx), tx = smooth(fx - Float(x0))
+                            let fx = Float(x) * sx, x0 = Int(fx), tx = synthSmooth(fx - Float(x0))
                             let c0 = x0 % gw, c1 = (x0 + 1) % gw
                             let top = l[r0 + c0] + (l[r0 + c1] - l[r0 + c0]) * tx
                             let bottom = l[r1 + c0] + (l[r1 + c1] - l[r1 + c0]) * tx
@@ -94,9 +94,9 @@ struct SynthTexture {
     }
 }
 
-@inline(__always) func smooth(_ t: Float) -> Float { t * t * (3 - 2 * t) }
-@inline(__always) func clamp01(_ v: Float) -> Float { min(1, max(0, v)) }
-@inline(__always) func mixRGB(_ a: SynthRGB, _ b: SynthRGB, _ t: Float) -> SynthRGB { a + (b - a) * t }
+@inline(__always) func synthSmooth(_ t: Float) -> Float { t * t * (3 - 2 * t) }
+@inline(__always) func synthClamp01(_ v: Float) -> Float { min(1, max(0, v)) }
+@inline(__always) func synthMix(_ a: SynthRGB, _ b: SynthRGB, _ t: Float) -> SynthRGB { a + (b - a) * t }
 
 extension SynthRNG {
     /// A random colour with channels in lo…hi (0–255).
@@ -112,18 +112,18 @@ enum SynthScenes {
     static func make(_ content: SynthContent, width: Int, height: Int, duration: Double,
                      rng: inout SynthRNG) -> any SynthRenderer {
         switch content {
-        case .shapes: ShapesScene(width: width, height: height, rng: &rng)
-        case .foliage: FoliageScene(width: width, height: height, rng: &rng)
-        case .landscape: LandscapeScene(width: width, height: height, duration: duration, rng: &rng)
-        case .text: TextScene(width: width, height: height, duration: duration, rng: &rng)
-        case .faces: FacesScene(width: width, height: height, rng: &rng)
-        case .ripples: RipplesScene(width: width, height: height, rng: &rng)
+        case .shapes: SynthShapesScene(width: width, height: height, rng: &rng)
+        case .foliage: SynthFoliageScene(width: width, height: height, rng: &rng)
+        case .landscape: SynthLandscapeScene(width: width, height: height, duration: duration, rng: &rng)
+        case .text: SynthTextScene(width: width, height: height, duration: duration, rng: &rng)
+        case .faces: SynthFacesScene(width: width, height: height, rng: &rng)
+        case .ripples: SynthRipplesScene(width: width, height: height, rng: &rng)
         }
     }
 }
 
 /// Textured rotating gradient plus bouncing discs, rings and spinning striped boxes.
-struct ShapesScene: SynthRenderer {
+struct SynthShapesScene: SynthRenderer {
     struct Shape { var kind: Int; var color: SynthRGB; var r: Float; var p0: SIMD2<Float>; var v: SIMD2<Float>; var spin: Float }
     let width: Int, height: Int
     let c0: SynthRGB, c1: SynthRGB, angle0: Float, omega: Float, drift: SIMD2<Float>
@@ -161,8 +161,8 @@ struct ShapesScene: SynthRenderer {
                     texture.row(x: off.x, y: Float(y) + off.y, count: width, tp.baseAddress!, into: n.baseAddress!)
                     let gy = dir.y * Float(y - height / 2)
                     for x in 0..<width {
-                        let g = clamp01(0.5 + (dir.x * Float(x - width / 2) + gy) / diag)
-                        let c = mixRGB(c0, c1, g) * (0.75 + 0.5 * n[x])
+                        let g = synthClamp01(0.5 + (dir.x * Float(x - width / 2) + gy) / diag)
+                        let c = synthMix(c0, c1, g) * (0.75 + 0.5 * n[x])
                         let i = (y * width + x) * 3
                         out[i] = c.x; out[i + 1] = c.y; out[i + 2] = c.z
                     }
@@ -182,13 +182,13 @@ struct ShapesScene: SynthRenderer {
                     let dx = Float(x) - cx, dy = Float(y) - cy
                     var cover: Float, color = s.color
                     switch s.kind {
-                    case 0: cover = clamp01(s.r - (dx * dx + dy * dy).squareRoot() + 0.5)
+                    case 0: cover = synthClamp01(s.r - (dx * dx + dy * dy).squareRoot() + 0.5)
                     case 1:
                         let d = abs((dx * dx + dy * dy).squareRoot() - s.r * 0.75)
-                        cover = clamp01(s.r * 0.22 - d + 0.5)
+                        cover = synthClamp01(s.r * 0.22 - d + 0.5)
                     default:
                         let lx = ca * dx + sa * dy, ly = -sa * dx + ca * dy
-                        cover = clamp01(min(s.r - abs(lx), s.r * 0.7 - abs(ly)) + 0.5)
+                        cover = synthClamp01(min(s.r - abs(lx), s.r * 0.7 - abs(ly)) + 0.5)
                         color *= (Int((lx + s.r) / 4) & 1) == 0 ? 1 : 0.7
                     }
                     guard cover > 0 else { continue }
@@ -203,7 +203,7 @@ struct ShapesScene: SynthRenderer {
 }
 
 /// Two parallax layers of leaf-like noise; the near layer sways and covers the far one.
-struct FoliageScene: SynthRenderer {
+struct SynthFoliageScene: SynthRenderer {
     let width: Int, height: Int
     let back: SynthTexture, front: SynthTexture   // RGB and RGBA
     let vBack: SIMD2<Float>, vFront: SIMD2<Float>, sway: Float, swayFreq: Float
@@ -216,7 +216,7 @@ struct FoliageScene: SynthRenderer {
         let n1 = SynthTexture.noise(width: tw, height: th, cell: rng.uniform(20, 40), octaves: 5, rng: &rng)
         var b = SynthTexture(width: tw, height: th, channels: 3)
         for i in 0..<(tw * th) {
-            let v = n1.pixels[i], c = v < 0.5 ? mixRGB(dark, mid, v * 2) : mixRGB(mid, light, v * 2 - 1)
+            let v = n1.pixels[i], c = v < 0.5 ? synthMix(dark, mid, v * 2) : synthMix(mid, light, v * 2 - 1)
             b.pixels[3 * i] = c.x * 0.8; b.pixels[3 * i + 1] = c.y * 0.8; b.pixels[3 * i + 2] = c.z * 0.8
         }
         let n2 = SynthTexture.noise(width: tw, height: th, cell: rng.uniform(8, 16), octaves: 4, rng: &rng)
@@ -224,9 +224,9 @@ struct FoliageScene: SynthRenderer {
         var f = SynthTexture(width: tw, height: th, channels: 4)
         let threshold = Float(rng.uniform(0.45, 0.6))
         for i in 0..<(tw * th) {
-            let v = n2.pixels[i], c = mixRGB(mid, light, v) + SynthRGB(0, 20 * v, 0)
+            let v = n2.pixels[i], c = synthMix(mid, light, v) + SynthRGB(0, 20 * v, 0)
             f.pixels[4 * i] = c.x; f.pixels[4 * i + 1] = c.y; f.pixels[4 * i + 2] = c.z
-            f.pixels[4 * i + 3] = clamp01((mask.pixels[i] - threshold) * 12 + 0.5)
+            f.pixels[4 * i + 3] = synthClamp01((mask.pixels[i] - threshold) * 12 + 0.5)
         }
         back = b; front = f
         vBack = SIMD2(Float(rng.uniform(-15, 15)), Float(rng.uniform(-8, 8)))

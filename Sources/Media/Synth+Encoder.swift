@@ -12,7 +12,7 @@ import CFFmpegShim
 
 /// Turns a negative FFmpeg return code into a MediaError naming the file and the step.
 @discardableResult
-private func ffCheck(_ code: Int32, _ path: String, _ step: String) throws -> Int32 {
+private func synthCheck(_ code: Int32, _ path: String, _ step: String) throws -> Int32 {
     guard code < 0 else { return code }
     var buf = [CChar](repeating: 0, count: 256)
     ffshim_strerror(code, &buf, buf.count)
@@ -96,13 +96,13 @@ private final class SynthCodecState {
             ctx.pointee.flags |= Int32(AV_CODEC_FLAG_QSCALE) | Int32(AV_CODEC_FLAG_BITEXACT)
             ctx.pointee.global_quality = Int32(q) * FF_QP2LAMBDA
         }
-        try ffCheck(avcodec_open2(ctx, encoder, &options), path, "opening the \(kind.encoderName) encoder")
+        try synthCheck(avcodec_open2(ctx, encoder, &options), path, "opening the \(kind.encoderName) encoder")
         f.pointee.format = AV_PIX_FMT_YUV420P.rawValue
         f.pointee.width = Int32(width)
         f.pointee.height = Int32(height)
         f.pointee.color_range = ctx.pointee.color_range
         f.pointee.colorspace = ctx.pointee.colorspace
-        try ffCheck(av_frame_get_buffer(f, 0), path, "allocating a \(width)×\(height) frame")
+        try synthCheck(av_frame_get_buffer(f, 0), path, "allocating a \(width)×\(height) frame")
         guard let s = sws_getContext(Int32(width), Int32(height), AV_PIX_FMT_RGB24, Int32(width), Int32(height),
                                      AV_PIX_FMT_YUV420P, SWS_BILINEAR | SWS_ACCURATE_RND, nil, nil, nil) else {
             throw MediaError(path, "swscale cannot convert RGB24 to yuv420p at \(width)×\(height)")
@@ -122,7 +122,7 @@ private final class SynthCodecState {
     /// Converts one RGB24 frame into the encoder's frame, stamps it and sends it.
     func send(rgb: UnsafePointer<UInt8>, pts: Int64) throws {
         guard let f = frame, let ctx = codec else { return }
-        try ffCheck(av_frame_make_writable(f), path, "making the frame writable")
+        try synthCheck(av_frame_make_writable(f), path, "making the frame writable")
         let src: [UnsafePointer<UInt8>?] = [rgb, nil, nil, nil]
         let srcStride: [Int32] = [Int32(ctx.pointee.width * 3), 0, 0, 0]
         let dst: [UnsafeMutablePointer<UInt8>?] = [f.pointee.data.0, f.pointee.data.1, f.pointee.data.2, nil]
@@ -131,11 +131,11 @@ private final class SynthCodecState {
         guard rows == ctx.pointee.height else { throw MediaError(path, "swscale converted \(rows) of \(ctx.pointee.height) rows") }
         f.pointee.pts = pts
         f.pointee.quality = ctx.pointee.global_quality
-        try ffCheck(avcodec_send_frame(ctx, f), path, "sending frame \(pts) to the encoder")
+        try synthCheck(avcodec_send_frame(ctx, f), path, "sending frame \(pts) to the encoder")
     }
 
     /// Signals end of stream to the encoder.
-    func flush() throws { try ffCheck(avcodec_send_frame(codec, nil), path, "flushing the encoder") }
+    func flush() throws { try synthCheck(avcodec_send_frame(codec, nil), path, "flushing the encoder") }
 
     /// Calls `body` with every packet the encoder has ready (the packet is unreferenced after).
     func drain(_ body: (UnsafeMutablePointer<AVPacket>) throws -> Void) throws {
@@ -143,7 +143,7 @@ private final class SynthCodecState {
         while true {
             let r = avcodec_receive_packet(ctx, p)
             if r == ffshim_averror(EAGAIN) || r == ffshim_averror_eof() { return }
-            try ffCheck(r, path, "receiving a packet from the encoder")
+            try synthCheck(r, path, "receiving a packet from the encoder")
             defer { av_packet_unref(p) }
             try body(p)
         }
@@ -162,7 +162,7 @@ final class SynthVideoEncoder {
     init(path: String, codec kind: SynthCodec, width: Int, height: Int, fpsNum: Int, fpsDen: Int, compression: Double) throws {
         self.path = path
         var fmt: UnsafeMutablePointer<AVFormatContext>? = nil
-        try ffCheck(avformat_alloc_output_context2(&fmt, nil, "mp4", path), path, "creating the mp4 muxer")
+        try synthCheck(avformat_alloc_output_context2(&fmt, nil, "mp4", path), path, "creating the mp4 muxer")
         guard let fmt else { throw MediaError(path, "creating the mp4 muxer returned nothing") }
         format = fmt
         guard let st = avformat_new_stream(fmt, nil) else { throw MediaError(path, "out of memory adding a video stream") }
@@ -171,14 +171,14 @@ final class SynthVideoEncoder {
         state = try SynthCodecState(path: path, kind: kind, width: width, height: height, fpsNum: fpsNum, fpsDen: fpsDen,
                                     compression: compression, globalHeader: globalHeader)
         let ctx = state.codec!
-        try ffCheck(avcodec_parameters_from_context(st.pointee.codecpar, ctx), path, "copying encoder parameters to the stream")
+        try synthCheck(avcodec_parameters_from_context(st.pointee.codecpar, ctx), path, "copying encoder parameters to the stream")
         st.pointee.time_base = ctx.pointee.time_base
         st.pointee.avg_frame_rate = ctx.pointee.framerate
         st.pointee.r_frame_rate = ctx.pointee.framerate
         fmt.pointee.flags |= AVFMT_FLAG_BITEXACT
-        try ffCheck(avio_open(&fmt.pointee.pb, path, AVIO_FLAG_WRITE), path, "opening the file for writing")
+        try synthCheck(avio_open(&fmt.pointee.pb, path, AVIO_FLAG_WRITE), path, "opening the file for writing")
         opened = true
-        try ffCheck(avformat_write_header(fmt, nil), path, "writing the mp4 header")
+        try synthCheck(avformat_write_header(fmt, nil), path, "writing the mp4 header")
     }
 
     deinit {
@@ -199,8 +199,8 @@ final class SynthVideoEncoder {
     func finish() throws {
         try state.flush()
         try writePackets()
-        try ffCheck(av_write_trailer(format), path, "writing the mp4 trailer")
-        if opened { try ffCheck(avio_closep(&format!.pointee.pb), path, "closing the file"); opened = false }
+        try synthCheck(av_write_trailer(format), path, "writing the mp4 trailer")
+        if opened { try synthCheck(avio_closep(&format!.pointee.pb), path, "closing the file"); opened = false }
     }
 
     private func writePackets() throws {
@@ -208,7 +208,7 @@ final class SynthVideoEncoder {
         try state.drain { p in
             av_packet_rescale_ts(p, tb, stream.pointee.time_base)
             p.pointee.stream_index = stream.pointee.index
-            try ffCheck(av_interleaved_write_frame(format, p), path, "writing a packet")
+            try synthCheck(av_interleaved_write_frame(format, p), path, "writing a packet")
         }
     }
 }

@@ -5,7 +5,7 @@
 import Foundation
 
 /// Smooth (ease-in/out) camera pan over a panorama, with a little hand-held shake.
-struct LandscapeScene: SynthRenderer {
+struct SynthLandscapeScene: SynthRenderer {
     let width: Int, height: Int
     let pano: SynthTexture
     let travel: Float, duration: Float, shake: Float, shakeFreq: Float, direction: Float
@@ -21,7 +21,7 @@ struct LandscapeScene: SynthRenderer {
         let horizon: SynthRGB = sunset ? SynthRGB(240, 150, 90) : SynthRGB(190, 215, 235)
         let clouds = SynthTexture.noise(width: pw, height: ph, cell: rng.uniform(40, 90), octaves: 5, rng: &rng)
         let detail = SynthTexture.noise(width: pw, height: ph, cell: rng.uniform(6, 14), octaves: 3, rng: &rng)
-        let layerColors: [SynthRGB] = [mixRGB(horizon, SynthRGB(90, 100, 130), 0.6), SynthRGB(70, 95, 60) + rng.color(0, 30),
+        let layerColors: [SynthRGB] = [synthMix(horizon, SynthRGB(90, 100, 130), 0.6), SynthRGB(70, 95, 60) + rng.color(0, 30),
                                        SynthRGB(60, 110, 35) + rng.color(0, 30)]
         var ridges: [[Float]] = []
         for l in 0..<3 {
@@ -31,12 +31,12 @@ struct LandscapeScene: SynthRenderer {
         }
         var p = SynthTexture(width: pw, height: ph, channels: 3)
         for y in 0..<ph {
-            let sky = mixRGB(skyTop, horizon, Float(y) / Float(ph) * 1.4 > 1 ? 1 : Float(y) / Float(ph) * 1.4)
+            let sky = synthMix(skyTop, horizon, Float(y) / Float(ph) * 1.4 > 1 ? 1 : Float(y) / Float(ph) * 1.4)
             for x in 0..<pw {
                 let i = y * pw + x
-                var c = mixRGB(sky, SynthRGB(250, 250, 250), smooth(clamp01((clouds.pixels[i] - 0.55) * 5)))
+                var c = synthMix(sky, SynthRGB(250, 250, 250), synthSmooth(synthClamp01((clouds.pixels[i] - 0.55) * 5)))
                 for l in 0..<3 where Float(y) > ridges[l][x] {
-                    let depth = clamp01((Float(y) - ridges[l][x]) / Float(ph) * 2)
+                    let depth = synthClamp01((Float(y) - ridges[l][x]) / Float(ph) * 2)
                     c = layerColors[l] * (0.8 + 0.4 * detail.pixels[i] * Float(l + 1) / 3) * (1 - 0.3 * depth)
                 }
                 p.pixels[3 * i] = c.x; p.pixels[3 * i + 1] = c.y; p.pixels[3 * i + 2] = c.z
@@ -59,7 +59,7 @@ struct LandscapeScene: SynthRenderer {
 }
 
 /// A page of glyph-like 5×7 marks scrolling up by whole pixels, like a screen recording.
-struct TextScene: SynthRenderer {
+struct SynthTextScene: SynthRenderer {
     let width: Int, height: Int
     let page: SynthTexture
     let speed: Float
@@ -112,7 +112,7 @@ struct TextScene: SynthRenderer {
 }
 
 /// A talking-head-ish figure: head, hair, eyes that blink, a mouth that opens, shoulders.
-struct FacesScene: SynthRenderer {
+struct SynthFacesScene: SynthRenderer {
     struct Ellipse { var cx: Float, cy: Float, rx: Float, ry: Float, color: SynthRGB, shade: Float }
     let width: Int, height: Int
     let background: SynthTexture
@@ -125,12 +125,12 @@ struct FacesScene: SynthRenderer {
         let wall = rng.color(60, 200), shadow = wall * 0.5
         var b = SynthTexture(width: n.width, height: n.height, channels: 3)
         for i in 0..<(n.width * n.height) {
-            let c = mixRGB(shadow, wall, n.pixels[i])
+            let c = synthMix(shadow, wall, n.pixels[i])
             b.pixels[3 * i] = c.x; b.pixels[3 * i + 1] = c.y; b.pixels[3 * i + 2] = c.z
         }
         background = b
         let tone = Float(rng.uniform(0.35, 1))
-        skin = mixRGB(SynthRGB(90, 60, 45), SynthRGB(240, 200, 170), tone)
+        skin = synthMix(SynthRGB(90, 60, 45), SynthRGB(240, 200, 170), tone)
         hair = rng.color(10, 120); shirt = rng.color(20, 230)
         size = Float(min(width, height)) * Float(rng.uniform(0.8, 1.1))
         center = SIMD2(Float(width) * Float(rng.uniform(0.35, 0.65)), Float(height) * Float(rng.uniform(0.38, 0.5)))
@@ -168,7 +168,7 @@ struct FacesScene: SynthRenderer {
                 for x in xs...xe {
                     let dx = (Float(x) - e.cx) / e.rx, dy = (Float(y) - e.cy) / e.ry
                     let r2 = dx * dx + dy * dy
-                    let cover = clamp01(0.5 - (r2.squareRoot() - 1) * rmin)
+                    let cover = synthClamp01(0.5 - (r2.squareRoot() - 1) * rmin)
                     guard cover > 0 else { continue }
                     let c = e.color * (1 - e.shade * r2 + e.shade * 0.3 * -dx)
                     let i = (y * width + x) * 3
@@ -182,7 +182,7 @@ struct FacesScene: SynthRenderer {
 }
 
 /// Interfering plane and circular water waves with caustic highlights.
-struct RipplesScene: SynthRenderer {
+struct SynthRipplesScene: SynthRenderer {
     let width: Int, height: Int
     let waves: [SIMD4<Float>]   // kx, ky, omega, phase
     let drop: SIMD4<Float>      // cx, cy, k, omega
@@ -210,9 +210,9 @@ struct RipplesScene: SynthRenderer {
                 for w in waves { h += sin(w.x * fx + w.y * fy - w.z * t + w.w) }
                 let dx = fx - drop.x, dy = fy - drop.y, r = (dx * dx + dy * dy).squareRoot()
                 h += 1.5 * sin(drop.z * r - drop.w * t) / (1 + r / 60)
-                let v = clamp01(h / 10 + 0.5)
-                let caustic = pow(v, 6) * 160
-                let c = mixRGB(deep, shallow, v) + SynthRGB(caustic, caustic, caustic)
+                let v = synthClamp01(h / 10 + 0.5)
+                let v2 = v * v, caustic = v2 * v2 * v2 * 160
+                let c = synthMix(deep, shallow, v) + SynthRGB(caustic, caustic, caustic)
                 let i = (y * width + x) * 3
                 out[i] = c.x; out[i + 1] = c.y; out[i + 2] = c.z
             }

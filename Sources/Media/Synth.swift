@@ -143,8 +143,8 @@ public struct SynthVideo: Sendable, Equatable {
     public var fps: Double { fpsDen == 0 ? 0 : Double(fpsNum) / Double(fpsDen) }
     /// Duration in seconds (0 for images).
     public var duration: Double { fpsNum == 0 ? 0 : Double(frames) * Double(fpsDen) / Double(fpsNum) }
-    /// True for the one-frame JPEG images of the `images` profile.
-    public var isImage: Bool { file.hasSuffix(".jpg") }
+    /// True for the still images of the `images` profile (one frame, no frame rate).
+    public var isImage: Bool { fpsNum == 0 }
 }
 
 /// Purposes that key the independent random streams of one video.

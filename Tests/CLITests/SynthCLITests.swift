@@ -76,6 +76,9 @@ final class SynthCLITests: XCTestCase {
             XCTAssertTrue(r.stderr.contains(expected), "\(args): \(r.stderr)")
         }
         XCTAssertFalse(FileManager.default.fileExists(atPath: out), "a rejected run must not create the output directory")
+        let r = try CLI.vqa(["synth", "--out", "/dev/null/set"] + tiny)
+        XCTAssertNotEqual(r.status, 0)
+        XCTAssertTrue(r.stderr.contains("/dev/null/set: cannot create the output directory"), r.stderr)
     }
 
     func testHelpDocumentsTheMOSModel() throws {

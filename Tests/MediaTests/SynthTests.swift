@@ -152,6 +152,26 @@ final class SynthTests: XCTestCase {
         XCTAssertTrue(SynthPlan.rational(12.5) == (25, 2))
     }
 
+    // MARK: content
+
+    func testEveryContentGeneratorDrawsTexturedMovingPictures() throws {
+        for content in SynthContent.allCases {
+            var first: RGBFrame?
+            for index in 0..<3 {
+                var v = video([:], content: content, width: 128, height: 96, frames: 12)
+                v.index = index
+                let f = try SynthFrameReader(video: v).frames(at: [0, 6])
+                let px = f[0].pixels.map(Double.init)
+                let mean = px.reduce(0, +) / Double(px.count)
+                let std = (px.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Double(px.count)).squareRoot()
+                XCTAssertGreaterThan(std, 8, "\(content) #\(index) is nearly flat")
+                XCTAssertLessThan(psnr(f[0].pixels, f[1].pixels), 40, "\(content) #\(index) does not move")
+                if let first { XCTAssertNotEqual(first, f[0], "\(content) #\(index): each video should get its own scene") }
+                first = first ?? f[0]
+            }
+        }
+    }
+
     // MARK: distortions
 
     func testBlurMatchesANaiveTwoDimensionalConvolution() throws {
