@@ -150,26 +150,40 @@ private final class SynthCodecState {
     }
 }
 
-/// Writes an MP4 file frame by frame; call `finish()` to flush the encoder and write the trailer.
-final class SynthVideoEncoder {
-    private let path: String
-    private var format: UnsafeMutablePointer<AVFormatContext>?
-    private let stream: UnsafeMutablePointer<AVStream>
-    private let state: SynthCodecState
-    private var nextPts: Int64 = 0
-    private var opened = false
+/// Owns an MP4 muxer context and, once opened, its output file.
+private final class SynthMuxer {
+    let context: UnsafeMutablePointer<AVFormatContext>
+    var fileOpen = false
 
-    init(path: String, codec kind: SynthCodec, width: Int, height: Int, fpsNum: Int, fpsDen: Int, compression: Double) throws {
-        self.path = path
+    init(path: String) throws {
         var fmt: UnsafeMutablePointer<AVFormatContext>? = nil
         try synthCheck(avformat_alloc_output_context2(&fmt, nil, "mp4", path), path, "creating the mp4 muxer")
         guard let fmt else { throw MediaError(path, "creating the mp4 muxer returned nothing") }
-        format = fmt
+        context = fmt
+    }
+
+    deinit {
+        if fileOpen { avio_closep(&context.pointee.pb) }
+        avformat_free_context(context)
+    }
+}
+
+/// Writes an MP4 file frame by frame; call `finish()` to flush the encoder and write the trailer.
+final class SynthVideoEncoder {
+    private let path: String
+    private let muxer: SynthMuxer
+    private let stream: UnsafeMutablePointer<AVStream>
+    private let state: SynthCodecState
+    private var nextPts: Int64 = 0
+
+    init(path: String, codec kind: SynthCodec, width: Int, height: Int, fpsNum: Int, fpsDen: Int, compression: Double) throws {
+        let muxer = try SynthMuxer(path: path)
+        let fmt = muxer.context
         guard let st = avformat_new_stream(fmt, nil) else { throw MediaError(path, "out of memory adding a video stream") }
-        stream = st
         let globalHeader = (fmt.pointee.oformat.pointee.flags & AVFMT_GLOBALHEADER) != 0
-        state = try SynthCodecState(path: path, kind: kind, width: width, height: height, fpsNum: fpsNum, fpsDen: fpsDen,
-                                    compression: compression, globalHeader: globalHeader)
+        let state = try SynthCodecState(path: path, kind: kind, width: width, height: height, fpsNum: fpsNum, fpsDen: fpsDen,
+                                        compression: compression, globalHeader: globalHeader)
+        self.path = path; self.muxer = muxer; self.stream = st; self.state = state
         let ctx = state.codec!
         try synthCheck(avcodec_parameters_from_context(st.pointee.codecpar, ctx), path, "copying encoder parameters to the stream")
         st.pointee.time_base = ctx.pointee.time_base
@@ -177,15 +191,8 @@ final class SynthVideoEncoder {
         st.pointee.r_frame_rate = ctx.pointee.framerate
         fmt.pointee.flags |= AVFMT_FLAG_BITEXACT
         try synthCheck(avio_open(&fmt.pointee.pb, path, AVIO_FLAG_WRITE), path, "opening the file for writing")
-        opened = true
+        muxer.fileOpen = true
         try synthCheck(avformat_write_header(fmt, nil), path, "writing the mp4 header")
-    }
-
-    deinit {
-        if let fmt = format {
-            if opened { avio_closep(&fmt.pointee.pb) }
-            avformat_free_context(fmt)
-        }
     }
 
     /// Encodes one H×W×3 RGB24 frame as the next frame of the video.
@@ -199,8 +206,11 @@ final class SynthVideoEncoder {
     func finish() throws {
         try state.flush()
         try writePackets()
-        try synthCheck(av_write_trailer(format), path, "writing the mp4 trailer")
-        if opened { try synthCheck(avio_closep(&format!.pointee.pb), path, "closing the file"); opened = false }
+        try synthCheck(av_write_trailer(muxer.context), path, "writing the mp4 trailer")
+        if muxer.fileOpen {
+            muxer.fileOpen = false
+            try synthCheck(avio_closep(&muxer.context.pointee.pb), path, "closing the file")
+        }
     }
 
     private func writePackets() throws {
@@ -208,7 +218,7 @@ final class SynthVideoEncoder {
         try state.drain { p in
             av_packet_rescale_ts(p, tb, stream.pointee.time_base)
             p.pointee.stream_index = stream.pointee.index
-            try synthCheck(av_interleaved_write_frame(format, p), path, "writing a packet")
+            try synthCheck(av_interleaved_write_frame(muxer.context, p), path, "writing a packet")
         }
     }
 }

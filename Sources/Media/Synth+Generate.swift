@@ -126,6 +126,7 @@ public enum Synth {
             try encode(video, pipeline: pipeline, rgb: &rgb, to: temp.path, codec: codec)
         } catch {
             try? FileManager.default.removeItem(at: temp)
+            if let e = error as? MediaError { throw MediaError(final.path, e.reason) }   // name the real file
             throw error
         }
         try replace(final, with: temp)

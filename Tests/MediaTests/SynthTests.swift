@@ -314,6 +314,20 @@ final class SynthTests: XCTestCase {
         }
     }
 
+    func testEncoderFailureNamesTheVideoAndLeavesNoPartialFile() throws {
+        let dir = tempDir("fail")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        // MPEG-4 part 2 cannot represent a time base of 1000/239999 (denominator above 2^16 − 1).
+        let options = SynthOptions(videos: 2, seed: 1, width: 64, height: 48, frames: 3, fps: 239.999)
+        XCTAssertThrowsError(try Synth.generate(options, to: dir.path, codec: .mpeg4)) { e in
+            let text = String(describing: e)
+            XCTAssertTrue(text.hasPrefix(dir.appendingPathComponent("videos/0000").path), text)
+            XCTAssertTrue(text.contains("opening the mpeg4 encoder failed"), text)
+        }
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: dir.appendingPathComponent("videos").path), [])
+        XCTAssertFalse(FileManager.default.fileExists(atPath: dir.appendingPathComponent("labels_train.txt").path))
+    }
+
     func testMPEG4FallbackAndImageProfileProduceValidFiles() throws {
         let dir = tempDir("codecs"), images = tempDir("images")
         defer { try? FileManager.default.removeItem(at: dir); try? FileManager.default.removeItem(at: images) }
