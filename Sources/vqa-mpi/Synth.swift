@@ -13,7 +13,7 @@ struct SynthCommand: ParsableCommand {
             Writes DIR/videos/NNNNN.mp4 (H.264 via libx264, else MPEG-4; JPEG for --profile images), \
             DIR/labels_train.txt, DIR/labels_test.txt and DIR/labels.txt in the FAST-VQA format \
             (`videos/NNNNN.mp4, duration, fps, MOS`; `-1, -1` for images) and DIR/distortions.csv with \
-            every video's levels. The same options and seed give the same files.
+            every video's levels. The same options and seed give the same files (with the same FFmpeg build).
 
             Distortions (level 0–1 each, a random subset per video; compression always present): \
             compression (H.264 CRF 18–51), Gaussian blur (σ up to 2.5 px), sensor noise, down-up scaling \
