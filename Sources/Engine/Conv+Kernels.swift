@@ -1,0 +1,176 @@
+// vol2col / col2vol and the geometry of a convolution, shared by conv3d and conv2d (T = 1).
+//
+// Shapes: x [N, Cin, T, H, W], weight [Cout, Cin/groups, kt, kh, kw] → y [N, Cout, To, Ho, Wo].
+//         col for group g and samples n0..<n0+nb: [Cin/groups · kt·kh·kw, nb · To·Ho·Wo];
+//         row r = c·(kt·kh·kw) + (i·kh + j)·kw + k matches the weight's row-major inner layout,
+//         column j·P + p is output position p of sample n0 + j (P = To·Ho·Wo).
+
+/// Sizes, strides, paddings and dilations of one convolution, with derived output sizes.
+struct ConvGeometry {
+    var n = 0, cin = 0, t = 0, h = 0, w = 0
+    var cout = 0, kt = 1, kh = 1, kw = 1
+    var st = 1, sh = 1, sw = 1
+    var pt = 0, ph = 0, pw = 0
+    var dt = 1, dh = 1, dw = 1
+    var groups = 1
+
+    var to: Int { (t + 2 * pt - dt * (kt - 1) - 1) / st + 1 }
+    var ho: Int { (h + 2 * ph - dh * (kh - 1) - 1) / sh + 1 }
+    var wo: Int { (w + 2 * pw - dw * (kw - 1) - 1) / sw + 1 }
+    var cinG: Int { cin / groups }
+    var coutG: Int { cout / groups }
+    var kvol: Int { kt * kh * kw }
+    /// GEMM inner dimension: rows of the column matrix.
+    var kRows: Int { cinG * kvol }
+    var inPlane: Int { t * h * w }
+    var outPlane: Int { to * ho * wo }
+    /// 1×1×1, stride 1, no padding: the input already is the column matrix.
+    var isPointwise: Bool { kvol == 1 && st == 1 && sh == 1 && sw == 1 && pt == 0 && ph == 0 && pw == 0 }
+    /// One weight per output channel over a single input channel.
+    var isDepthwise: Bool { groups == cin && groups > 1 && cinG == 1 }
+    /// Multiply-adds of the forward pass.
+    var macs: Int { n * cout * outPlane * kRows }
+
+    /// Samples whose columns are built together: enough columns for an efficient GEMM when
+    /// the output plane is small, bounded so that the column buffer stays cache-friendly.
+    var sampleBlock: Int {
+        let p = outPlane
+        if p >= 2048 { return 1 }
+        var nb = min(n, max(1, (4096 + p - 1) / p))
+        while nb > 1 && kRows * nb * p > (1 << 22) { nb -= 1 }
+        return nb
+    }
+
+    /// Valid output columns ox (0 ≤ ox·sw − pw + k·dw < w) for kernel column k, as a range.
+    @inline(__always)
+    func validX(_ k: Int) -> (Int, Int) {
+        let off = k * dw - pw
+        let lo = off >= 0 ? 0 : min(wo, (-off + sw - 1) / sw)
+        let hi = w - 1 - off < 0 ? 0 : min(wo, (w - 1 - off) / sw + 1)
+        return (lo, max(lo, hi))
+    }
+}
+
+enum ConvKernels {
+    /// Fills `col` for group `g`, samples `n0..<n0+nb` (see the shape legend).
+    static func vol2col(_ x: UnsafePointer<Float>, _ g: ConvGeometry, group: Int, n0: Int, nb: Int,
+                        col: UnsafeMutablePointer<Float>, compute: Compute) {
+        let p = g.outPlane, rows = g.kRows, ld = nb * p
+        let xb = UncheckedBox(x), cb = UncheckedBox(col)
+        compute.forEachChunk(rows * nb, grain: max(1, 32_768 / max(p, 1))) { range in
+            for item in range {
+                let r = item / nb, j = item % nb
+                let c = r / g.kvol, kidx = r % g.kvol
+                let ki = kidx / (g.kh * g.kw), kj = (kidx / g.kw) % g.kh, kk = kidx % g.kw
+                let src = xb.value + ((n0 + j) * g.cin + group * g.cinG + c) * g.inPlane
+                let dst = cb.value + r * ld + j * p
+                let (lo, hi) = g.validX(kk)
+                let off = kk * g.dw - g.pw
+                for oz in 0..<g.to {
+                    let iz = oz * g.st - g.pt + ki * g.dt
+                    let dz = dst + oz * g.ho * g.wo
+                    if iz < 0 || iz >= g.t { dz.update(repeating: 0, count: g.ho * g.wo); continue }
+                    for oy in 0..<g.ho {
+                        let iy = oy * g.sh - g.ph + kj * g.dh
+                        let d = dz + oy * g.wo
+                        if iy < 0 || iy >= g.h { d.update(repeating: 0, count: g.wo); continue }
+                        let s = src + (iz * g.h + iy) * g.w + off
+                        if lo > 0 { d.update(repeating: 0, count: lo) }
+                        if hi < g.wo { (d + hi).update(repeating: 0, count: g.wo - hi) }
+                        if g.sw == 1 {
+                            (d + lo).update(from: s + lo, count: hi - lo)
+                        } else {
+                            for ox in lo..<hi { d[ox] = s[ox * g.sw] }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Accumulates `col` (same layout as `vol2col`) into the input gradient `gx`.
+    static func col2vol(_ col: UnsafePointer<Float>, _ g: ConvGeometry, group: Int, n0: Int, nb: Int,
+                        gx: UnsafeMutablePointer<Float>, compute: Compute) {
+        let p = g.outPlane, ld = nb * p
+        let gb = UncheckedBox(gx), cb = UncheckedBox(col)
+        // One item per (input channel, sample): each owns one plane of gx, so no two threads collide.
+        compute.forEachChunk(g.cinG * nb, grain: max(1, 32_768 / max(p * g.kvol, 1))) { range in
+            for item in range {
+                let c = item / nb, j = item % nb
+                let dstPlane = gb.value + ((n0 + j) * g.cin + group * g.cinG + c) * g.inPlane
+                for kidx in 0..<g.kvol {
+                    let ki = kidx / (g.kh * g.kw), kj = (kidx / g.kw) % g.kh, kk = kidx % g.kw
+                    let src = cb.value + (c * g.kvol + kidx) * ld + j * p
+                    let (lo, hi) = g.validX(kk)
+                    if hi <= lo { continue }
+                    let off = kk * g.dw - g.pw
+                    for oz in 0..<g.to {
+                        let iz = oz * g.st - g.pt + ki * g.dt
+                        if iz < 0 || iz >= g.t { continue }
+                        for oy in 0..<g.ho {
+                            let iy = oy * g.sh - g.ph + kj * g.dh
+                            if iy < 0 || iy >= g.h { continue }
+                            let d = dstPlane + (iz * g.h + iy) * g.w + off
+                            let s = src + (oz * g.ho + oy) * g.wo
+                            if g.sw == 1 {
+                                for ox in lo..<hi { d[ox] += s[ox] }
+                            } else {
+                                for ox in lo..<hi { d[ox * g.sw] += s[ox] }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// y[n, o, :] = bias[o] (or 0) for every sample and channel.
+    static func fillBias(_ y: UnsafeMutablePointer<Float>, _ bias: UnsafePointer<Float>?, n: Int, channels: Int,
+                         plane: Int, compute: Compute) {
+        let yb = UncheckedBox(y), bb = UncheckedBox(bias)
+        compute.forEachChunk(n * channels, grain: max(1, 65_536 / max(plane, 1))) { range in
+            for item in range {
+                (yb.value + item * plane).update(repeating: bb.value?[item % channels] ?? 0, count: plane)
+            }
+        }
+    }
+
+    /// gb[o] += Σ_{n,p} gy[n, o, p].
+    static func biasGrad(_ gy: UnsafePointer<Float>, _ gb: UnsafeMutablePointer<Float>, n: Int, channels: Int,
+                         plane: Int, compute: Compute) {
+        let yb = UncheckedBox(gy), bb = UncheckedBox(gb)
+        compute.forEachChunk(channels, grain: max(1, 65_536 / max(n * plane, 1))) { range in
+            for o in range {
+                var s: Float = 0
+                for i in 0..<n {
+                    let row = yb.value + (i * channels + o) * plane
+                    for q in 0..<plane { s += row[q] }
+                }
+                bb.value[o] += s
+            }
+        }
+    }
+
+    /// Moves between [nb, C, P] (strided by `channelStride` channels per sample) and [C, nb·P].
+    /// `toBlock` gathers y-layout into the block; otherwise scatters the block out, adding `bias`.
+    static func transposeBlock(sampleMajor: UnsafeMutablePointer<Float>, block: UnsafeMutablePointer<Float>,
+                               nb: Int, channels: Int, channelStride: Int, plane: Int, toBlock: Bool,
+                               bias: UnsafePointer<Float>?, compute: Compute) {
+        let sb = UncheckedBox(sampleMajor), bb = UncheckedBox(block), biasBox = UncheckedBox(bias)
+        compute.forEachChunk(nb * channels, grain: max(1, 65_536 / max(plane, 1))) { range in
+            for item in range {
+                let j = item / channels, o = item % channels
+                let s = sb.value + (j * channelStride + o) * plane
+                let b = bb.value + o * nb * plane + j * plane
+                if toBlock {
+                    b.update(from: s, count: plane)
+                } else if let bias = biasBox.value {
+                    let v = bias[o]
+                    for q in 0..<plane { s[q] = b[q] + v }
+                } else {
+                    s.update(from: b, count: plane)
+                }
+            }
+        }
+    }
+}
