@@ -79,6 +79,8 @@ enum ConvKernels {
                         if hi < g.wo { (d + hi).update(repeating: 0, count: g.wo - hi) }
                         if g.sw == 1 {
                             (d + lo).update(from: s + lo, count: hi - lo)
+                        } else if g.sw == 2 {
+                            gatherEven(d, s, lo, hi)
                         } else {
                             for ox in lo..<hi { d[ox] = s[ox * g.sw] }
                         }
@@ -114,6 +116,8 @@ enum ConvKernels {
                             let s = src + (oz * g.ho + oy) * g.wo
                             if g.sw == 1 {
                                 for ox in lo..<hi { d[ox] += s[ox] }
+                            } else if g.sw == 2 {
+                                scatterAddEven(d, s, lo, hi)
                             } else {
                                 for ox in lo..<hi { d[ox * g.sw] += s[ox] }
                             }
@@ -122,6 +126,34 @@ enum ConvKernels {
                 }
             }
         }
+    }
+
+    /// d[ox] = s[2·ox] for ox in lo..<hi, eight at a time (reads stay within s[2·lo ... 2·(hi−1)]).
+    @inline(__always)
+    static func gatherEven(_ d: UnsafeMutablePointer<Float>, _ s: UnsafePointer<Float>, _ lo: Int, _ hi: Int) {
+        var ox = lo
+        let raw = UnsafeRawPointer(s), out = UnsafeMutableRawPointer(d)
+        while ox + 9 <= hi {
+            let v = raw.loadUnaligned(fromByteOffset: 8 * ox, as: SIMD16<Float>.self)
+            out.storeBytes(of: v.evenHalf, toByteOffset: 4 * ox, as: SIMD8<Float>.self)
+            ox += 8
+        }
+        while ox < hi { d[ox] = s[2 * ox]; ox += 1 }
+    }
+
+    /// d[2·ox] += s[ox] for ox in lo..<hi, eight at a time (touches only d[2·lo ... 2·(hi−1)] + odd neighbours
+    /// inside that span, which are written back unchanged).
+    @inline(__always)
+    static func scatterAddEven(_ d: UnsafeMutablePointer<Float>, _ s: UnsafePointer<Float>, _ lo: Int, _ hi: Int) {
+        var ox = lo
+        let raw = UnsafeMutableRawPointer(d), src = UnsafeRawPointer(s)
+        while ox + 9 <= hi {
+            var v = raw.loadUnaligned(fromByteOffset: 8 * ox, as: SIMD16<Float>.self)
+            v.evenHalf += src.loadUnaligned(fromByteOffset: 4 * ox, as: SIMD8<Float>.self)
+            raw.storeBytes(of: v, toByteOffset: 8 * ox, as: SIMD16<Float>.self)
+            ox += 8
+        }
+        while ox < hi { d[2 * ox] += s[ox]; ox += 1 }
     }
 
     /// y[n, o, :] = bias[o] (or 0) for every sample and channel.

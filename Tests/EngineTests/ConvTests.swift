@@ -81,6 +81,10 @@ final class ConvTests: XCTestCase {
         ("kernel 5 > stride 2/3", Case(x: [1, 2, 3, 11, 10], w: [3, 2, 1, 5, 5], stride: (1, 2, 3), padding: (0, 2, 2))),
         ("large plane (per-sample GEMM)", Case(x: [2, 2, 2, 40, 40], w: [3, 2, 1, 3, 3], padding: (0, 1, 1))),
         ("sample blocks with remainder", Case(x: [7, 2, 10, 10, 10], w: [3, 2, 1, 3, 3], padding: (0, 1, 1))),
+        ("stride 2 wide rows (vector gather/scatter)", Case(x: [2, 2, 2, 9, 41], w: [3, 2, 1, 3, 3], stride: (1, 2, 2),
+                                                             padding: (0, 1, 1))),
+        ("stride 2 wide rows, dilation 3", Case(x: [1, 3, 1, 6, 52], w: [2, 3, 1, 2, 4], stride: (1, 1, 2),
+                                                padding: (0, 1, 3), dilation: (1, 1, 3))),
         ("groups 3 without bias", Case(x: [2, 6, 3, 5, 5], w: [3, 2, 2, 2, 2], stride: (1, 1, 2), padding: (1, 0, 1), groups: 3, bias: false)),
     ]
 
