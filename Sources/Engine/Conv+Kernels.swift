@@ -1,9 +1,9 @@
 // vol2col / col2vol and the geometry of a convolution, shared by conv3d and conv2d (T = 1).
 //
 // Shapes: x [N, Cin, T, H, W], weight [Cout, Cin/groups, kt, kh, kw] → y [N, Cout, To, Ho, Wo].
-//         col for group g and samples n0..<n0+nb: [Cin/groups · kt·kh·kw, nb · To·Ho·Wo];
-//         row r = c·(kt·kh·kw) + (i·kh + j)·kw + k matches the weight's row-major inner layout,
-//         column j·P + p is output position p of sample n0 + j (P = To·Ho·Wo).
+//         col for group g and samples n0..<n0+nb: [Cin/groups · kt·kh·kw, nb · To·Ho·Wo] with row
+//         stride ld ≥ nb·P; row r = c·(kt·kh·kw) + (i·kh + j)·kw + k matches the weight's row-major
+//         inner layout, column j·P + p is output position p of sample n0 + j (P = To·Ho·Wo).
 
 /// Sizes, strides, paddings and dilations of one convolution, with derived output sizes.
 struct ConvGeometry {
@@ -13,6 +13,10 @@ struct ConvGeometry {
     var pt = 0, ph = 0, pw = 0
     var dt = 1, dh = 1, dw = 1
     var groups = 1
+    /// Largest column matrix (floats, all samples and groups) kept from forward for the weight
+    /// gradient instead of being rebuilt in backward.
+    var columnBudget = ConvGeometry.defaultColumnBudget
+    static let defaultColumnBudget = 1 << 24
 
     var to: Int { (t + 2 * pt - dt * (kt - 1) - 1) / st + 1 }
     var ho: Int { (h + 2 * ph - dh * (kh - 1) - 1) / sh + 1 }
@@ -41,6 +45,9 @@ struct ConvGeometry {
         return nb
     }
 
+    /// Floats of the column matrices of every sample and group.
+    var allColumns: Int { groups * kRows * n * outPlane }
+
     /// Valid output columns ox (0 ≤ ox·sw − pw + k·dw < w) for kernel column k, as a range.
     @inline(__always)
     func validX(_ k: Int) -> (Int, Int) {
@@ -52,10 +59,10 @@ struct ConvGeometry {
 }
 
 enum ConvKernels {
-    /// Fills `col` for group `g`, samples `n0..<n0+nb` (see the shape legend).
+    /// Fills `col` (row stride `ld`) for group `g`, samples `n0..<n0+nb` (see the shape legend).
     static func vol2col(_ x: UnsafePointer<Float>, _ g: ConvGeometry, group: Int, n0: Int, nb: Int,
-                        col: UnsafeMutablePointer<Float>, compute: Compute) {
-        let p = g.outPlane, rows = g.kRows, ld = nb * p
+                        col: UnsafeMutablePointer<Float>, ld: Int, compute: Compute) {
+        let p = g.outPlane, rows = g.kRows
         let xb = UncheckedBox(x), cb = UncheckedBox(col)
         compute.forEachChunk(rows * nb, grain: max(1, 32_768 / max(p, 1))) { range in
             for item in range {
@@ -91,9 +98,9 @@ enum ConvKernels {
     }
 
     /// Accumulates `col` (same layout as `vol2col`) into the input gradient `gx`.
-    static func col2vol(_ col: UnsafePointer<Float>, _ g: ConvGeometry, group: Int, n0: Int, nb: Int,
+    static func col2vol(_ col: UnsafePointer<Float>, ld: Int, _ g: ConvGeometry, group: Int, n0: Int, nb: Int,
                         gx: UnsafeMutablePointer<Float>, compute: Compute) {
-        let p = g.outPlane, ld = nb * p
+        let p = g.outPlane
         let gb = UncheckedBox(gx), cb = UncheckedBox(col)
         // One item per (input channel, sample): each owns one plane of gx, so no two threads collide.
         compute.forEachChunk(g.cinG * nb, grain: max(1, 32_768 / max(p * g.kvol, 1))) { range in

@@ -13,6 +13,13 @@ extension Tape {
     public func conv3d(_ x: Var, _ weight: Var, _ bias: Var?, stride: (Int, Int, Int) = (1, 1, 1),
                        padding: (Int, Int, Int) = (0, 0, 0), dilation: (Int, Int, Int) = (1, 1, 1),
                        groups: Int = 1) -> Var {
+        conv3d(x, weight, bias, stride: stride, padding: padding, dilation: dilation, groups: groups,
+               columnBudget: ConvGeometry.defaultColumnBudget)
+    }
+
+    /// `conv3d` with an explicit limit (floats) on the column matrices kept from forward for dW.
+    func conv3d(_ x: Var, _ weight: Var, _ bias: Var?, stride: (Int, Int, Int), padding: (Int, Int, Int),
+                dilation: (Int, Int, Int), groups: Int, columnBudget: Int) -> Var {
         let xs = shape(x), ws = shape(weight)
         precondition(xs.count == 5, "conv3d: input must be [N, C, T, H, W], got \(xs)")
         precondition(ws.count == 5, "conv3d: weight must be [Cout, Cin/groups, kt, kh, kw], got \(ws)")
@@ -23,6 +30,7 @@ extension Tape {
         (g.pt, g.ph, g.pw) = padding
         (g.dt, g.dh, g.dw) = dilation
         g.groups = groups
+        g.columnBudget = columnBudget
         validate(g, weightInner: ws[1], bias: bias, op: "conv3d")
         return convolve(x, weight, bias, g, outShape: [g.n, g.cout, g.to, g.ho, g.wo])
     }
@@ -62,10 +70,13 @@ extension Tape {
         let needs = anyNeedsGrad(x, weight) || (bias.map { needsGrad($0) } ?? false)
         let (y, yp) = output(shape: outShape, needsGrad: needs)
         let xp = value(x), wp = value(weight), bp = bias.map { UnsafePointer(value($0)) }
+        // Keep forward's columns for dW when they fit the budget (the arena holds them until reset anyway).
+        let keep = needsGrad(weight) && g.allColumns <= g.columnBudget
+        var kept: UnsafeMutablePointer<Float>? = nil
         if g.isDepthwise {
             ConvKernels.depthwiseForward(xp, wp, bp, yp, g, compute: compute)
         } else {
-            convForward(xp, wp, bp, yp, g)
+            kept = convForward(xp, wp, bp, yp, g, keepColumns: keep)
         }
         setBackward(y) { t in
             let gy = t.grad(y)
@@ -77,14 +88,24 @@ extension Tape {
             if g.isDepthwise {
                 ConvKernels.depthwiseBackward(xp, wp, gy, gx, gw, g, compute: t.compute)
             } else {
-                t.convBackward(xp, wp, gy, gx, gw, g)
+                t.convBackward(xp, wp, gy, gx, gw, g, kept: kept)
             }
         }
         return y
     }
 
+    /// Column matrix of group `grp`, samples from `n0`: (pointer, row stride). With `keep`, one
+    /// buffer holds every sample and group so that backward reuses it; otherwise `buffer` holds a block.
+    private func columns(_ buffer: UnsafeMutablePointer<Float>, keep: Bool, _ g: ConvGeometry, group grp: Int,
+                         n0: Int, nb: Int) -> (UnsafeMutablePointer<Float>, Int) {
+        let p = g.outPlane
+        if keep { return (buffer + grp * g.kRows * g.n * p + n0 * p, g.n * p) }
+        return (buffer, nb * p)
+    }
+
+    /// Forward pass; returns the column buffer when it holds every sample's columns (for dW).
     private func convForward(_ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ bias: UnsafePointer<Float>?,
-                             _ y: UnsafeMutablePointer<Float>, _ g: ConvGeometry) {
+                             _ y: UnsafeMutablePointer<Float>, _ g: ConvGeometry, keepColumns: Bool) -> UnsafeMutablePointer<Float>? {
         let p = g.outPlane, kr = g.kRows, cg = g.coutG
         if g.isPointwise {
             ConvKernels.fillBias(y, bias, n: g.n, channels: g.cout, plane: p, compute: compute)
@@ -95,33 +116,37 @@ extension Tape {
                               beta: 1, c: y + (n * g.cout + grp * cg) * p, ldc: p)
                 }
             }
-            return
+            return nil
         }
         let nbMax = g.sampleBlock
-        let col = scratch(kr * nbMax * p)
+        let buffer = scratch(keepColumns ? g.allColumns : kr * nbMax * p)
         let block = nbMax > 1 ? scratch(cg * nbMax * p) : nil
         if nbMax == 1 { ConvKernels.fillBias(y, bias, n: g.n, channels: g.cout, plane: p, compute: compute) }
         for n0 in stride(from: 0, to: g.n, by: nbMax) {
             let nb = min(nbMax, g.n - n0)
             for grp in 0..<g.groups {
-                ConvKernels.vol2col(x, g, group: grp, n0: n0, nb: nb, col: col, compute: compute)
+                let (col, ld) = columns(buffer, keep: keepColumns, g, group: grp, n0: n0, nb: nb)
+                ConvKernels.vol2col(x, g, group: grp, n0: n0, nb: nb, col: col, ld: ld, compute: compute)
                 let yg = y + (n0 * g.cout + grp * cg) * p
                 if let block {
-                    BLAS.gemm(m: cg, n: nb * p, k: kr, a: w + grp * cg * kr, lda: kr, b: col, ldb: nb * p,
+                    BLAS.gemm(m: cg, n: nb * p, k: kr, a: w + grp * cg * kr, lda: kr, b: col, ldb: ld,
                               c: block, ldc: nb * p)
                     ConvKernels.transposeBlock(sampleMajor: yg, block: block, nb: nb, channels: cg,
                                                channelStride: g.cout, plane: p, toBlock: false,
                                                bias: bias.map { $0 + grp * cg }, compute: compute)
                 } else {
-                    BLAS.gemm(m: cg, n: p, k: kr, a: w + grp * cg * kr, lda: kr, b: col, ldb: p,
+                    BLAS.gemm(m: cg, n: p, k: kr, a: w + grp * cg * kr, lda: kr, b: col, ldb: ld,
                               beta: 1, c: yg, ldc: p)
                 }
             }
         }
+        return keepColumns ? buffer : nil
     }
 
+    /// Backward pass. `kept` is forward's column buffer for every sample (then overwritten by dcol).
     private func convBackward(_ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ gy: UnsafeMutablePointer<Float>,
-                              _ gx: UnsafeMutablePointer<Float>?, _ gw: UnsafeMutablePointer<Float>?, _ g: ConvGeometry) {
+                              _ gx: UnsafeMutablePointer<Float>?, _ gw: UnsafeMutablePointer<Float>?, _ g: ConvGeometry,
+                              kept: UnsafeMutablePointer<Float>?) {
         if gx == nil && gw == nil { return }
         let p = g.outPlane, kr = g.kRows, cg = g.coutG
         if g.isPointwise {
@@ -141,11 +166,12 @@ extension Tape {
             return
         }
         let nbMax = g.sampleBlock
-        let col = scratch(kr * nbMax * p)  // columns for dW, then reused for dcol
+        let buffer = kept ?? scratch(kr * nbMax * p)  // columns for dW, then overwritten by dcol
         let block = nbMax > 1 ? scratch(cg * nbMax * p) : nil
         for n0 in stride(from: 0, to: g.n, by: nbMax) {
             let nb = min(nbMax, g.n - n0)
             for grp in 0..<g.groups {
+                let (col, ld) = columns(buffer, keep: kept != nil, g, group: grp, n0: n0, nb: nb)
                 let yg = gy + (n0 * g.cout + grp * cg) * p
                 let dy: UnsafeMutablePointer<Float>
                 if let block {
@@ -155,16 +181,16 @@ extension Tape {
                 } else {
                     dy = yg
                 }
-                let ld = nb * p
+                let ldy = nb * p
                 if let gw {
-                    ConvKernels.vol2col(x, g, group: grp, n0: n0, nb: nb, col: col, compute: compute)
-                    BLAS.gemm(transB: true, m: cg, n: kr, k: ld, a: dy, lda: ld, b: col, ldb: ld,
+                    if kept == nil { ConvKernels.vol2col(x, g, group: grp, n0: n0, nb: nb, col: col, ld: ld, compute: compute) }
+                    BLAS.gemm(transB: true, m: cg, n: kr, k: nb * p, a: dy, lda: ldy, b: col, ldb: ld,
                               beta: 1, c: gw + grp * cg * kr, ldc: kr)
                 }
                 if let gx {
-                    BLAS.gemm(transA: true, m: kr, n: ld, k: cg, a: w + grp * cg * kr, lda: kr, b: dy, ldb: ld,
+                    BLAS.gemm(transA: true, m: kr, n: nb * p, k: cg, a: w + grp * cg * kr, lda: kr, b: dy, ldb: ldy,
                               c: col, ldc: ld)
-                    ConvKernels.col2vol(col, g, group: grp, n0: n0, nb: nb, gx: gx, compute: compute)
+                    ConvKernels.col2vol(col, ld: ld, g, group: grp, n0: n0, nb: nb, gx: gx, compute: compute)
                 }
             }
         }

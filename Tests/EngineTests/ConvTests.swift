@@ -89,14 +89,17 @@ final class ConvTests: XCTestCase {
     ]
 
     func testConv3dMatchesNaiveForwardAndBackward() {
-        for (name, c) in Self.cases {
+        // Budget 0: backward rebuilds the columns; default: forward's columns are reused.
+        for budget in [ConvGeometry.defaultColumnBudget, 0] { for (name0, c) in Self.cases {
+            let name = "\(name0), column budget \(budget)"
             let naive = NaiveConv3d(xs: c.x, ws: c.w, stride: c.stride, padding: c.padding, dilation: c.dilation, groups: c.groups)
             let x = randomArray(c.x.reduce(1, *), seed: 11), w = randomArray(c.w.reduce(1, *), seed: 12)
             let b = c.bias ? randomArray(c.w[0], seed: 13) : nil
             let tape = Tape(compute: Compute(threads: 2))
             let xv = tape.leaf(x, shape: c.x), wv = tape.leaf(w, shape: c.w)
             let bv = b.map { tape.leaf($0, shape: [c.w[0]]) }
-            let y = tape.conv3d(xv, wv, bv, stride: c.stride, padding: c.padding, dilation: c.dilation, groups: c.groups)
+            let y = tape.conv3d(xv, wv, bv, stride: c.stride, padding: c.padding, dilation: c.dilation, groups: c.groups,
+                                columnBudget: budget)
             XCTAssertEqual(tape.shape(y), naive.outShape, name)
             XCTAssertLessThan(maxRelativeError(tape.array(y), naive.forward(x, w, b)), 1e-4, "forward: \(name)")
             let gy = randomArray(tape.count(y), seed: 14)
@@ -106,6 +109,24 @@ final class ConvTests: XCTestCase {
             XCTAssertLessThan(maxRelativeError(grad(xv), ref.gx), 1e-4, "dX: \(name)")
             XCTAssertLessThan(maxRelativeError(grad(wv), ref.gw), 1e-4, "dW: \(name)")
             if let bv { XCTAssertLessThan(maxRelativeError(grad(bv), ref.gb), 1e-4, "db: \(name)") }
+        } }
+    }
+
+    func testConvInputGradientOnlyAndWeightGradientOnly() {
+        let c = Self.cases[0].1
+        let naive = NaiveConv3d(xs: c.x, ws: c.w, stride: c.stride, padding: c.padding, dilation: c.dilation, groups: c.groups)
+        let x = randomArray(c.x.reduce(1, *), seed: 15), w = randomArray(c.w.reduce(1, *), seed: 16)
+        for xNeedsGrad in [true, false] {
+            let tape = Tape(compute: Compute(threads: 2))
+            let xv = xNeedsGrad ? tape.leaf(x, shape: c.x) : tape.constant(x, shape: c.x)
+            let wv = xNeedsGrad ? tape.constant(w, shape: c.w) : tape.leaf(w, shape: c.w)
+            let y = tape.conv3d(xv, wv, nil, stride: c.stride, padding: c.padding)
+            let gy = randomArray(tape.count(y), seed: 17)
+            tape.backward(y, seed: gy)
+            let ref = naive.backward(x, w, gy)
+            let v = xNeedsGrad ? xv : wv
+            let got = Array(UnsafeBufferPointer(start: tape.grad(v), count: tape.count(v)))
+            XCTAssertLessThan(maxRelativeError(got, xNeedsGrad ? ref.gx : ref.gw), 1e-4, "x needs grad: \(xNeedsGrad)")
         }
     }
 
