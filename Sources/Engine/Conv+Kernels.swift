@@ -18,9 +18,15 @@ struct ConvGeometry {
     var columnBudget = ConvGeometry.defaultColumnBudget
     static let defaultColumnBudget = 1 << 24
 
-    var to: Int { (t + 2 * pt - dt * (kt - 1) - 1) / st + 1 }
-    var ho: Int { (h + 2 * ph - dh * (kh - 1) - 1) / sh + 1 }
-    var wo: Int { (w + 2 * pw - dw * (kw - 1) - 1) / sw + 1 }
+    var to: Int { ConvGeometry.outSize(t, kt, st, pt, dt) }
+    var ho: Int { ConvGeometry.outSize(h, kh, sh, ph, dh) }
+    var wo: Int { ConvGeometry.outSize(w, kw, sw, pw, dw) }
+
+    /// ⌊(n + 2p − d·(k−1) − 1)/s⌋ + 1, or 0 when the dilated kernel does not fit the padded input.
+    static func outSize(_ n: Int, _ k: Int, _ s: Int, _ p: Int, _ d: Int) -> Int {
+        let span = n + 2 * p - d * (k - 1) - 1
+        return span < 0 ? 0 : span / max(s, 1) + 1
+    }
     var cinG: Int { cin / groups }
     var coutG: Int { cout / groups }
     var kvol: Int { kt * kh * kw }

@@ -160,6 +160,15 @@ final class ConvTests: XCTestCase {
         XCTAssertEqual(tape.array(y), [13, 15, 22, 26, 34, 38, 25, 27])
     }
 
+    func testOutputSizeRuleRejectsKernelsThatDoNotFit() {
+        // PyTorch: floor((n + 2p − d(k−1) − 1)/s) + 1, an error when the dilated kernel exceeds the padded input.
+        XCTAssertEqual(ConvGeometry.outSize(56, 3, 2, 1, 1), 28)
+        XCTAssertEqual(ConvGeometry.outSize(7, 3, 2, 1, 2), 3)
+        XCTAssertEqual(ConvGeometry.outSize(5, 2, 2, 0, 1), 2)
+        XCTAssertEqual(ConvGeometry.outSize(2, 3, 2, 0, 1), 0)   // −1/2 must not round up to a valid size
+        XCTAssertEqual(ConvGeometry.outSize(4, 3, 1, 0, 2), 0)
+    }
+
     func testConvGradCheck() {
         let x = randomArray(1 * 2 * 3 * 4 * 4, seed: 31), w = randomArray(2 * 2 * 2 * 3 * 3, seed: 32), b = randomArray(2, seed: 33)
         gradCheck([(x, [1, 2, 3, 4, 4]), (w, [2, 2, 2, 3, 3]), (b, [2])]) { t, v in
