@@ -12,14 +12,14 @@ extension ConvKernels {
                               _ body: (_ outRow: Int, _ inRow: Int, _ lo: Int, _ hi: Int) -> Void) {
         let (lo, hi) = g.validX(kk)
         if hi <= lo { return }
-        let off = kk * g.dw - g.pw
-        for oz in 0..<g.to {
+        let off = kk * g.dw - g.pw, to = g.to, ho = g.ho, wo = g.wo
+        for oz in 0..<to {
             let iz = oz * g.st - g.pt + ki * g.dt
             if iz < 0 || iz >= g.t { continue }
-            for oy in 0..<g.ho {
+            for oy in 0..<ho {
                 let iy = oy * g.sh - g.ph + kj * g.dh
                 if iy < 0 || iy >= g.h { continue }
-                body((oz * g.ho + oy) * g.wo, (iz * g.h + iy) * g.w + off, lo, hi)
+                body((oz * ho + oy) * wo, (iz * g.h + iy) * g.w + off, lo, hi)
             }
         }
     }

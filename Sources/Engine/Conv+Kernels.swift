@@ -68,7 +68,7 @@ enum ConvKernels {
     /// Fills `col` (row stride `ld`) for group `g`, samples `n0..<n0+nb` (see the shape legend).
     static func vol2col(_ x: UnsafePointer<Float>, _ g: ConvGeometry, group: Int, n0: Int, nb: Int,
                         col: UnsafeMutablePointer<Float>, ld: Int, compute: Compute) {
-        let p = g.outPlane, rows = g.kRows
+        let p = g.outPlane, rows = g.kRows, to = g.to, ho = g.ho, wo = g.wo  // hoisted: each is a division
         let xb = UncheckedBox(x), cb = UncheckedBox(col)
         compute.forEachChunk(rows * nb, grain: max(1, 32_768 / max(p, 1))) { range in
             for item in range {
@@ -79,17 +79,17 @@ enum ConvKernels {
                 let dst = cb.value + r * ld + j * p
                 let (lo, hi) = g.validX(kk)
                 let off = kk * g.dw - g.pw
-                for oz in 0..<g.to {
+                for oz in 0..<to {
                     let iz = oz * g.st - g.pt + ki * g.dt
-                    let dz = dst + oz * g.ho * g.wo
-                    if iz < 0 || iz >= g.t { dz.update(repeating: 0, count: g.ho * g.wo); continue }
-                    for oy in 0..<g.ho {
+                    let dz = dst + oz * ho * wo
+                    if iz < 0 || iz >= g.t { dz.update(repeating: 0, count: ho * wo); continue }
+                    for oy in 0..<ho {
                         let iy = oy * g.sh - g.ph + kj * g.dh
-                        let d = dz + oy * g.wo
-                        if iy < 0 || iy >= g.h { d.update(repeating: 0, count: g.wo); continue }
+                        let d = dz + oy * wo
+                        if iy < 0 || iy >= g.h { d.update(repeating: 0, count: wo); continue }
                         let s = src + (iz * g.h + iy) * g.w + off
                         if lo > 0 { d.update(repeating: 0, count: lo) }
-                        if hi < g.wo { (d + hi).update(repeating: 0, count: g.wo - hi) }
+                        if hi < wo { (d + hi).update(repeating: 0, count: wo - hi) }
                         if g.sw == 1 {
                             (d + lo).update(from: s + lo, count: hi - lo)
                         } else if g.sw == 2 {
@@ -106,7 +106,7 @@ enum ConvKernels {
     /// Accumulates `col` (same layout as `vol2col`) into the input gradient `gx`.
     static func col2vol(_ col: UnsafePointer<Float>, ld: Int, _ g: ConvGeometry, group: Int, n0: Int, nb: Int,
                         gx: UnsafeMutablePointer<Float>, compute: Compute) {
-        let p = g.outPlane
+        let p = g.outPlane, to = g.to, ho = g.ho, wo = g.wo  // hoisted: each is a division
         let gb = UncheckedBox(gx), cb = UncheckedBox(col)
         // One item per (input channel, sample): each owns one plane of gx, so no two threads collide.
         compute.forEachChunk(g.cinG * nb, grain: max(1, 32_768 / max(p * g.kvol, 1))) { range in
@@ -119,14 +119,14 @@ enum ConvKernels {
                     let (lo, hi) = g.validX(kk)
                     if hi <= lo { continue }
                     let off = kk * g.dw - g.pw
-                    for oz in 0..<g.to {
+                    for oz in 0..<to {
                         let iz = oz * g.st - g.pt + ki * g.dt
                         if iz < 0 || iz >= g.t { continue }
-                        for oy in 0..<g.ho {
+                        for oy in 0..<ho {
                             let iy = oy * g.sh - g.ph + kj * g.dh
                             if iy < 0 || iy >= g.h { continue }
                             let d = dstPlane + (iz * g.h + iy) * g.w + off
-                            let s = src + (oz * g.ho + oy) * g.wo
+                            let s = src + (oz * ho + oy) * wo
                             if g.sw == 1 {
                                 for ox in lo..<hi { d[ox] += s[ox] }
                             } else if g.sw == 2 {

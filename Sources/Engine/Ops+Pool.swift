@@ -206,14 +206,15 @@ extension Tape {
 /// x0..<x1, window size counted over the padded input).
 @inline(__always)
 private func forEachWindow(_ g: ConvGeometry, _ body: (Int, Int, Int, Int, Int, Int, Int, Int) -> Void) {
-    for oz in 0..<g.to {
+    let to = g.to, ho = g.ho, wo = g.wo  // hoisted: each is a division
+    for oz in 0..<to {
         let zs = oz * g.st - g.pt, ze = min(zs + g.kt, g.t + g.pt)
-        for oy in 0..<g.ho {
+        for oy in 0..<ho {
             let ys = oy * g.sh - g.ph, ye = min(ys + g.kh, g.h + g.ph)
-            for ox in 0..<g.wo {
+            for ox in 0..<wo {
                 let xs = ox * g.sw - g.pw, xe = min(xs + g.kw, g.w + g.pw)
                 let full = (ze - zs) * (ye - ys) * (xe - xs)
-                body((oz * g.ho + oy) * g.wo + ox, max(zs, 0), min(ze, g.t), max(ys, 0), min(ye, g.h),
+                body((oz * ho + oy) * wo + ox, max(zs, 0), min(ze, g.t), max(ys, 0), min(ye, g.h),
                      max(xs, 0), min(xe, g.w), full)
             }
         }
