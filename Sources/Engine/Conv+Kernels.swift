@@ -1,0 +1,221 @@
+// vol2col / col2vol and the geometry of a convolution, shared by conv3d and conv2d (T = 1).
+//
+// Shapes: x [N, Cin, T, H, W], weight [Cout, Cin/groups, kt, kh, kw] → y [N, Cout, To, Ho, Wo].
+//         col for group g and samples n0..<n0+nb: [Cin/groups · kt·kh·kw, nb · To·Ho·Wo] with row
+//         stride ld ≥ nb·P; row r = c·(kt·kh·kw) + (i·kh + j)·kw + k matches the weight's row-major
+//         inner layout, column j·P + p is output position p of sample n0 + j (P = To·Ho·Wo).
+
+/// Sizes, strides, paddings and dilations of one convolution, with derived output sizes.
+struct ConvGeometry {
+    var n = 0, cin = 0, t = 0, h = 0, w = 0
+    var cout = 0, kt = 1, kh = 1, kw = 1
+    var st = 1, sh = 1, sw = 1
+    var pt = 0, ph = 0, pw = 0
+    var dt = 1, dh = 1, dw = 1
+    var groups = 1
+    /// Largest column matrix (floats, all samples and groups) kept from forward for the weight
+    /// gradient instead of being rebuilt in backward.
+    var columnBudget = ConvGeometry.defaultColumnBudget
+    static let defaultColumnBudget = 1 << 24
+
+    var to: Int { ConvGeometry.outSize(t, kt, st, pt, dt) }
+    var ho: Int { ConvGeometry.outSize(h, kh, sh, ph, dh) }
+    var wo: Int { ConvGeometry.outSize(w, kw, sw, pw, dw) }
+
+    /// ⌊(n + 2p − d·(k−1) − 1)/s⌋ + 1, or 0 when the dilated kernel does not fit the padded input.
+    static func outSize(_ n: Int, _ k: Int, _ s: Int, _ p: Int, _ d: Int) -> Int {
+        let span = n + 2 * p - d * (k - 1) - 1
+        return span < 0 ? 0 : span / max(s, 1) + 1
+    }
+    var cinG: Int { cin / groups }
+    var coutG: Int { cout / groups }
+    var kvol: Int { kt * kh * kw }
+    /// GEMM inner dimension: rows of the column matrix.
+    var kRows: Int { cinG * kvol }
+    var inPlane: Int { t * h * w }
+    var outPlane: Int { to * ho * wo }
+    /// 1×1×1, stride 1, no padding: the input already is the column matrix.
+    var isPointwise: Bool { kvol == 1 && st == 1 && sh == 1 && sw == 1 && pt == 0 && ph == 0 && pw == 0 }
+    /// One weight per output channel over a single input channel.
+    var isDepthwise: Bool { groups == cin && groups > 1 && cinG == 1 }
+    /// Multiply-adds of the forward pass.
+    var macs: Int { n * cout * outPlane * kRows }
+
+    /// Samples whose columns are built together: enough columns for an efficient GEMM when
+    /// the output plane is small, bounded so that the column buffer stays cache-friendly.
+    var sampleBlock: Int {
+        let p = outPlane
+        if p >= 2048 { return 1 }
+        var nb = min(n, max(1, (4096 + p - 1) / p))
+        while nb > 1 && kRows * nb * p > (1 << 22) { nb -= 1 }
+        return nb
+    }
+
+    /// Floats of the column matrices of every sample and group.
+    var allColumns: Int { groups * kRows * n * outPlane }
+
+    /// Valid output columns ox (0 ≤ ox·sw − pw + k·dw < w) for kernel column k, as a range.
+    @inline(__always)
+    func validX(_ k: Int) -> (Int, Int) {
+        let off = k * dw - pw
+        let lo = off >= 0 ? 0 : min(wo, (-off + sw - 1) / sw)
+        let hi = w - 1 - off < 0 ? 0 : min(wo, (w - 1 - off) / sw + 1)
+        return (lo, max(lo, hi))
+    }
+}
+
+enum ConvKernels {
+    /// Fills `col` (row stride `ld`) for group `g`, samples `n0..<n0+nb` (see the shape legend).
+    static func vol2col(_ x: UnsafePointer<Float>, _ g: ConvGeometry, group: Int, n0: Int, nb: Int,
+                        col: UnsafeMutablePointer<Float>, ld: Int, compute: Compute) {
+        let p = g.outPlane, rows = g.kRows, to = g.to, ho = g.ho, wo = g.wo  // hoisted: each is a division
+        let xb = UncheckedBox(x), cb = UncheckedBox(col)
+        compute.forEachChunk(rows * nb, grain: max(1, 32_768 / max(p, 1))) { range in
+            for item in range {
+                let r = item / nb, j = item % nb
+                let c = r / g.kvol, kidx = r % g.kvol
+                let ki = kidx / (g.kh * g.kw), kj = (kidx / g.kw) % g.kh, kk = kidx % g.kw
+                let src = xb.value + ((n0 + j) * g.cin + group * g.cinG + c) * g.inPlane
+                let dst = cb.value + r * ld + j * p
+                let (lo, hi) = g.validX(kk)
+                let off = kk * g.dw - g.pw
+                for oz in 0..<to {
+                    let iz = oz * g.st - g.pt + ki * g.dt
+                    let dz = dst + oz * ho * wo
+                    if iz < 0 || iz >= g.t { dz.update(repeating: 0, count: ho * wo); continue }
+                    for oy in 0..<ho {
+                        let iy = oy * g.sh - g.ph + kj * g.dh
+                        let d = dz + oy * wo
+                        if iy < 0 || iy >= g.h { d.update(repeating: 0, count: wo); continue }
+                        let s = src + (iz * g.h + iy) * g.w + off
+                        if lo > 0 { d.update(repeating: 0, count: lo) }
+                        if hi < wo { (d + hi).update(repeating: 0, count: wo - hi) }
+                        if g.sw == 1 {
+                            (d + lo).update(from: s + lo, count: hi - lo)
+                        } else if g.sw == 2 {
+                            gatherEven(d, s, lo, hi)
+                        } else {
+                            for ox in lo..<hi { d[ox] = s[ox * g.sw] }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Accumulates `col` (same layout as `vol2col`) into the input gradient `gx`.
+    static func col2vol(_ col: UnsafePointer<Float>, ld: Int, _ g: ConvGeometry, group: Int, n0: Int, nb: Int,
+                        gx: UnsafeMutablePointer<Float>, compute: Compute) {
+        let p = g.outPlane, to = g.to, ho = g.ho, wo = g.wo  // hoisted: each is a division
+        let gb = UncheckedBox(gx), cb = UncheckedBox(col)
+        // One item per (input channel, sample): each owns one plane of gx, so no two threads collide.
+        compute.forEachChunk(g.cinG * nb, grain: max(1, 32_768 / max(p * g.kvol, 1))) { range in
+            for item in range {
+                let c = item / nb, j = item % nb
+                let dstPlane = gb.value + ((n0 + j) * g.cin + group * g.cinG + c) * g.inPlane
+                for kidx in 0..<g.kvol {
+                    let ki = kidx / (g.kh * g.kw), kj = (kidx / g.kw) % g.kh, kk = kidx % g.kw
+                    let src = cb.value + (c * g.kvol + kidx) * ld + j * p
+                    let (lo, hi) = g.validX(kk)
+                    if hi <= lo { continue }
+                    let off = kk * g.dw - g.pw
+                    for oz in 0..<to {
+                        let iz = oz * g.st - g.pt + ki * g.dt
+                        if iz < 0 || iz >= g.t { continue }
+                        for oy in 0..<ho {
+                            let iy = oy * g.sh - g.ph + kj * g.dh
+                            if iy < 0 || iy >= g.h { continue }
+                            let d = dstPlane + (iz * g.h + iy) * g.w + off
+                            let s = src + (oz * ho + oy) * wo
+                            if g.sw == 1 {
+                                for ox in lo..<hi { d[ox] += s[ox] }
+                            } else if g.sw == 2 {
+                                scatterAddEven(d, s, lo, hi)
+                            } else {
+                                for ox in lo..<hi { d[ox * g.sw] += s[ox] }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// d[ox] = s[2·ox] for ox in lo..<hi, eight at a time (reads stay within s[2·lo ... 2·(hi−1)]).
+    @inline(__always)
+    static func gatherEven(_ d: UnsafeMutablePointer<Float>, _ s: UnsafePointer<Float>, _ lo: Int, _ hi: Int) {
+        var ox = lo
+        let raw = UnsafeRawPointer(s), out = UnsafeMutableRawPointer(d)
+        while ox + 9 <= hi {
+            let v = raw.loadUnaligned(fromByteOffset: 8 * ox, as: SIMD16<Float>.self)
+            out.storeBytes(of: v.evenHalf, toByteOffset: 4 * ox, as: SIMD8<Float>.self)
+            ox += 8
+        }
+        while ox < hi { d[ox] = s[2 * ox]; ox += 1 }
+    }
+
+    /// d[2·ox] += s[ox] for ox in lo..<hi, eight at a time (touches only d[2·lo ... 2·(hi−1)] + odd neighbours
+    /// inside that span, which are written back unchanged).
+    @inline(__always)
+    static func scatterAddEven(_ d: UnsafeMutablePointer<Float>, _ s: UnsafePointer<Float>, _ lo: Int, _ hi: Int) {
+        var ox = lo
+        let raw = UnsafeMutableRawPointer(d), src = UnsafeRawPointer(s)
+        while ox + 9 <= hi {
+            var v = raw.loadUnaligned(fromByteOffset: 8 * ox, as: SIMD16<Float>.self)
+            v.evenHalf += src.loadUnaligned(fromByteOffset: 4 * ox, as: SIMD8<Float>.self)
+            raw.storeBytes(of: v, toByteOffset: 8 * ox, as: SIMD16<Float>.self)
+            ox += 8
+        }
+        while ox < hi { d[2 * ox] += s[ox]; ox += 1 }
+    }
+
+    /// y[n, o, :] = bias[o] (or 0) for every sample and channel.
+    static func fillBias(_ y: UnsafeMutablePointer<Float>, _ bias: UnsafePointer<Float>?, n: Int, channels: Int,
+                         plane: Int, compute: Compute) {
+        let yb = UncheckedBox(y), bb = UncheckedBox(bias)
+        compute.forEachChunk(n * channels, grain: max(1, 65_536 / max(plane, 1))) { range in
+            for item in range {
+                (yb.value + item * plane).update(repeating: bb.value?[item % channels] ?? 0, count: plane)
+            }
+        }
+    }
+
+    /// gb[o] += Σ_{n,p} gy[n, o, p].
+    static func biasGrad(_ gy: UnsafePointer<Float>, _ gb: UnsafeMutablePointer<Float>, n: Int, channels: Int,
+                         plane: Int, compute: Compute) {
+        let yb = UncheckedBox(gy), bb = UncheckedBox(gb)
+        compute.forEachChunk(channels, grain: max(1, 65_536 / max(n * plane, 1))) { range in
+            for o in range {
+                var s: Float = 0
+                for i in 0..<n {
+                    let row = yb.value + (i * channels + o) * plane
+                    for q in 0..<plane { s += row[q] }
+                }
+                bb.value[o] += s
+            }
+        }
+    }
+
+    /// Moves between [nb, C, P] (strided by `channelStride` channels per sample) and [C, nb·P].
+    /// `toBlock` gathers y-layout into the block; otherwise scatters the block out, adding `bias`.
+    static func transposeBlock(sampleMajor: UnsafeMutablePointer<Float>, block: UnsafeMutablePointer<Float>,
+                               nb: Int, channels: Int, channelStride: Int, plane: Int, toBlock: Bool,
+                               bias: UnsafePointer<Float>?, compute: Compute) {
+        let sb = UncheckedBox(sampleMajor), bb = UncheckedBox(block), biasBox = UncheckedBox(bias)
+        compute.forEachChunk(nb * channels, grain: max(1, 65_536 / max(plane, 1))) { range in
+            for item in range {
+                let j = item / channels, o = item % channels
+                let s = sb.value + (j * channelStride + o) * plane
+                let b = bb.value + o * nb * plane + j * plane
+                if toBlock {
+                    b.update(from: s, count: plane)
+                } else if let bias = biasBox.value {
+                    let v = bias[o]
+                    for q in 0..<plane { s[q] = b[q] + v }
+                } else {
+                    s.update(from: b, count: plane)
+                }
+            }
+        }
+    }
+}
