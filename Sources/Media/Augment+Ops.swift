@@ -73,8 +73,8 @@ enum PixelOps {
         case .solarize: map(&f) { Double($0) >= m ? 255 - $0 : $0 }
         case .autocontrast: perChannel(&f) { hist in
             guard let lo = hist.firstIndex(where: { $0 > 0 }), let hi = hist.lastIndex(where: { $0 > 0 }), hi > lo else { return nil }
-            let scale = 255.0 / Double(hi - lo)
-            return (0..<256).map { v in UInt8(min(255, max(0, (Double(v - lo) * scale).rounded(.towardZero)))) }
+            let scale = Float(255) / Float(hi - lo)   // float32 as torchvision computes it
+            return (0..<256).map { v in UInt8(min(255, max(0, (Float(v - lo) * scale).rounded(.towardZero)))) }
         }
         case .equalize: perChannel(&f) { hist in
             let nonzero = hist.filter { $0 > 0 }

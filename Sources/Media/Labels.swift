@@ -60,7 +60,9 @@ public enum Labels {
     public static func parse(text: String, source: String, dataRoot: String? = nil, format: LabelFormat = .auto,
                              fileColumn: String? = nil, scoreColumn: String? = nil) throws -> [LabelEntry] {
         var lines: [(number: Int, fields: [String])] = []
-        for (i, raw) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+        // "\r\n" is one Character in Swift, so split on both forms.
+        let rawLines = text.split(omittingEmptySubsequences: false, whereSeparator: { $0 == "\n" || $0 == "\r\n" })
+        for (i, raw) in rawLines.enumerated() {
             var line = Substring(raw)
             if line.hasSuffix("\r") { line = line.dropLast() }
             if i == 0 && line.hasPrefix("\u{FEFF}") { line = line.dropFirst() }
