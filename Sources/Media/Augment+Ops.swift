@@ -26,23 +26,30 @@ enum PixelOps {
     static func resizedCrop(_ f: inout RGBFrame, rect: PixelRect, scratch: inout [UInt8]) {
         let w = f.width, h = f.height
         prepare(&scratch, count: f.pixels.count)
-        let sx = Double(rect.width) / Double(w), sy = Double(rect.height) / Double(h)
+        func taps(_ n: Int, _ length: Int, _ origin: Int) -> ([Int], [Int], [Float]) {
+            let scale = Double(length) / Double(n)
+            var i0 = [Int](repeating: 0, count: n), i1 = i0, l = [Float](repeating: 0, count: n)
+            for d in 0..<n {
+                let s = max(0, (Double(d) + 0.5) * scale - 0.5)
+                let a = min(Int(s), length - 1)
+                i0[d] = origin + a; i1[d] = origin + min(a + 1, length - 1); l[d] = Float(s - Double(a))
+            }
+            return (i0, i1, l)
+        }
+        let (x0, x1, lx) = taps(w, rect.width, rect.x)
+        let (y0, y1, ly) = taps(h, rect.height, rect.y)
         f.pixels.withUnsafeBufferPointer { src in
             scratch.withUnsafeMutableBufferPointer { dst in
                 for y in 0..<h {
-                    let fy = max(0, (Double(y) + 0.5) * sy - 0.5)
-                    let y0 = min(Int(fy), rect.height - 1), y1 = min(y0 + 1, rect.height - 1)
-                    let ly = fy - Double(y0)
+                    let rowA = y0[y] * w, rowB = y1[y] * w, fy = ly[y]
                     for x in 0..<w {
-                        let fx = max(0, (Double(x) + 0.5) * sx - 0.5)
-                        let x0 = min(Int(fx), rect.width - 1), x1 = min(x0 + 1, rect.width - 1)
-                        let lx = fx - Double(x0)
-                        let a = ((rect.y + y0) * w + rect.x + x0) * 3, b = ((rect.y + y0) * w + rect.x + x1) * 3
-                        let c = ((rect.y + y1) * w + rect.x + x0) * 3, d = ((rect.y + y1) * w + rect.x + x1) * 3
+                        let a = (rowA + x0[x]) * 3, b = (rowA + x1[x]) * 3
+                        let c = (rowB + x0[x]) * 3, d = (rowB + x1[x]) * 3
+                        let fx = lx[x]
                         for ch in 0..<3 {
-                            let top = Double(src[a + ch]) * (1 - lx) + Double(src[b + ch]) * lx
-                            let bottom = Double(src[c + ch]) * (1 - lx) + Double(src[d + ch]) * lx
-                            dst[(y * w + x) * 3 + ch] = UInt8(min(255, max(0, (top * (1 - ly) + bottom * ly).rounded())))
+                            let top = Float(src[a + ch]) + (Float(src[b + ch]) - Float(src[a + ch])) * fx
+                            let bottom = Float(src[c + ch]) + (Float(src[d + ch]) - Float(src[c + ch])) * fx
+                            dst[(y * w + x) * 3 + ch] = UInt8(min(255, max(0, (top + (bottom - top) * fy).rounded())))
                         }
                     }
                 }
@@ -55,16 +62,14 @@ enum PixelOps {
     static func trivial(_ op: TrivialOp, magnitude m: Double, frame f: inout RGBFrame, scratch: inout [UInt8]) {
         switch op {
         case .identity: return
-        case .brightness: blend(&f, factor: 1 + m) { _, _ in 0 }
-        case .saturation:
-            blend(&f, factor: 1 + m) { p, i in Double(grey(p, i)) }
+        case .brightness: blend(&f, factor: 1 + m, constant: 0)
+        case .saturation: blendGrey(&f, factor: 1 + m)
         case .contrast:
             var total = 0.0
             f.pixels.withUnsafeBufferPointer { p in
                 for i in stride(from: 0, to: p.count, by: 3) { total += Double(grey(p, i)) }
             }
-            let mean = total / Double(f.width * f.height)
-            blend(&f, factor: 1 + m) { _, _ in mean }
+            blend(&f, factor: 1 + m, constant: Float(total / Double(f.width * f.height)))
         case .sharpness: sharpness(&f, factor: 1 + m, scratch: &scratch)
         case .posterize:
             let bits = max(0, min(8, Int(m)))
@@ -91,18 +96,17 @@ enum PixelOps {
         case .rotate:
             let a = m * Double.pi / 180, c = cos(a), s = sin(a)
             let cx = Double(f.width) / 2, cy = Double(f.height) / 2
-            warp(&f, scratch: &scratch) { x, y in
-                let dx = x - cx, dy = y - cy
-                return (cx + c * dx - s * dy, cy + s * dx + c * dy)
-            }
-        case .shearX: warp(&f, scratch: &scratch) { x, y in (x + m * y, y) }
-        case .shearY: warp(&f, scratch: &scratch) { x, y in (x, y + m * x) }
+            rotate(&f, cos: c, sin: s, cx: cx, cy: cy, scratch: &scratch)
+        case .shearX:
+            // x_in = ⌊x + ½ + m(y + ½)⌋ = x + ⌊½ + m(y + ½)⌋: each row moves as a whole.
+            shiftRows(&f, scratch: &scratch) { y in (y, Int((0.5 + m * (Double(y) + 0.5)).rounded(.down))) }
+        case .shearY: shearY(&f, m: m, scratch: &scratch)
         case .translateX:
-            let t = Double(Int(m))
-            warp(&f, scratch: &scratch) { x, y in (x - t, y) }
+            let t = Int(m)
+            shiftRows(&f, scratch: &scratch) { y in (y, -t) }
         case .translateY:
-            let t = Double(Int(m))
-            warp(&f, scratch: &scratch) { x, y in (x, y - t) }
+            let t = Int(m)
+            shiftRows(&f, scratch: &scratch) { y in (y - t, 0) }
         }
     }
 
@@ -114,18 +118,28 @@ enum PixelOps {
         return UInt8(r + g + b)
     }
 
+    /// trunc(clamp(factor·a + (1 − factor)·b)) in float32, as torchvision's _blend on uint8.
     @inline(__always)
-    static func mix(_ a: Double, _ b: Double, _ factor: Double) -> UInt8 {
+    static func mix(_ a: Float, _ b: Float, _ factor: Float) -> UInt8 {
         UInt8(min(255, max(0, factor * a + (1 - factor) * b)))
     }
 
-    /// pixel ← trunc(clamp(factor·pixel + (1 − factor)·other)), `other` given per pixel offset.
-    static func blend(_ f: inout RGBFrame, factor: Double, other: (UnsafeBufferPointer<UInt8>, Int) -> Double) {
+    /// Blend every channel with a constant (brightness: 0, contrast: the grey mean) via a table.
+    static func blend(_ f: inout RGBFrame, factor: Double, constant: Float) {
+        let k = Float(factor)
+        let table = (0..<256).map { mix(Float($0), constant, k) }
+        map(&f) { table[Int($0)] }
+    }
+
+    /// Blend each pixel with its own grey value (saturation).
+    static func blendGrey(_ f: inout RGBFrame, factor: Double) {
+        let k = Float(factor)
         f.pixels.withUnsafeMutableBufferPointer { mp in
             let p = UnsafeBufferPointer(mp)
             for i in stride(from: 0, to: p.count, by: 3) {
-                let o = other(p, i)
-                for c in 0..<3 { mp[i + c] = mix(Double(p[i + c]), o, factor) }
+                let g = Float(grey(p, i))
+                let r = mix(Float(p[i]), g, k), gg = mix(Float(p[i + 1]), g, k), b = mix(Float(p[i + 2]), g, k)
+                mp[i] = r; mp[i + 1] = gg; mp[i + 2] = b
             }
         }
     }
@@ -155,18 +169,48 @@ enum PixelOps {
     static func sharpness(_ f: inout RGBFrame, factor: Double, scratch: inout [UInt8]) {
         let w = f.width, h = f.height
         guard w > 2 && h > 2 else { return }
+        let k = Float(factor)
         prepare(&scratch, count: f.pixels.count)
         f.pixels.withUnsafeBufferPointer { p in
             scratch.withUnsafeMutableBufferPointer { out in
                 for i in p.indices { out[i] = p[i] }
+                let row = w * 3
                 for y in 1..<(h - 1) {
-                    for x in 1..<(w - 1) {
-                        for c in 0..<3 {
-                            var s = 0
-                            for dy in -1...1 { for dx in -1...1 { s += Int(p[((y + dy) * w + x + dx) * 3 + c]) } }
-                            s += 4 * Int(p[(y * w + x) * 3 + c])
-                            let degenerate = (Double(s) / 13).rounded()
-                            out[(y * w + x) * 3 + c] = mix(Double(p[(y * w + x) * 3 + c]), degenerate, factor)
+                    let up = (y - 1) * row, mid = y * row, down = (y + 1) * row
+                    for i in 3..<(row - 3) {
+                        var s = Int(p[up + i - 3]) + Int(p[up + i]) + Int(p[up + i + 3])
+                        s += Int(p[mid + i - 3]) + 5 * Int(p[mid + i]) + Int(p[mid + i + 3])
+                        s += Int(p[down + i - 3]) + Int(p[down + i]) + Int(p[down + i + 3])
+                        // s/13 is never exactly x.5, so round-half-even equals ⌊(2s + 13)/26⌋.
+                        out[mid + i] = mix(Float(p[mid + i]), Float((2 * s + 13) / 26), k)
+                    }
+                }
+            }
+        }
+        swap(&f.pixels, &scratch)
+    }
+
+    /// Row remap: output row y is input row src(y).0 shifted so output x reads input x + src(y).1;
+    /// pixels from outside the frame are 0.
+    static func shiftRows(_ f: inout RGBFrame, scratch: inout [UInt8], source: (Int) -> (Int, Int)) {
+        let w = f.width, h = f.height
+        prepare(&scratch, count: f.pixels.count)
+        f.pixels.withUnsafeBufferPointer { p in
+            scratch.withUnsafeMutableBufferPointer { out in
+                for y in 0..<h {
+                    let (sy, dx) = source(y)
+                    let o = y * w * 3
+                    guard sy >= 0 && sy < h else {
+                        for i in 0..<(w * 3) { out[o + i] = 0 }
+                        continue
+                    }
+                    let s = sy * w * 3
+                    for x in 0..<w {
+                        let sx = x + dx
+                        if sx >= 0 && sx < w {
+                            out[o + 3 * x] = p[s + 3 * sx]; out[o + 3 * x + 1] = p[s + 3 * sx + 1]; out[o + 3 * x + 2] = p[s + 3 * sx + 2]
+                        } else {
+                            out[o + 3 * x] = 0; out[o + 3 * x + 1] = 0; out[o + 3 * x + 2] = 0
                         }
                     }
                 }
@@ -175,17 +219,42 @@ enum PixelOps {
         swap(&f.pixels, &scratch)
     }
 
-    /// Nearest-neighbour inverse warp: output pixel centre (x + ½, y + ½) reads the input pixel
-    /// containing `source(x + ½, y + ½)`; outside the frame reads 0.
-    static func warp(_ f: inout RGBFrame, scratch: inout [UInt8], source: (Double, Double) -> (Double, Double)) {
+    /// y_in = y + ⌊½ + m(x + ½)⌋ (each column moves as a whole); outside reads 0.
+    static func shearY(_ f: inout RGBFrame, m: Double, scratch: inout [UInt8]) {
         let w = f.width, h = f.height
+        let shift = (0..<w).map { Int((0.5 + m * (Double($0) + 0.5)).rounded(.down)) }
         prepare(&scratch, count: f.pixels.count)
         f.pixels.withUnsafeBufferPointer { p in
             scratch.withUnsafeMutableBufferPointer { out in
                 for y in 0..<h {
                     for x in 0..<w {
-                        let (sx, sy) = source(Double(x) + 0.5, Double(y) + 0.5)
-                        let ix = Int(sx.rounded(.down)), iy = Int(sy.rounded(.down))
+                        let sy = y + shift[x], o = (y * w + x) * 3
+                        if sy >= 0 && sy < h {
+                            let i = (sy * w + x) * 3
+                            out[o] = p[i]; out[o + 1] = p[i + 1]; out[o + 2] = p[i + 2]
+                        } else {
+                            out[o] = 0; out[o + 1] = 0; out[o + 2] = 0
+                        }
+                    }
+                }
+            }
+        }
+        swap(&f.pixels, &scratch)
+    }
+
+    /// Nearest-neighbour rotation about (cx, cy): output pixel centre (x + ½, y + ½) at offset
+    /// (dx, dy) from the centre reads the input pixel containing (cx + c·dx − s·dy, cy + s·dx + c·dy);
+    /// outside the frame reads 0.
+    static func rotate(_ f: inout RGBFrame, cos c: Double, sin s: Double, cx: Double, cy: Double, scratch: inout [UInt8]) {
+        let w = f.width, h = f.height
+        prepare(&scratch, count: f.pixels.count)
+        f.pixels.withUnsafeBufferPointer { p in
+            scratch.withUnsafeMutableBufferPointer { out in
+                for y in 0..<h {
+                    let dy = Double(y) + 0.5 - cy
+                    for x in 0..<w {
+                        let dx = Double(x) + 0.5 - cx
+                        let ix = Int((cx + c * dx - s * dy).rounded(.down)), iy = Int((cy + s * dx + c * dy).rounded(.down))
                         let o = (y * w + x) * 3
                         if ix >= 0 && ix < w && iy >= 0 && iy < h {
                             let i = (iy * w + ix) * 3

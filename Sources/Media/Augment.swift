@@ -9,13 +9,13 @@ import Foundation
 // TrivialAugment-wide magnitudes (torchvision TrivialAugmentWide, num_magnitude_bins = 31, one op
 // chosen uniformly, one bin chosen uniformly, signed ops negated with probability 1/2):
 //   brightness, contrast, saturation ("Color"), sharpness: factor 1 + m, m ∈ linspace(0, 0.99)
-//   shear_x, shear_y: m ∈ linspace(0, 0.99) (x_in = x + m·y, top-left origin, PIL convention)
+//   shear_x, shear_y: m ∈ linspace(0, 0.99) (x_in = x + ⌊½ + m·(y + ½)⌋, top-left origin, as PIL)
 //   translate_x, translate_y: m ∈ linspace(0, 32) pixels
 //   rotate: m ∈ linspace(0, 135) degrees about the centre, counter-clockwise for m > 0
 //   posterize: bits = 8 − round(bin / 5)   solarize: threshold ∈ linspace(255, 0)
 //   identity, autocontrast, equalize: no magnitude
 // Geometric ops use nearest-neighbour sampling and fill uncovered pixels with 0 (torchvision's
-// defaults).
+// defaults); blends compute in float32 and truncate, as torchvision does on uint8 images.
 
 /// A top-level augmentation step.
 public enum AugmentOp: String, Codable, CaseIterable, Sendable {

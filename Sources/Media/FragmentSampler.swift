@@ -83,37 +83,52 @@ public final class FragmentSampler {
             throw MediaError(info.path, "frame index \(bad) outside 0..<\(info.frameCount)")
         }
         let unique = Array(Set(indices)).sorted()
-        let decoded = try reader.frames(at: unique)
+        var decoded = try reader.frames(at: unique)
         guard decoded.count == unique.count else {
             throw MediaError(info.path, "asked for \(unique.count) frames, the reader returned \(decoded.count)")
         }
         var position: [Int: Int] = [:]
         for (p, i) in unique.enumerated() { position[i] = p }
-        let frames = indices.map { decoded[position[$0]!] }
-        try sample(frames: frames, path: info.path, sampleIndex: sampleIndex, epoch: epoch, seed: seed, train: train, into: into)
+        try sample(decoded: &decoded, order: indices.map { position[$0]! }, path: info.path, sampleIndex: sampleIndex,
+                   epoch: epoch, seed: seed, train: train, into: into)
     }
 
-    /// Writes one sample from already-read frames (clips·clipLen of them, clip-major).
-    func sample(frames: [RGBFrame], path: String, sampleIndex: Int, epoch: Int, seed: UInt64, train: Bool,
-                into: UnsafeMutablePointer<Float>) throws {
+    /// Writes one sample from distinct decoded frames; output frame k (clip-major) is
+    /// `decoded[order[k]]`. With one clip, augmentation runs in place on `decoded` (each distinct
+    /// frame once, no copies); with several, each clip augments its own copies.
+    func sample(decoded: inout [RGBFrame], order: [Int], path: String, sampleIndex: Int, epoch: Int, seed: UInt64,
+                train: Bool, into: UnsafeMutablePointer<Float>) throws {
         let shape = config.shape(train: train)
-        guard frames.count == shape.clips * shape.frames else {
-            throw MediaError(path, "expected \(shape.clips * shape.frames) frames, got \(frames.count)")
+        guard order.count == shape.clips * shape.frames else {
+            throw MediaError(path, "expected \(shape.clips * shape.frames) frames, got \(order.count)")
         }
-        guard let first = frames.first, first.width >= 1, first.height >= 1 else {
+        guard let first = decoded.first, first.width >= 1, first.height >= 1 else {
             throw MediaError(path, "empty frame")
         }
-        if let odd = frames.first(where: { $0.width != first.width || $0.height != first.height }) {
+        if let odd = decoded.first(where: { $0.width != first.width || $0.height != first.height }) {
             throw MediaError(path, "frame size changes inside the video (\(first.width)×\(first.height) then \(odd.width)×\(odd.height)); re-encode it at one size")
         }
         var augRNG = MediaRNG(seed: seed, epoch: epoch, index: sampleIndex, purpose: .augment)
         var spRNG = MediaRNG(seed: seed, epoch: epoch, index: sampleIndex, purpose: .spatial)
         let augmenting = train && !config.augment.ops.isEmpty
         for c in 0..<shape.clips {
-            var clip = Array(frames[(c * shape.frames)..<((c + 1) * shape.frames)])
+            let slice = order[(c * shape.frames)..<((c + 1) * shape.frames)]
+            var clip: [RGBFrame]
             if augmenting {
                 let plan = augmenter.draw(width: first.width, height: first.height, rng: &augRNG)
-                augmenter.apply(plan, to: &clip)
+                if shape.clips == 1 {
+                    augmenter.apply(plan, to: &decoded)
+                    clip = slice.map { decoded[$0] }
+                } else {
+                    let used = Array(Set(slice)).sorted()
+                    var local = used.map { decoded[$0] }
+                    augmenter.apply(plan, to: &local)
+                    var at: [Int: Int] = [:]
+                    for (k, u) in used.enumerated() { at[u] = k }
+                    clip = slice.map { local[at[$0]!] }
+                }
+            } else {
+                clip = slice.map { decoded[$0] }
             }
             let target = ClipTarget(base: into + c * shape.floatsPerClip, frames: shape.frames,
                                     height: shape.height, width: shape.width)

@@ -12,7 +12,7 @@ final class LoaderCore: @unchecked Sendable {
     let maxFailureFraction: Double
     let failures: FailureLog
     let open: @Sendable (String) throws -> FrameReader
-    let pool: [Batch]
+    let pool: [SampleBatch]
 
     private let cond = NSCondition()
     // Guarded by cond.
@@ -41,7 +41,7 @@ final class LoaderCore: @unchecked Sendable {
         self.seed = seed; self.shuffle = shuffle; self.train = train
         self.maxFailureFraction = maxFailureFraction; self.failures = failures; self.open = open
         let shape = sampler.shape(train: train)
-        pool = (0..<poolSize).map { _ in Batch(sampleShape: shape, capacity: batch) }
+        pool = (0..<poolSize).map { _ in SampleBatch(sampleShape: shape, capacity: batch) }
         slotStep = Array(repeating: -1, count: poolSize)
         slotDone = Array(repeating: 0, count: poolSize)
         slotValid = Array(repeating: Array(repeating: false, count: batch), count: poolSize)
@@ -86,7 +86,7 @@ final class LoaderCore: @unchecked Sendable {
         failures.startEpoch()
     }
 
-    func next() throws -> Batch? {
+    func next() throws -> SampleBatch? {
         cond.lock()
         defer { cond.unlock() }
         guard active else { throw MediaError("data loader", "next() called before start(epoch:)") }

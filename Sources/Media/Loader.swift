@@ -15,7 +15,7 @@ import Foundation
 // following call.
 
 /// One rank's batch: sample data plus, per slot, the entry index, label and validity.
-public final class Batch: @unchecked Sendable {
+public final class SampleBatch: @unchecked Sendable {
     /// Shape of each sample in `data`.
     public let sampleShape: ClipShape
     /// Samples per batch (batchSizePerRank).
@@ -57,7 +57,7 @@ public final class Batch: @unchecked Sendable {
 /// Loads one rank's batches: epoch-seeded global permutation, padded so all ranks run the same
 /// number of steps, decoded by worker threads into a bounded pool of reused buffers.
 public final class Loader: @unchecked Sendable {
-    /// The entries the loader draws from (Batch.indices index into this).
+    /// The entries the loader draws from (SampleBatch.indices index into this).
     public let entries: [LabelEntry]
     /// Steps (batches) per epoch, equal on every rank.
     public let stepsPerEpoch: Int
@@ -103,6 +103,7 @@ public final class Loader: @unchecked Sendable {
 
     /// Entry indices this rank reads at `step` of `epoch`.
     public func rankIndices(epoch: Int, step: Int) -> [Int] {
+        precondition((0..<stepsPerEpoch).contains(step), "step \(step) outside 0..<\(stepsPerEpoch)")
         let order = core.order(epoch: epoch)
         let start = step * core.global + core.rank * core.batch
         return Array(order[start..<(start + core.batch)])
@@ -114,5 +115,5 @@ public final class Loader: @unchecked Sendable {
     /// The next batch of the current epoch, or nil after the last step (then a summary of the
     /// epoch's failures is reported). The batch stays valid until the next call. Throws when more
     /// than maxFailureFraction of this rank's epoch has failed.
-    public func next() throws -> Batch? { try core.next() }
+    public func next() throws -> SampleBatch? { try core.next() }
 }

@@ -221,6 +221,24 @@ final class SamplerTests: XCTestCase {
         }
     }
 
+    func testAugmentationFlipsEveryFrameOnceWithRepeatedFramesAndSeveralClips() throws {
+        var config = SamplerConfig.fastVQAB
+        config.augment = try AugmentConfig(names: ["hflip"])
+        config.augment.flipProbability = 1
+        for (frames, clips) in [(20, 1), (60, 2)] {   // 20 frames: indices wrap, frames repeat
+            config.trainClips = clips
+            let reader = SyntheticReader(width: 300, height: 260, frames: frames)
+            let (_, clip, indices) = try run(config, reader: reader)
+            for c in 0..<clips {
+                for t in [0, 10, 31] {
+                    let a = clip.source(clip: c, t: t, y: 40, x: 70), b = clip.source(clip: c, t: t, y: 40, x: 71)
+                    XCTAssertEqual(a.frame, indices[32 * c + t])
+                    XCTAssertEqual(b.x, a.x - 1, "clip \(c) frame \(t) must be mirrored exactly once")
+                }
+            }
+        }
+    }
+
     func testConfigRejectsBadSettingsAndDecodesPartialYAMLStyleJSON() throws {
         var c = SamplerConfig.fastVQAB
         c.aligned = 5
