@@ -50,6 +50,7 @@ public struct ClipShape: Sendable, Equatable, Codable {
     public var height: Int
     public var width: Int
 
+    /// A shape of `clips` clips of frames×height×width.
     public init(clips: Int, frames: Int, height: Int, width: Int) {
         self.clips = clips; self.frames = frames; self.height = height; self.width = width
     }

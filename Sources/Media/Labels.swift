@@ -20,6 +20,7 @@ public struct LabelEntry: Sendable, Equatable, Codable {
     /// Frames per second, when the label file gives one (nil for -1 or absent).
     public var fps: Double?
 
+    /// An entry; duration and fps are optional facts from the label file.
     public init(path: String, mos: Double, duration: Double? = nil, fps: Double? = nil) {
         self.path = path; self.mos = mos; self.duration = duration; self.fps = fps
     }

@@ -9,6 +9,7 @@ public struct Split: Sendable, Equatable {
     /// Entries to evaluate on.
     public var test: [LabelEntry]
 
+    /// A split of the given train and test entries.
     public init(train: [LabelEntry], test: [LabelEntry]) {
         self.train = train; self.test = test
     }
