@@ -9,13 +9,13 @@ import Glibc
 import Darwin
 #endif
 
-/// Exact GELU as nn.GELU(): 0.5·x·(1 + erf(x/√2)).
+/// Exact GELU as nn.GELU(): x·Φ(x) = 0.5·x·(1 + erf(x/√2)).
 struct GeluKernel: UnaryKernel {
     static var expensive: Bool { true }
-    @inline(__always) func f(_ x: Float) -> Float { 0.5 * x * (1 + erff(x * 0.707_106_77)) }
+    @inline(__always) func f(_ x: Float) -> Float { x * Kernels.normalCDF(x) }
     /// Φ(x) + x·φ(x) with φ the standard normal density.
     @inline(__always) func df(_ x: Float, _ y: Float) -> Float {
-        0.5 * (1 + erff(x * 0.707_106_77)) + x * 0.398_942_28 * expf(-0.5 * x * x)
+        Kernels.normalCDF(x) + x * 0.398_942_280_401_432_7 * Kernels.exp(-0.5 * x * x)
     }
 }
 
@@ -28,7 +28,7 @@ struct ReluKernel: UnaryKernel {
 
 struct SigmoidKernel: UnaryKernel {
     static var expensive: Bool { true }
-    @inline(__always) func f(_ x: Float) -> Float { 1 / (1 + expf(-x)) }
+    @inline(__always) func f(_ x: Float) -> Float { 1 / (1 + Kernels.exp(-x)) }
     @inline(__always) func df(_ x: Float, _ y: Float) -> Float { y * (1 - y) }
 }
 
@@ -66,7 +66,7 @@ extension Tape {
                     var m = -Float.infinity
                     for j in 0..<len { m = max(m, px[j]) }
                     if m == -.infinity { m = 0 }
-                    for j in 0..<len { py[j] = expf(px[j] - m) }
+                    for j in 0..<len { py[j] = Kernels.exp(px[j] - m) }
                     let r = Float(1 / Kernels.sum(py, len))
                     for j in 0..<len { py[j] *= r }
                 } else {
@@ -74,7 +74,7 @@ extension Tape {
                     for j in 0..<len { m = max(m, px[j * inner]) }
                     if m == -.infinity { m = 0 }
                     var total = 0.0
-                    for j in 0..<len { let e = expf(px[j * inner] - m); py[j * inner] = e; total += Double(e) }
+                    for j in 0..<len { let e = Kernels.exp(px[j * inner] - m); py[j * inner] = e; total += Double(e) }
                     let r = Float(1 / total)
                     for j in 0..<len { py[j * inner] *= r }
                 }

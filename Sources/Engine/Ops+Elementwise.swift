@@ -196,7 +196,8 @@ extension Tape {
     }
 }
 
-/// A unary elementwise function and its derivative given input and output.
+/// A unary elementwise function and its derivative given input and output. Implementations
+/// are branch-free scalar code so that the loops in `unary` auto-vectorise.
 protocol UnaryKernel {
     /// Whether f is transcendental (smaller parallel grain).
     static var expensive: Bool { get }
@@ -232,7 +233,8 @@ struct SqrtKernel: UnaryKernel {
 
 struct ExpKernel: UnaryKernel {
     static var expensive: Bool { true }
-    @inline(__always) func f(_ x: Float) -> Float { expf(x) }
+    /// The vector-friendly exp below 88, libm above (up to overflow at 88.72).
+    @inline(__always) func f(_ x: Float) -> Float { x > Kernels.expMaxInput ? expf(x) : Kernels.exp(x) }
     @inline(__always) func df(_ x: Float, _ y: Float) -> Float { y }
 }
 

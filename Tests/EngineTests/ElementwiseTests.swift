@@ -108,6 +108,35 @@ final class ElementwiseTests: XCTestCase {
         // tanh approximation differs by ~1e-4 here: make sure we are not computing it.
         XCTAssertEqual(Double(y[1200 + 300]), 1.5 * 0.5 * (1 + erf(1.5 / 2.0.squareRoot())), accuracy: 1e-6)
         gradCheck([(randomArray(40, seed: 12, scale: 3), [5, 8])]) { t, v in t.gelu(v[0]) }
+        // Negative tail: relative accuracy where 1 + erf(x/√2) underflows a naive evaluation.
+        let tail = (0...160).map { -1 - Float($0) / 20 }  // −1 … −9
+        let yt = tape.array(tape.gelu(tape.constant(tail, shape: [tail.count])))
+        for (g, x) in zip(yt, tail) {
+            let want = 0.5 * Double(x) * erfc(-Double(x) / 2.0.squareRoot())
+            XCTAssertEqual(Double(g), want, accuracy: 2e-5 * abs(want), "gelu(\(x))")
+        }
+        // Analytic derivative Φ(x) + x·φ(x) against Double.
+        let t2 = Tape()
+        let leaf = t2.leaf(xs, shape: [xs.count])
+        let out = t2.gelu(leaf)
+        t2.backward(out, seed: [Float](repeating: 1, count: xs.count))
+        let g = UnsafeBufferPointer(start: t2.grad(leaf), count: xs.count)
+        for (d, x) in zip(g, xs) {
+            let xd = Double(x)
+            let want = 0.5 * erfc(-xd / 2.0.squareRoot()) + xd * Foundation.exp(-xd * xd / 2) / (2 * Double.pi).squareRoot()
+            XCTAssertEqual(Double(d), want, accuracy: 1e-6 + 1e-6 * abs(want), "gelu'(\(x))")
+        }
+    }
+
+    func testVectorExpAcrossItsRange() {
+        let xs = (0...4000).map { Float($0) / 4000 * 175 - 87 } + [-87.5, -200, -.infinity, 88.5, 0]
+        let tape = Tape()
+        let y = tape.array(tape.exp(tape.constant(xs, shape: [xs.count])))
+        for (g, x) in zip(y, xs) {
+            let want = Foundation.exp(Double(x))
+            if x < -87 { XCTAssertLessThan(Double(g), 1e-37, "exp(\(x))"); continue }
+            XCTAssertEqual(Double(g), want, accuracy: 4e-7 * want, "exp(\(x))")
+        }
     }
 
     func testSoftmaxMatchesDoubleReferenceAlongEveryAxis() {
