@@ -29,21 +29,25 @@ struct AxpyKernel: BinaryKernel {
 enum BinaryOp { case add, sub, mul, div }
 
 extension Kernels {
-    /// out = k(a, b) over a layout whose operands are (out, a, b); `out` may equal `a`.
+    /// out = k(a, b), or out += k(a, b) with `accumulate`, over a layout whose operands are
+    /// (out, a, b); `out` may equal `a`.
     static func binary<K: BinaryKernel>(_ k: K, _ l: StridedLayout, out: UnsafeMutablePointer<Float>,
-                                        a: UnsafePointer<Float>, b: UnsafePointer<Float>, compute: Compute) {
+                                        a: UnsafePointer<Float>, b: UnsafePointer<Float>, accumulate: Bool = false,
+                                        compute: Compute) {
         let so = l.is0, sa = l.is1, sb = l.is2
         compute.forEachRowSegment(rows: l.rows, inner: l.inner) { row, lo, hi in
             let (oo, ao, bo) = l.offsets(row: row)
             let o = out + oo + lo * so, pa = a + ao + lo * sa, pb = b + bo + lo * sb, n = hi - lo
             if so == 1 && sa == 1 && sb == 1 {
-                for i in 0..<n { o[i] = k(pa[i], pb[i]) }
+                if accumulate { for i in 0..<n { o[i] += k(pa[i], pb[i]) } } else { for i in 0..<n { o[i] = k(pa[i], pb[i]) } }
             } else if so == 1 && sa == 1 && sb == 0 {
                 let v = pb[0]
-                for i in 0..<n { o[i] = k(pa[i], v) }
+                if accumulate { for i in 0..<n { o[i] += k(pa[i], v) } } else { for i in 0..<n { o[i] = k(pa[i], v) } }
             } else if so == 1 && sa == 0 && sb == 1 {
                 let v = pa[0]
-                for i in 0..<n { o[i] = k(v, pb[i]) }
+                if accumulate { for i in 0..<n { o[i] += k(v, pb[i]) } } else { for i in 0..<n { o[i] = k(v, pb[i]) } }
+            } else if accumulate {
+                for i in 0..<n { o[i * so] += k(pa[i * sa], pb[i * sb]) }
             } else {
                 for i in 0..<n { o[i * so] = k(pa[i * sa], pb[i * sb]) }
             }
@@ -120,6 +124,13 @@ extension Tape {
                 if vs == os { Kernels.axpy(n, alpha: sign, src, gv, compute: c) }
                 else { Kernels.reduceSum(src, dims: os, dst: gv, dstStrides: broadcastStrides(vs, to: os), alpha: sign, compute: c) }
             }
+            // dv += gy ∘ other (or gy / other) in one pass when v has the output's shape.
+            func accumulateDirect<K: BinaryKernel>(_ v: Var, _ k: K, _ other: UnsafePointer<Float>, _ otherShape: [Int]) -> Bool {
+                guard t.needsGrad(v), t.shape(v) == os else { return false }
+                let l = StridedLayout(dims: os, contiguousStrides(os), contiguousStrides(os), broadcastStrides(otherShape, to: os))
+                Kernels.binary(k, l, out: t.grad(v), a: gy, b: other, accumulate: true, compute: c)
+                return true
+            }
             // tmp = gy ∘ other, with `other` broadcast to the output shape.
             func times(_ other: UnsafePointer<Float>, _ otherShape: [Int]) -> (UnsafeMutablePointer<Float>) -> Void {
                 { tmp in
@@ -136,16 +147,16 @@ extension Tape {
             case .sub:
                 accumulate(a, sa, sign: 1, factor: nil); accumulate(b, sb, sign: -1, factor: nil)
             case .mul:
-                accumulate(a, sa, sign: 1, factor: times(bp, sb)); accumulate(b, sb, sign: 1, factor: times(ap, sa))
+                if !accumulateDirect(a, MulKernel(), bp, sb) { accumulate(a, sa, sign: 1, factor: times(bp, sb)) }
+                if !accumulateDirect(b, MulKernel(), ap, sa) { accumulate(b, sb, sign: 1, factor: times(ap, sa)) }
             case .div:
                 // d/da = gy / b; d/db = −gy · a / b² = −(gy · y) / b.
-                accumulate(a, sa, sign: 1, factor: { tmp in
-                    if sb == os { Kernels.binaryFlat(DivKernel(), n, out: tmp, a: gy, b: bp, compute: c) }
-                    else {
+                if !accumulateDirect(a, DivKernel(), bp, sb) {
+                    accumulate(a, sa, sign: 1, factor: { tmp in
                         let l = StridedLayout(dims: os, contiguousStrides(os), contiguousStrides(os), broadcastStrides(sb, to: os))
                         Kernels.binary(DivKernel(), l, out: tmp, a: gy, b: bp, compute: c)
-                    }
-                })
+                    })
+                }
                 accumulate(b, sb, sign: -1, factor: { tmp in
                     Kernels.binaryFlat(MulKernel(), n, out: tmp, a: gy, b: yp, compute: c)
                     if sb == os { Kernels.binaryFlat(DivKernel(), n, out: tmp, a: tmp, b: bp, compute: c) }

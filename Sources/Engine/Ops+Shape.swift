@@ -43,9 +43,12 @@ extension Tape {
         let (y, yp) = output(shape: resultShape ?? os, needsGrad: anyNeedsGrad(x))
         let xp = value(x), c = compute
         Kernels.copy(dims: os, dst: yp, dstStrides: ds, src: xp, srcStrides: srcStrides, accumulate: false, compute: c)
+        // Backward walks dx in its own (dense) order and gathers dy: input dim p[i] has dy stride ds[i].
+        var gatherStrides = [Int](repeating: 0, count: s.count)
+        for i in 0..<p.count { gatherStrides[p[i]] = ds[i] }
         setBackward(y) { t in
             guard t.needsGrad(x) else { return }
-            Kernels.copy(dims: os, dst: t.grad(x), dstStrides: srcStrides, src: t.grad(y), srcStrides: ds,
+            Kernels.copy(dims: s, dst: t.grad(x), dstStrides: xs, src: t.grad(y), srcStrides: gatherStrides,
                          accumulate: true, compute: c)
         }
         return y
