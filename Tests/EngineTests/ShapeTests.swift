@@ -119,4 +119,28 @@ final class ShapeTests: XCTestCase {
         }
         XCTAssertEqual(results[0], results[1])
     }
+
+    func testOpsReuseArenaBuffersInSteadyState() {
+        let tape = Tape(compute: Compute(threads: 2))
+        let stats = FloatBuffer(count: 16, value: 1)
+        let x = randomArray(2 * 4 * 6 * 4 * 8, seed: 11), w = randomArray(8, seed: 12)
+        for step in 0..<3 {
+            tape.reset()
+            tape.step = UInt64(step)
+            let before = tape.arena.freshAllocations
+            let xv = tape.leaf(x, shape: [2, 4, 6, 4, 8]), wv = tape.leaf(w, shape: [8])
+            let r = tape.roll(tape.layerNorm(xv, wv, wv), shifts: [-1, -3, -2], axes: [1, 2, 3])
+            let win = tape.windowPartition3d(r, window: (2, 3, 2))
+            let att = tape.softmax(tape.matmul(win, win, transB: true))
+            let h = tape.dropout(tape.gelu(tape.matmul(att, win)), p: 0.2)
+            let back = tape.windowReverse3d(h, window: (2, 3, 2), batch: 2, depth: 4, height: 6, width: 4)
+            let cf = tape.permute(back, [0, 4, 1, 2, 3])
+            let g = tape.groupNorm(cf, groups: 2, wv, nil)
+            let b = tape.batchNorm(g, wv, wv, runningMean: stats.base, runningVar: stats.base + 8)
+            let q = tape.div(tape.mul(b, tape.reshape(wv, [8, 1, 1, 1])), tape.addScalar(tape.square(tape.reshape(wv, [8, 1, 1, 1])), 1))
+            let loss = tape.meanAll(tape.sum(tape.concat([q, tape.slice(q, axis: 1, start: 2, end: 5)], axis: 1), axes: [2]))
+            tape.backward(loss)
+            if step > 0 { XCTAssertEqual(tape.arena.freshAllocations, before, "step \(step) allocated") }
+        }
+    }
 }
