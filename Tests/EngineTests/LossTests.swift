@@ -127,3 +127,26 @@ final class LossTests: XCTestCase {
         XCTAssertEqual(LossConfig.fastVQA.evaluate(predictions: [], labels: []).loss, 0)
     }
 }
+
+/// Losses and gradients against PyTorch autograd (float64) on FAST-VQA's loss code semantics.
+final class LossTorchParityTests: XCTestCase {
+    func testLossesAndGradientsMatchPyTorchAutograd() throws {
+        let cases = try XCTUnwrap(loadTrainFixture()["losses"] as? [[String: Any]])
+        XCTAssertGreaterThanOrEqual(cases.count, 7)
+        for c in cases {
+            let name = c["name"] as? String ?? "?"
+            let p = try XCTUnwrap(c["predictions"] as? [Double]), y = try XCTUnwrap(c["labels"] as? [Double])
+            for (key, fn) in [("plcc", Losses.plcc), ("rank", Losses.rank)] as [(String, ([Double], [Double]) -> (Double, [Double]))] {
+                let ref = try XCTUnwrap(c[key] as? [String: Any])
+                let refLoss = try XCTUnwrap(ref["loss"] as? Double), refGrad = try XCTUnwrap(ref["gradient"] as? [Double])
+                let (loss, grad) = fn(p, y)
+                XCTAssertEqual(loss, refLoss, accuracy: 1e-12, "\(name) \(key) loss")
+                // Constant predictions divide by ε = 1e-8: compare relative to the gradient's size.
+                let scale = max(1, refGrad.map(abs).max()!)
+                for i in 0..<grad.count {
+                    XCTAssertEqual(grad[i], refGrad[i], accuracy: 1e-9 * scale, "\(name) \(key) dL/dŷ[\(i)]")
+                }
+            }
+        }
+    }
+}

@@ -171,3 +171,38 @@ final class OptimizerTests: XCTestCase {
         for i in 0..<ref.count { XCTAssertEqual(Double(got[i]), ref[i], accuracy: 1e-6) }
     }
 }
+
+/// Several torch.optim steps (float32) replayed with the same gradients and learning rates.
+final class OptimizerTorchParityTests: XCTestCase {
+    func testStepsMatchTorchOptim() throws {
+        let cases = try XCTUnwrap(loadTrainFixture()["optimizers"] as? [[String: Any]])
+        XCTAssertEqual(cases.count, 3)
+        for c in cases {
+            let kind = try XCTUnwrap(OptimizerKind(rawValue: c["kind"] as? String ?? ""))
+            let wd = try XCTUnwrap(c["weight_decay"] as? Double)
+            let lrs = try XCTUnwrap(c["lrs"] as? [Double])
+            let initial = try XCTUnwrap(c["initial"] as? [[Double]])
+            let grads = try XCTUnwrap(c["grads"] as? [[[Double]]])
+            let final = try XCTUnwrap(c["final"] as? [[Double]])
+            let store = ParameterStore()
+            store.declare("backbone.layer.weight", shape: [3, 5], initializer: .zeros, group: "backbone")
+            store.declare("head.fc.weight", shape: [7], initializer: .zeros, group: "head")
+            store.allocate()
+            for i in 0..<2 { _ = store.value(i).update(fromContentsOf: initial[i].map(Float.init)) }
+            let config = OptimizerConfig(kind: kind, weightDecay: Float(wd), momentum: kind == .sgd ? 0.9 : 0,
+                                         nesterov: kind == .sgd,
+                                         groups: ["backbone": GroupRule(lrMultiplier: 0.1, weightDecay: true),
+                                                  "head": GroupRule(lrMultiplier: 1, weightDecay: false)])
+            let opt = Optimizer(config: config, store: store, compute: Compute(threads: 2))
+            for (t, lr) in lrs.enumerated() {
+                for i in 0..<2 { _ = store.grad(i).update(fromContentsOf: grads[t][i].map(Float.init)) }
+                opt.step(store: store, lr: Float(lr))
+            }
+            for i in 0..<2 {
+                for (j, w) in store.value(i).enumerated() {
+                    XCTAssertEqual(w, Float(final[i][j]), accuracy: 1e-6 * max(1, abs(Float(final[i][j]))), "\(kind) tensor \(i)[\(j)]")
+                }
+            }
+        }
+    }
+}
