@@ -168,3 +168,39 @@ final class SafetensorsTests: XCTestCase {
         XCTAssertThrowsError(try Array(deep.utf8).withUnsafeBufferPointer { try JSONReader.parse($0) })
     }
 }
+
+final class SafetensorsStoreTests: XCTestCase {
+    func makeStore(seed: UInt64) -> ParameterStore {
+        let store = ParameterStore()
+        store.declare("backbone.conv.weight", shape: [2, 3, 1], initializer: .uniform(1))
+        store.declare("head.fc.bias", shape: [5], initializer: .uniform(1), group: "head")
+        store.allocate()
+        store.initialize(seed: seed)
+        return store
+    }
+
+    func testStoreRoundTripThroughAFile() throws {
+        let path = NSTemporaryDirectory() + "store-\(getpid())-\(UUID().uuidString).safetensors"
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let a = makeStore(seed: 1), b = makeStore(seed: 2)
+        let ema = FloatBuffer(count: a.flatCount, value: 0.25)
+        var tensors = a.safetensors()
+        tensors.merge(a.safetensors(from: ema, prefix: "ema."), uniquingKeysWith: { x, _ in x })
+        try SafetensorsFile(tensors: tensors, metadata: ["step": "7"]).write(to: path)
+        let file = try SafetensorsFile.read(path: path)
+        XCTAssertNotEqual(a.values.toArray(), b.values.toArray())
+        try b.load(file, path: path)
+        XCTAssertEqual(a.values.toArray(), b.values.toArray())
+        let shadow = FloatBuffer(count: b.flatCount)
+        try b.load(file, path: path, into: shadow, prefix: "ema.")
+        for info in b.infos { XCTAssertEqual(Array(shadow.buffer[info.offset..<info.offset + info.count]), [Float](repeating: 0.25, count: info.count)) }
+        // A missing parameter is an error naming it, unless allowed.
+        var partial = file
+        partial.tensors["head.fc.bias"] = nil
+        XCTAssertThrowsError(try b.load(partial, path: path)) { XCTAssertTrue("\($0)".contains("\"head.fc.bias\""), "\($0)") }
+        XCTAssertEqual(try b.load(partial, path: path, allowMissing: true), ["head.fc.bias"])
+        // A shape mismatch names the tensor and both shapes.
+        partial.tensors["head.fc.bias"] = SafetensorsTensor(floats: [1, 2, 3], shape: [3])
+        XCTAssertThrowsError(try b.load(partial, path: path)) { XCTAssertTrue("\($0)".contains("has shape [3], the model expects [5]"), "\($0)") }
+    }
+}
