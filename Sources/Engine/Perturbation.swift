@@ -6,6 +6,12 @@
 // Norms are Frobenius norms over the whole tensor (layer-wise), accumulated in Double.
 // The seed code skips only NaN norms; we also skip infinite ones (δ would be NaN).
 
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// Weight perturbation kind.
 public enum PerturbationKind: String, Sendable, Codable, CaseIterable {
     /// Adversarial: along the gradient at the clean weights.
@@ -151,7 +157,24 @@ public final class WeightPerturbation {
         let box = UncheckedBox(out)
         compute.forEach(blocks) { b in
             var rng = CounterRNG(seed: seed, epoch: step, index: tensor << 32 | UInt64(b), purpose: .rwpNoise)
-            for j in b * block..<min(count, (b + 1) * block) { box.value[j] = rng.nextGaussian() }
+            let lo = b * block
+            WeightPerturbation.gaussians(&rng, into: box.value + lo, count: min(count, lo + block) - lo)
+        }
+    }
+
+    /// Standard normal floats by Marsaglia's polar method (both values of each accepted pair
+    /// used; one log and one square root per pair, no sin/cos). Uniforms in (−1, 1) from 24 bits.
+    static func gaussians(_ rng: inout CounterRNG, into out: UnsafeMutablePointer<Float>, count: Int) {
+        let unit: Float = 2.0 / 16_777_216.0
+        var j = 0
+        while j < count {
+            let u = Float(rng.nextUInt32() >> 8) * unit - 1, v = Float(rng.nextUInt32() >> 8) * unit - 1
+            let s = u * u + v * v
+            if s >= 1 || s == 0 { continue }
+            let f = (-2 * logf(s) / s).squareRoot()
+            out[j] = u * f
+            if j + 1 < count { out[j + 1] = v * f }
+            j += 2
         }
     }
 }

@@ -137,3 +137,27 @@ final class PerturbationTests: XCTestCase {
         XCTAssertEqual(store.values.toArray(), before)
     }
 }
+
+final class PerturbationNoiseTests: XCTestCase {
+    /// The RWP noise is standard normal: moments and a Kolmogorov–Smirnov distance against Φ.
+    func testNoiseIsStandardNormal() {
+        let n = 40_001  // odd: the last value comes from a half-used pair
+        var rng = CounterRNG(seed: 3, purpose: .rwpNoise)
+        var z = [Float](repeating: .nan, count: n)
+        z.withUnsafeMutableBufferPointer { WeightPerturbation.gaussians(&rng, into: $0.baseAddress!, count: n) }
+        XCTAssertTrue(z.allSatisfy { $0.isFinite })
+        let d = z.map(Double.init)
+        let mean = d.reduce(0, +) / Double(n)
+        let variance = d.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Double(n)
+        XCTAssertEqual(mean, 0, accuracy: 0.02)
+        XCTAssertEqual(variance, 1, accuracy: 0.03)
+        let sorted = d.sorted()
+        var ks = 0.0
+        for (i, x) in sorted.enumerated() {
+            let cdf = 0.5 * erfc(-x / 2.0.squareRoot())
+            ks = max(ks, abs(cdf - Double(i) / Double(n)), abs(cdf - Double(i + 1) / Double(n)))
+        }
+        // The 1% critical value of the KS statistic is 1.63/√n ≈ 0.0082.
+        XCTAssertLessThan(ks, 1.63 / Double(n).squareRoot())
+    }
+}
