@@ -9,8 +9,10 @@
 
 #if canImport(Glibc)
 import Glibc
+private let posixClose = Glibc.close, posixRead = Glibc.read, posixWrite = Glibc.write
 #elseif canImport(Darwin)
 import Darwin
+private let posixClose = Darwin.close, posixRead = Darwin.read, posixWrite = Darwin.write
 #endif
 
 /// A safetensors element type.
@@ -178,7 +180,7 @@ final class FileDescriptor {
         if fd < 0 { throw FileDescriptor.failure("open \(path)") }
     }
 
-    deinit { if fd >= 0 { Glibc.close(fd) } }
+    deinit { if fd >= 0 { _ = posixClose(fd) } }
 
     /// Converts a C return code (< 0 means failure, errno set) into an error.
     static func check(_ rc: Int32, _ what: String) throws {
@@ -192,7 +194,7 @@ final class FileDescriptor {
     func writeAll(_ bytes: UnsafeRawBufferPointer) throws {
         var done = 0
         while done < bytes.count {
-            let n = Glibc.write(fd, bytes.baseAddress! + done, bytes.count - done)
+            let n = posixWrite(fd, bytes.baseAddress! + done, bytes.count - done)
             if n < 0 {
                 if errno == EINTR { continue }
                 throw FileDescriptor.failure("write")
@@ -204,7 +206,7 @@ final class FileDescriptor {
     func readAll(into bytes: UnsafeMutableRawBufferPointer) throws {
         var done = 0
         while done < bytes.count {
-            let n = Glibc.read(fd, bytes.baseAddress! + done, bytes.count - done)
+            let n = posixRead(fd, bytes.baseAddress! + done, bytes.count - done)
             if n < 0 {
                 if errno == EINTR { continue }
                 throw FileDescriptor.failure("read")
@@ -223,7 +225,7 @@ final class FileDescriptor {
     func sync() throws { try FileDescriptor.check(fsync(fd), "fsync") }
 
     func close() throws {
-        let rc = Glibc.close(fd)
+        let rc = posixClose(fd)
         fd = -1
         try FileDescriptor.check(rc, "close")
     }
