@@ -38,7 +38,7 @@ final class DecoderTests: XCTestCase {
             try Oracle.clip(dir, "odd.webm", size: "175x97", ["-c:v", "libvpx-vp9", "-deadline", "realtime",
                                                               "-cpu-used", "8", "-pix_fmt", "yuv420p"]),
             try Oracle.clip(dir, "odd444.mkv", size: "175x97", ["-c:v", "libx264", "-pix_fmt", "yuv444p"]),
-            try Oracle.clip(dir, "odd422.mov", size: "175x97", ["-c:v", "libx264", "-pix_fmt", "yuv422p"]),
+            try Oracle.clip(dir, "oddh422.mov", size: "176x97", ["-c:v", "libx264", "-pix_fmt", "yuv422p"]),
             try Oracle.clip(dir, "mjpeg.avi", ["-c:v", "mjpeg", "-q:v", "5"]),
             try Oracle.clip(dir, "av1.mkv", size: "96x64", frames: 10, ["-c:v", "libaom-av1", "-cpu-used", "8",
                                                                         "-crf", "40", "-pix_fmt", "yuv420p"]),
