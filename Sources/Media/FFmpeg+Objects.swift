@@ -65,6 +65,11 @@ final class FormatInput {
         return (0..<n).map { i -> String in
             let par = ctx.pointee.streams[i]!.pointee.codecpar!.pointee
             let type = av_get_media_type_string(par.codec_type).map { String(cString: $0) } ?? "unknown"
+            if par.codec_id == AV_CODEC_ID_NONE {
+                let tag = (0..<4).map { UInt8(truncatingIfNeeded: par.codec_tag >> (8 * UInt32($0))) }
+                let printable = tag.allSatisfy { $0 >= 32 && $0 < 127 }
+                return "\(type) (unknown codec\(printable ? ", fourcc " + String(decoding: tag, as: UTF8.self) : ""))"
+            }
             return "\(type) (\(String(cString: avcodec_get_name(par.codec_id))))"
         }.joined(separator: ", ")
     }
@@ -125,9 +130,8 @@ final class RGBScaler {
             sws_freeContext(sws)
             sws = nil
             key = []
-            guard let fmt = AVPixelFormat(rawValue: f.format) as AVPixelFormat?,
-                  let s = sws_getContext(f.width, f.height, fmt, f.width, f.height, AV_PIX_FMT_RGB24,
-                                         SWS_BICUBIC, nil, nil, nil) else {
+            guard let s = sws_getContext(f.width, f.height, AVPixelFormat(rawValue: f.format), f.width, f.height,
+                                         AV_PIX_FMT_RGB24, SWS_BICUBIC, nil, nil, nil) else {
                 let name = av_get_pix_fmt_name(AVPixelFormat(rawValue: f.format)).map { String(cString: $0) } ?? "\(f.format)"
                 throw MediaError(path, "cannot convert pixel format \(name) (\(f.width)x\(f.height)) to RGB24")
             }

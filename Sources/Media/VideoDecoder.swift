@@ -17,7 +17,9 @@ import CFFmpegShim
 
 /// A borrowed RGB24 frame, valid only inside the callback that receives it.
 public struct RGBView {
+    /// Frame width in pixels.
     public let width: Int
+    /// Frame height in pixels.
     public let height: Int
     /// Bytes per row (width·3: rows are packed).
     public let stride: Int
@@ -31,8 +33,9 @@ public struct DecodeStats: Sendable, Equatable {
     public var framesDecoded = 0
     /// Frames converted to RGB24.
     public var framesConverted = 0
-    /// Seeks to a keyframe (av_seek_frame) and rewinds to the start (reopen).
+    /// Seeks to a keyframe (av_seek_frame).
     public var seeks = 0
+    /// Rewinds to the start (reopening the file) for backward requests that cannot seek.
     public var rewinds = 0
     /// Packets the decoder rejected as broken and skipped.
     public var skippedPackets = 0

@@ -52,7 +52,7 @@ final class BadInputTests: XCTestCase {
         let patched = Array(data).replacing(Array("FMP4".utf8), with: Array("ZZZZ".utf8))
         XCTAssertNotEqual(patched, Array(data), "the fourcc should have been patched")
         let path = try write(dir, "unknown.avi", patched)
-        assertMediaError(path, ["unsupported codec", "re-encode"]) { try VideoDecoder(path: path) }
+        assertMediaError(path, ["unsupported codec", "fourcc ZZZZ", "re-encode"]) { try VideoDecoder(path: path) }
     }
 
     func testDimensionsAboveMaxPixelsAreRefused() throws {
@@ -107,11 +107,18 @@ final class BadInputTests: XCTestCase {
         let early = try dec.frames(at: [0, 5, 12])
         XCTAssertEqual(early.map { Oracle.md5($0.pixels) }, [expected[0], expected[5], expected[12]])
         // Every frame is either produced or refused with a MediaError naming the file: never a crash.
+        var damaged = 0
         for i in 0..<dec.info.frameCount {
-            do { _ = try dec.frames(at: [i]) } catch let e as MediaError {
+            do {
+                let f = try dec.frames(at: [i])
+                if i >= expected.count || Oracle.md5(f[0].pixels) != expected[i] { damaged += 1 }
+            } catch let e as MediaError {
+                damaged += 1
                 XCTAssertEqual(e.path, bad)
                 XCTAssertTrue(e.reason.contains("could not be decoded") || e.reason.contains("decoding"), e.reason)
             }
         }
+        XCTAssertGreaterThan(damaged, 0, "the garbage should have hit video data")
+        XCTAssertGreaterThan(dec.stats.skippedPackets + damaged, 0)
     }
 }
