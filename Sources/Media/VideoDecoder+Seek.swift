@@ -80,7 +80,7 @@ extension VideoDecoder {
             return false
         }
         if ended || target - nextIndex <= Self.minSeekGap { return false }
-        if let k = try seekableKeyframe(for: target), k - nextIndex > Self.seekCostFrames {
+        if let k = try seekableKeyframe(for: target), k - nextIndex > Self.seekCostFrames, k != lastSeekKeyframe {
             return try seek(toIndex: k)
         }
         return false
@@ -110,6 +110,7 @@ extension VideoDecoder {
         atStart = false
         seekedSinceStart = true
         nextIndex = k
+        lastSeekKeyframe = k
         stats.seeks += 1
         return true
     }
@@ -127,6 +128,7 @@ extension VideoDecoder {
         consecutiveErrors = 0
         atStart = true
         seekedSinceStart = false
+        lastSeekKeyframe = nil
         stats.rewinds += 1
     }
 

@@ -76,8 +76,8 @@ public final class VideoDecoder: FrameReader {
     /// True after a seek until the next rewind; `lookupMissed` when a frame's pts was not in the table.
     var seekedSinceStart = false
     var lookupMissed = false
-    /// True when `info.frameCount` came from nb_frames and has not been confirmed.
-    var countFromHeader: Bool
+    /// The keyframe of the last seek: reading on from wherever that seek landed, never seek to it again.
+    var lastSeekKeyframe: Int? = nil
 
     /// Opens `path` (video or image). `threads`: decoder threads; `maxPixels`: largest
     /// width·height accepted. Throws a MediaError naming the file and the reason.
@@ -90,8 +90,8 @@ public final class VideoDecoder: FrameReader {
         self.codec = codec
         self.streamIndex = index
         info = headerInfo(input, index)
-        countFromHeader = input.stream(index).pointee.nb_frames > 0 || isStillImage(input)
-        if !countFromHeader {
+        let counted = input.stream(index).pointee.nb_frames > 0 || isStillImage(input)
+        if !counted {
             let scan = try scanPackets()
             table = scan.table
             tableScanned = true
@@ -161,7 +161,6 @@ public final class VideoDecoder: FrameReader {
         if let e = readError, n == 0 { throw ffError(e, path, "reading packets") }
         if n == 0 { throw MediaError(path, "no frame could be decoded") }
         info.frameCount = n
-        countFromHeader = false
         return n
     }
 
