@@ -49,8 +49,15 @@ final class FormatInput {
         avformat_close_input(&p)
     }
 
-    func findStreamInfo() throws {
-        try ffCheck(avformat_find_stream_info(ctx, nil), path, "reading stream information")
+    /// Reads stream parameters, decoding a little if the container needs it; the probing
+    /// decoders refuse frames above `maxPixels` (AVCodecContext max_pixels), so an absurd
+    /// header cannot make this allocate gigabytes.
+    func findStreamInfo(maxPixels: Int) throws {
+        let n = Int(ctx.pointee.nb_streams)
+        var options = [OpaquePointer?](repeating: nil, count: max(n, 1))
+        for i in 0..<n { av_dict_set_int(&options[i], "max_pixels", Int64(min(maxPixels, Int(Int32.max))), 0) }
+        defer { for i in 0..<n { av_dict_free(&options[i]) } }
+        try ffCheck(avformat_find_stream_info(ctx, &options), path, "reading stream information")
     }
 
     func stream(_ i: Int32) -> UnsafeMutablePointer<AVStream> { ctx.pointee.streams[Int(i)]! }
@@ -79,14 +86,16 @@ final class FormatInput {
 final class CodecContext {
     let ctx: UnsafeMutablePointer<AVCodecContext>
 
-    /// Allocates and opens a decoder for `stream` with `threads` threads (frame + slice threading).
-    init(codec: UnsafePointer<AVCodec>, stream: UnsafeMutablePointer<AVStream>, threads: Int, path: String) throws {
+    /// Allocates and opens a decoder for `stream` with `threads` threads (frame + slice threading),
+    /// refusing frames above `maxPixels`.
+    init(codec: UnsafePointer<AVCodec>, stream: UnsafeMutablePointer<AVStream>, threads: Int, maxPixels: Int, path: String) throws {
         guard let c = avcodec_alloc_context3(codec) else { throw MediaError(path, "out of memory allocating a decoder") }
         ctx = c
         try ffCheck(avcodec_parameters_to_context(c, stream.pointee.codecpar), path, "configuring the decoder")
         c.pointee.pkt_timebase = stream.pointee.time_base
         c.pointee.thread_count = Int32(max(1, threads))
         c.pointee.thread_type = FF_THREAD_FRAME | FF_THREAD_SLICE
+        c.pointee.max_pixels = Int64(min(maxPixels, Int(Int32.max)))
         try ffCheck(avcodec_open2(c, codec, nil), path, "opening the \(String(cString: codec.pointee.name)) decoder")
     }
 

@@ -6,10 +6,11 @@ import CFFmpegShim
 /// Reads a file's header and returns its facts without decoding frames (fast).
 /// The frame count is the container's when it stores one (mp4/mov/avi), otherwise an estimate
 /// duration·fps (mkv/webm); `VideoDecoder` counts exactly. Throws a MediaError naming the file.
-public func probe(path: String) throws -> VideoInfo {
+/// Streams whose header size exceeds `maxPixels` (width·height) are refused.
+public func probe(path: String, maxPixels: Int = 4096 * 4096) throws -> VideoInfo {
     let input = try FormatInput(path: path)
-    try input.findStreamInfo()
-    let (index, _) = try selectVideoStream(input, maxPixels: Int.max)
+    try input.findStreamInfo(maxPixels: maxPixels)
+    let (index, _) = try selectVideoStream(input, maxPixels: maxPixels)
     return headerInfo(input, index)
 }
 
@@ -29,7 +30,8 @@ func selectVideoStream(_ input: FormatInput, maxPixels: Int) throws -> (Int32, U
     guard let decoder else { throw MediaError(path, "no decoder for the video stream (\(input.streamSummary))") }
     let par = input.stream(index).pointee.codecpar.pointee
     if par.width <= 0 || par.height <= 0 {
-        throw MediaError(path, "video stream has no frame size (\(par.width)x\(par.height)); the header is damaged")
+        throw MediaError(path, "video stream has no usable frame size (\(par.width)x\(par.height)): the header is "
+                         + "damaged, or its frames exceed the limit of \(maxPixels) pixels")
     }
     let pixels = Int(par.width) * Int(par.height)
     if pixels > maxPixels {

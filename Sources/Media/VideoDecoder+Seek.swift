@@ -50,7 +50,7 @@ extension VideoDecoder {
     /// Demux-only pass over a second handle on the file: packet count and, when usable, the table.
     func scanPackets() throws -> (count: Int, table: PTSTable?) {
         let scan = try FormatInput(path: path)
-        try scan.findStreamInfo()
+        try scan.findStreamInfo(maxPixels: maxPixels)
         guard streamIndex < Int32(scan.ctx.pointee.nb_streams) else { return (0, nil) }
         let pkt = PacketBox()
         var stamps: [Int64] = [], keyStamps: [Int64] = []

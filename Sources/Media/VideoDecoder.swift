@@ -101,9 +101,10 @@ public final class VideoDecoder: FrameReader {
 
     static func open(_ path: String, threads: Int, maxPixels: Int) throws -> (FormatInput, CodecContext, Int32) {
         let input = try FormatInput(path: path)
-        try input.findStreamInfo()
+        try input.findStreamInfo(maxPixels: maxPixels)
         let (index, decoder) = try selectVideoStream(input, maxPixels: maxPixels)
-        let codec = try CodecContext(codec: decoder, stream: input.stream(index), threads: threads, path: path)
+        let codec = try CodecContext(codec: decoder, stream: input.stream(index), threads: threads,
+                                     maxPixels: maxPixels, path: path)
         return (input, codec, index)
     }
 

@@ -47,7 +47,7 @@ struct CheckDataset: ParsableCommand {
 /// count is used for the last frame (a slightly wrong header is not an unreadable file).
 func checkEntry(_ path: String, maxPixels: Int) -> Result<VideoInfo, MediaError> {
     do {
-        _ = try probe(path: path)
+        _ = try probe(path: path, maxPixels: maxPixels)
         let dec = try VideoDecoder(path: path, threads: 1, maxPixels: maxPixels)
         try dec.decode(indices: [0]) { _, _ in }
         let last = dec.info.frameCount - 1

@@ -62,6 +62,31 @@ final class BadInputTests: XCTestCase {
         XCTAssertNoThrow(try VideoDecoder(path: path, maxPixels: 176 * 144))
     }
 
+    func testAbsurdImageHeaderIsRefusedWithoutDecodingIt() throws {
+        // A 64x48 PNG whose IHDR claims 9000x9000 (CRC fixed): refused by size, not decoded.
+        let dir = try Oracle.tempDir(self)
+        let png = try Oracle.clip(dir, "s.png", size: "64x48", frames: 1, ["-update", "1"])
+        var bytes = Array(try Data(contentsOf: URL(fileURLWithPath: png)))
+        for (k, v) in [UInt32(9000), 9000].enumerated() {
+            for j in 0..<4 { bytes[16 + 4 * k + j] = UInt8(truncatingIfNeeded: v >> (8 * UInt32(3 - j))) }
+        }
+        let crc = crc32(bytes[12..<29])
+        for j in 0..<4 { bytes[29 + j] = UInt8(truncatingIfNeeded: crc >> (8 * UInt32(3 - j))) }
+        let path = try write(dir, "huge.png", bytes)
+        assertMediaError(path, ["exceed", "limit of 16777216 pixels"]) { try VideoDecoder(path: path) }
+        assertMediaError(path, ["exceed", "limit of 16777216 pixels"]) { try probe(path: path) }
+    }
+
+    /// CRC-32 (IEEE, as in PNG chunks).
+    private func crc32(_ data: ArraySlice<UInt8>) -> UInt32 {
+        var c: UInt32 = 0xFFFF_FFFF
+        for b in data {
+            c ^= UInt32(b)
+            for _ in 0..<8 { c = (c & 1) != 0 ? (c >> 1) ^ 0xEDB8_8320 : c >> 1 }
+        }
+        return ~c
+    }
+
     func testTruncatedFiles() throws {
         let dir = try Oracle.tempDir(self)
         // Default mp4 keeps its index (moov) at the end: cut in the middle, it cannot be opened.
