@@ -159,6 +159,19 @@ final class DecoderTests: XCTestCase {
         XCTAssertGreaterThanOrEqual(dec.stats.rewinds, 1)
     }
 
+    func testPTSTableLookups() {
+        let t = PTSTable(pts: [0, 512, 1024, 1536, 2048, 2560], keyframes: [0, 3])
+        XCTAssertEqual(t.index(of: 1536), 3)
+        XCTAssertEqual(t.index(of: 0), 0)
+        XCTAssertEqual(t.index(of: 2560), 5)
+        XCTAssertNil(t.index(of: 100))
+        XCTAssertNil(t.index(of: 3000))
+        XCTAssertEqual(t.keyframe(atOrBefore: 2), 0)
+        XCTAssertEqual(t.keyframe(atOrBefore: 3), 3)
+        XCTAssertEqual(t.keyframe(atOrBefore: 5), 3)
+        XCTAssertNil(PTSTable(pts: [10, 20], keyframes: [1]).keyframe(atOrBefore: 0))
+    }
+
     func testOutOfRangeIndexIsAClearError() throws {
         let dir = try Oracle.tempDir(self)
         let path = try Oracle.clip(dir, "a.mp4", frames: 10, ["-c:v", "libx264", "-pix_fmt", "yuv420p"])
