@@ -1,0 +1,174 @@
+// `vqa-mpi check-dataset`: opens every labelled file in parallel (probe, first and last frame),
+// lists the unreadable ones with their reasons, summarises the readable ones; exit 1 if any failed.
+
+import ArgumentParser
+import Foundation
+import Media
+
+struct CheckDataset: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "check-dataset",
+        abstract: "Check that every file in a label file can be opened and decoded (first and last frame)."
+    )
+
+    @Option(help: "Label file: FAST-VQA 'path, duration, fps, MOS' lines, or CSV with a header.") var labels: String
+    @Option(name: .customLong("data-root"), help: "Directory the label paths are relative to.") var dataRoot: String
+    @Option(help: "Files checked at once.") var threads = 2
+    @Option(name: .customLong("max-pixels"), help: "Largest width·height accepted.") var maxPixels = 4096 * 4096
+    @Flag(help: "Print one JSON object.") var json = false
+
+    func validate() throws {
+        if threads < 1 { throw ValidationError("--threads must be at least 1, got \(threads)") }
+        if maxPixels < 1 { throw ValidationError("--max-pixels must be positive, got \(maxPixels)") }
+    }
+
+    func run() throws {
+        let relative = try readLabelPaths(labels)
+        let paths = relative.map { $0.hasPrefix("/") ? $0 : (dataRoot as NSString).appendingPathComponent($0) }
+        let results = checkAll(paths)
+        let report = DatasetReport(paths: paths, results: results)
+        print(json ? report.json() : report.text())
+        if !report.failures.isEmpty { throw ExitCode(1) }
+    }
+
+    /// Checks `paths` on `threads` workers, each taking the next unchecked file.
+    private func checkAll(_ paths: [String]) -> [Result<VideoInfo, MediaError>] {
+        let queue = CheckQueue(count: paths.count)
+        let limit = maxPixels
+        DispatchQueue.concurrentPerform(iterations: min(threads, max(paths.count, 1))) { _ in
+            while let i = queue.next() { queue.store(i, checkEntry(paths[i], maxPixels: limit)) }
+        }
+        return queue.results.map { $0! }
+    }
+}
+
+/// Opens one file: header probe, then decode its first and last frame.
+/// When no read error occurred but the header's frame count was too high, the decoder's corrected
+/// count is used for the last frame (a slightly wrong header is not an unreadable file).
+func checkEntry(_ path: String, maxPixels: Int) -> Result<VideoInfo, MediaError> {
+    do {
+        _ = try probe(path: path, maxPixels: maxPixels)
+        let dec = try VideoDecoder(path: path, threads: 1, maxPixels: maxPixels)
+        try dec.decode(indices: [0]) { _, _ in }
+        let last = dec.info.frameCount - 1
+        do {
+            try dec.decode(indices: [last]) { _, _ in }
+        } catch let e as MediaError {
+            let corrected = dec.info.frameCount - 1
+            guard corrected < last, corrected >= 0 else { throw e }
+            try dec.decode(indices: [corrected]) { _, _ in }
+        }
+        return .success(dec.info)
+    } catch let e as MediaError {
+        return .failure(e)
+    } catch {
+        return .failure(MediaError(path, "\(error)"))
+    }
+}
+
+/// Hands out indices to workers and collects results (lock-protected).
+final class CheckQueue: @unchecked Sendable {
+    private let lock = NSLock()
+    private var cursor = 0
+    private let count: Int
+    private(set) var results: [Result<VideoInfo, MediaError>?]
+
+    init(count: Int) {
+        self.count = count
+        results = Array(repeating: nil, count: count)
+    }
+
+    func next() -> Int? {
+        lock.lock(); defer { lock.unlock() }
+        if cursor >= count { return nil }
+        cursor += 1
+        return cursor - 1
+    }
+
+    func store(_ i: Int, _ r: Result<VideoInfo, MediaError>) {
+        lock.lock(); defer { lock.unlock() }
+        results[i] = r
+    }
+}
+
+/// The entry paths of a label file: the first comma-separated field of each non-empty line;
+/// a first line whose last field is not a number is a CSV header and is skipped.
+/// Minimal reader for check-dataset until the shared label parser (Media/Labels) is merged.
+func readLabelPaths(_ file: String) throws -> [String] {
+    guard let data = FileManager.default.contents(atPath: file) else {
+        throw MediaError(file, "cannot read the label file; check the --labels path")
+    }
+    var paths: [String] = []
+    for (n, raw) in String(decoding: data, as: UTF8.self).split(whereSeparator: \.isNewline).enumerated() {
+        let line = raw.trimmingCharacters(in: .whitespaces)
+        if line.isEmpty || line.hasPrefix("#") { continue }
+        let fields = line.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
+        if n == 0, fields.count > 1, Double(fields[fields.count - 1]) == nil { continue }
+        guard let first = fields.first, !first.isEmpty else {
+            throw MediaError(file, "line \(n + 1) has no file path: '\(line)'")
+        }
+        paths.append(first)
+    }
+    if paths.isEmpty { throw MediaError(file, "the label file lists no entries") }
+    return paths
+}
+
+/// What check-dataset prints: failures and a summary of the readable files.
+struct DatasetReport {
+    let total: Int
+    let failures: [MediaError]
+    let readable: [VideoInfo]
+
+    init(paths: [String], results: [Result<VideoInfo, MediaError>]) {
+        total = paths.count
+        failures = results.compactMap { if case .failure(let e) = $0 { return e } else { return nil } }
+        readable = results.compactMap { try? $0.get() }
+    }
+
+    /// (key, count) sorted by count descending, then key.
+    static func histogram(_ keys: [String]) -> [(String, Int)] {
+        Dictionary(keys.map { ($0, 1) }, uniquingKeysWith: +).sorted { $0.value != $1.value ? $0.value > $1.value : $0.key < $1.key }
+    }
+
+    var resolutions: [(String, Int)] { Self.histogram(readable.map { "\($0.width)x\($0.height)" }) }
+    var codecs: [(String, Int)] { Self.histogram(readable.map(\.codec)) }
+    var durations: (Double, Double)? {
+        let d = readable.map(\.duration)
+        guard let lo = d.min(), let hi = d.max() else { return nil }
+        return (lo, hi)
+    }
+
+    func text() -> String {
+        var out: [String] = []
+        if !failures.isEmpty {
+            let width = min(60, failures.map(\.path.count).max() ?? 0)
+            out.append("UNREADABLE".padding(toLength: max(width, 10), withPad: " ", startingAt: 0) + "  REASON")
+            for f in failures { out.append(f.path.padding(toLength: max(width, f.path.count), withPad: " ", startingAt: 0) + "  " + f.reason) }
+            out.append("")
+        }
+        out.append("entries: \(total), readable: \(readable.count), unreadable: \(failures.count)")
+        if !readable.isEmpty {
+            out.append("resolutions: " + resolutions.map { "\($0.0) ×\($0.1)" }.joined(separator: ", "))
+            out.append("codecs: " + codecs.map { "\($0.0) ×\($0.1)" }.joined(separator: ", "))
+            if let (lo, hi) = durations { out.append(String(format: "duration: %.2f–%.2f s", lo, hi)) }
+            let frames = readable.map(\.frameCount)
+            out.append("frames: \(frames.min()!)–\(frames.max()!)")
+        }
+        return out.joined(separator: "\n")
+    }
+
+    func json() -> String {
+        var obj: [String: Any] = [
+            "entries": total,
+            "readable": readable.count,
+            "unreadable": failures.map { ["path": $0.path, "reason": $0.reason] },
+            "resolutions": Dictionary(uniqueKeysWithValues: resolutions),
+            "codecs": Dictionary(uniqueKeysWithValues: codecs),
+        ]
+        if let (lo, hi) = durations { obj["duration"] = ["min": lo, "max": hi] }
+        let frames = readable.map(\.frameCount)
+        if let lo = frames.min(), let hi = frames.max() { obj["frames"] = ["min": lo, "max": hi] }
+        let data = (try? JSONSerialization.data(withJSONObject: obj, options: [.sortedKeys])) ?? Data("{}".utf8)
+        return String(decoding: data, as: UTF8.self)
+    }
+}
