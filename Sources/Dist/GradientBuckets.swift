@@ -49,8 +49,9 @@ public struct BucketTiming: Sendable {
     public let bucketSeconds: [Double]
 }
 
-/// Reusable bucketed, overlapped all-reduce of a flat gradient buffer.
-public final class GradientBuckets {
+/// Reusable bucketed, overlapped all-reduce of a flat gradient buffer (`markReady` may be called
+/// from any thread; `waitAll` from one thread at a time).
+public final class GradientBuckets: @unchecked Sendable {
     /// The buckets, in reduction order.
     public let buckets: [GradientBucket]
     /// The factor applied after summing (1/size for a mean).
