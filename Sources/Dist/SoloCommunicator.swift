@@ -10,7 +10,7 @@ import Darwin
 #endif
 
 /// The communicator of a single process: rank 0 of 1, no MPI.
-public final class SoloCommunicator: Communicator, @unchecked Sendable {
+public final class SoloCommunicator: Communicator, Sendable {
     /// Creates the world of one.
     public init() {}
 

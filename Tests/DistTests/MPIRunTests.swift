@@ -25,7 +25,11 @@ final class MPIRunTests: XCTestCase {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: exe)
         p.arguments = args
-        var e = ProcessInfo.processInfo.environment
+        // A child must not inherit a launcher's identity (if this test process was itself started
+        // by mpirun or srun, the singleton would try to join that job).
+        var e = ProcessInfo.processInfo.environment.filter { key, _ in
+            !["OMPI_", "PMIX_", "PMI_", "SLURM_"].contains { key.hasPrefix($0) }
+        }
         for (k, v) in env { e[k] = v }
         p.environment = e
         let out = Pipe(), err = Pipe()
