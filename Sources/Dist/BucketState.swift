@@ -19,8 +19,12 @@ final class BucketState: @unchecked Sendable {
     private var duplicate: Int?       // first parameter marked twice this step
     private var failure: Error?       // first communication error (sticky: MPI failures are fatal)
     private var stopping = false
+    private var busy = false          // a thread is inside a collective
+    /// The (duplicate) communicator for the buckets; nil when there is nothing to reduce.
+    private let comm: Communicator?
 
-    init(buckets: [GradientBucket], owner: [Int], buffer: UnsafeMutablePointer<Float>, scale: Float) {
+    init(buckets: [GradientBucket], owner: [Int], buffer: UnsafeMutablePointer<Float>, scale: Float, comm: Communicator?) {
+        self.comm = comm
         self.buckets = buckets
         self.owner = owner
         self.buffer = buffer
@@ -53,43 +57,60 @@ final class BucketState: @unchecked Sendable {
     }
 
     /// The communication thread: reduce ready buckets in index order until stopped.
-    func run(_ comm: Communicator) {
+    func run() {
         condition.lock()
         while true {
-            while !stopping && !(reduced < buckets.count && ready[reduced]) { condition.wait() }
+            while !stopping && !nextIsFree { condition.wait() }
             if stopping { break }
-            let bucket = buckets[reduced]
-            let failed = failure != nil
-            condition.unlock()
-            let t0 = Clock.now()
-            var error: Error?
-            if !failed {
-                do {
-                    let base = buffer + bucket.offset
-                    try comm.allReduceSum(base, count: bucket.count)
-                    if scale != 1 { for i in 0..<bucket.count { base[i] *= scale } }
-                } catch let e { error = e }
-            }
-            let elapsed = Clock.now() - t0
-            condition.lock()
-            if let error, failure == nil {
-                failure = DistError("gradient all-reduce of bucket \(bucket.index) (parameters \(bucket.parameters), "
-                    + "\(bucket.count) floats): \(error)")
-            }
-            seconds[bucket.index] = elapsed
-            reduced += 1
-            if reduced == buckets.count { condition.broadcast() }
+            reduceNextLocked()
         }
         condition.unlock()
     }
 
+    /// Whether the next bucket in order is ready and no thread is reducing.
+    private var nextIsFree: Bool { !busy && reduced < buckets.count && ready[reduced] }
+
+    /// With the lock held and `nextIsFree`: reduces bucket `reduced` outside the lock. Only one
+    /// thread at a time holds `busy`, so the collectives are issued in bucket order on every rank.
+    private func reduceNextLocked() {
+        guard let comm else { return }
+        busy = true
+        let bucket = buckets[reduced]
+        let failed = failure != nil
+        condition.unlock()
+        let t0 = Clock.now()
+        var error: Error?
+        if !failed {
+            do {
+                let base = buffer + bucket.offset
+                try comm.allReduceSum(base, count: bucket.count)
+                if scale != 1 { for i in 0..<bucket.count { base[i] *= scale } }
+            } catch let e { error = e }
+        }
+        let elapsed = Clock.now() - t0
+        condition.lock()
+        if let error, failure == nil {
+            failure = DistError("gradient all-reduce of bucket \(bucket.index) (parameters \(bucket.parameters), "
+                + "\(bucket.count) floats): \(error)")
+        }
+        seconds[bucket.index] = elapsed
+        reduced += 1
+        busy = false
+        condition.broadcast()
+    }
+
     /// Marks what is left, waits for the thread (if any), re-arms, and returns the bucket timings.
-    func finishStep(threaded: Bool) throws -> [Double] {
+    /// The calling thread reduces buckets itself when the communication thread has not picked
+    /// them up yet: it is already running, while waking the other thread can take a scheduler
+    /// slice on a loaded machine.
+    func finishStep() throws -> [Double] {
         condition.lock()
         defer { condition.unlock() }
         for p in 0..<marked.count where !marked[p] { markLocked(p) }
-        if threaded {
-            while reduced < buckets.count && !stopping { condition.wait() }
+        if comm != nil {
+            while reduced < buckets.count && !stopping {
+                if nextIsFree { reduceNextLocked() } else { condition.wait() }
+            }
         } else {
             reduced = buckets.count
             for b in seconds.indices { seconds[b] = 0 }

@@ -12,7 +12,10 @@
 // parameter of a bucket is ready the communication thread all-reduces that span in place and
 // scales it (by 1/size unless told otherwise). Buckets are always reduced in bucket index order,
 // identical on all ranks, whatever order markReady comes in. `waitAll()` marks the parameters that
-// never fired (unused in this forward pass), waits, reports timings and re-arms for the next step.
+// never fired (unused in this forward pass), reduces itself the buckets the thread has not started
+// (the caller is already running, while waking the thread can cost a scheduler slice on a busy
+// machine; one thread at a time issues collectives, so the order holds), waits, reports timings
+// and re-arms for the next step.
 // Nothing is allocated per step except the small timing array returned.
 
 import Foundation
@@ -106,13 +109,15 @@ public final class GradientBuckets: @unchecked Sendable {
         self.scale = scale ?? 1 / Float(communicator.size)
         var owner = [Int](repeating: 0, count: views.count)
         for b in buckets { for p in b.parameters { owner[p] = b.index } }
-        state = BucketState(buckets: buckets, owner: owner, buffer: buffer, scale: self.scale)
         if communicator.size == 1 && self.scale == 1 {
-            thread = nil  // nothing to do: the sum over one rank is the identity
+            // Nothing to do: the sum over one rank is the identity.
+            state = BucketState(buckets: buckets, owner: owner, buffer: buffer, scale: 1, comm: nil)
+            thread = nil
         } else {
-            let comm = try communicator.duplicate()
-            let state = self.state
-            thread = try CommThread(name: "vqa-allreduce") { state.run(comm) }
+            let state = BucketState(buckets: buckets, owner: owner, buffer: buffer, scale: self.scale,
+                                    comm: try communicator.duplicate())
+            self.state = state
+            thread = try CommThread(name: "vqa-allreduce") { state.run() }
         }
     }
 
@@ -132,7 +137,7 @@ public final class GradientBuckets: @unchecked Sendable {
     @discardableResult
     public func waitAll() throws -> BucketTiming {
         let t0 = Clock.now()
-        let seconds = try state.finishStep(threaded: thread != nil)
+        let seconds = try state.finishStep()
         return BucketTiming(exposedSeconds: Clock.now() - t0, bucketSeconds: seconds)
     }
 
