@@ -14,7 +14,9 @@ import Glibc
 public final class MPICommunicator: Communicator, @unchecked Sendable {
     /// The runtime that initialised MPI (finalised after the last communicator is gone).
     public let runtime: MPIRuntime
+    /// This process's rank in the communicator.
     public let rank: Int
+    /// Number of ranks in the communicator.
     public let size: Int
     /// The MPI handle (MPI_Comm).
     let comm: MPI_Comm
