@@ -96,6 +96,7 @@ public final class GradientBuckets: @unchecked Sendable {
 
     /// Buckets over `views` of `buffer` (`bufferCount` floats), reduced on a thread with a
     /// duplicate of `communicator`. Caps are in MiB (2^20 bytes); `scale` defaults to 1/size.
+    /// `buffer` must outlive this object; finish a started step with `waitAll()` before releasing it.
     public init(views: [GradientView], buffer: UnsafeMutablePointer<Float>, bufferCount: Int,
                 communicator: Communicator, bucketMiB: Double = 25, firstBucketMiB: Double = 1, scale: Float? = nil) throws {
         guard bucketMiB > 0, firstBucketMiB > 0, bucketMiB.isFinite, firstBucketMiB.isFinite else {
