@@ -95,4 +95,14 @@ final class MPIRunTests: XCTestCase {
         XCTAssertNotEqual(r.status, 0)
         XCTAssertTrue(r.stderr.contains("srun --mpi=pmix -n 2"), r.stderr)
     }
+
+    func testInvalidOptionsAreRejectedBeforeMPIStarts() throws {
+        let bin = try binaryOrFail()
+        let r = try run(bin, ["bench", "allreduce", "--reps", "0"])
+        XCTAssertNotEqual(r.status, 0)
+        XCTAssertTrue(r.stderr.contains("--reps must be at least 1"), r.stderr)
+        let m = try run(bin, ["bench", "allreduce", "--first-bucket-mb", "0"])
+        XCTAssertNotEqual(m.status, 0)
+        XCTAssertTrue(m.stderr.contains("must be positive"), m.stderr)
+    }
 }
