@@ -111,9 +111,22 @@ extension Tape {
         guard training, p > 0 else { return x }
         let n = count(x), xp = value(x), c = compute
         let mask = scratch(n)
-        var rng = CounterRNG(seed: seed, epoch: step, index: nextRandomOp(), purpose: .dropout)
+        let op = nextRandomOp()
         let keep: Float = p < 1 ? 1 / (1 - p) : 0
-        for i in 0..<n { mask[i] = rng.nextFloat() < p ? 0 : keep }
+        let rows = shape(x).first ?? 1
+        if !sampleKeys.isEmpty && sampleKeys.count == rows {
+            // One stream per sample (keyed by its global index): the mask of a sample is the same
+            // whichever rank or batch position computes it.
+            let per = n / rows, keys = sampleKeys
+            c.forEach(rows) { r in
+                var rng = CounterRNG(seed: seed, epoch: step, index: keys[r] &* 1024 &+ op, purpose: .dropout)
+                let m = mask + r * per
+                for i in 0..<per { m[i] = rng.nextFloat() < p ? 0 : keep }
+            }
+        } else {
+            var rng = CounterRNG(seed: seed, epoch: step, index: op, purpose: .dropout)
+            for i in 0..<n { mask[i] = rng.nextFloat() < p ? 0 : keep }
+        }
         let (y, yp) = output(shape: shape(x), needsGrad: anyNeedsGrad(x))
         Kernels.binaryFlat(MulKernel(), n, out: yp, a: xp, b: mask, compute: c)
         setBackward(y) { t in

@@ -80,10 +80,11 @@ final class LoaderCore: @unchecked Sendable {
         rankOrder = jobs; rankPositions = positions
         nextJob = 0; consumerStep = 0; held = nil; recycledThrough = 0; failedDelivered = 0
         for k in slotStep.indices { slotStep[k] = -1; slotDone[k] = 0 }
+        // Reset the per-epoch failure counts before any worker can record this epoch's failures.
+        failures.startEpoch()
         active = true
         cond.broadcast()
         cond.unlock()
-        failures.startEpoch()
     }
 
     func next() throws -> SampleBatch? {

@@ -1,0 +1,209 @@
+// The data-parallel training step: global-batch loss, bucketed all-reduce overlapped with the
+// backward pass, and synchronous AWP/RWP.
+//
+// Per step, every rank holds a shard of the global batch (clips [n_r, 3, T, H, W], Σ n_r = B):
+//   1. forward on the shard → ŷ_r; all-gather ŷ and y → the global vectors (identical on every rank)
+//   2. loss L(ŷ, y) on the whole global batch; each rank back-propagates dL/dŷ of its own samples
+//   3. parameter gradients are SUMMED over ranks (bucketed, on the communication thread, while the
+//      backward pass goes on): Σ_r ∂L/∂w through rank r's samples = ∂L/∂w of the global batch,
+//      so N ranks with global batch B give the same update as 1 rank with batch B.
+// AWP (sync global): steps 1–3 give the all-reduced g; every rank perturbs identically; steps 1–3
+// again at w′ give g′; restore w; optimizer step with g′. `sync: local` keeps the ascent gradient
+// per rank (m-sharpness style); the update gradient is always all-reduced. RWP needs no ascent
+// gradient, so its clean pass is skipped (the seed code computes and discards it).
+
+import Engine
+
+/// What regularises training (the paper's comparison).
+public enum Regularizer: String, CaseIterable, Sendable, Codable {
+    case none, l2, aug, rwp, awp
+}
+
+/// Where the AWP ascent gradient comes from.
+public enum PerturbationSync: String, CaseIterable, Sendable, Codable {
+    /// All-reduced: every rank perturbs identically (n-SAM; the seed code's single-process semantics).
+    case global
+    /// Per rank (m-sharpness style).
+    case local
+}
+
+/// Settings of the step beyond the optimizer.
+public struct StepConfig: Sendable {
+    /// The loss on the global batch.
+    public var loss = LossConfig()
+    /// AWP or RWP settings; nil trains without weight perturbation.
+    public var perturbation: PerturbationConfig?
+    /// Perturb on every k-th step only.
+    public var perturbEvery = 1
+    /// First epoch with perturbation.
+    public var perturbStartEpoch = 0
+    /// Ascent-gradient synchronisation.
+    public var sync = PerturbationSync.global
+    /// Gradient clipping by global norm (0: off).
+    public var clipNorm: Float = 0
+    /// EMA decay of the weights (0: no EMA).
+    public var emaDecay: Float = 0.999
+    /// All-reduce bucket sizes.
+    public var bucketMiB = 25.0, firstBucketMiB = 1.0
+    public init() {}
+}
+
+/// What one step did.
+public struct StepResult: Sendable {
+    /// Loss of the clean pass on the global batch (the perturbed pass for RWP).
+    public var loss: Double
+    /// Loss at the perturbed weights (AWP/RWP), else nil.
+    public var perturbedLoss: Double?
+    /// Global predictions and labels of the clean pass, in rank order (train-set metrics).
+    public var predictions: [Float], labels: [Float]
+    /// False when the step was skipped on every rank (non-finite loss or gradient).
+    public var applied: Bool
+    /// Seconds: forward, backward, waiting on communication, perturbation, optimizer.
+    public var forwardSeconds = 0.0, backwardSeconds = 0.0, commSeconds = 0.0, perturbSeconds = 0.0, optimizerSeconds = 0.0
+}
+
+/// One model replica on one rank and everything its training step needs.
+public final class DataParallelStep {
+    public let comm: Communicator
+    public let model: VQAModel
+    public let tape: Tape
+    public let optimizer: Optimizer
+    public let config: StepConfig
+    public let ema: WeightEMA?
+    let perturbation: WeightPerturbation?
+    let buckets: GradientBuckets?
+    let store: ParameterStore
+    var rankOffsets: [Int] = []
+
+    /// Builds the step; `comm` may be a solo communicator (no MPI).
+    public init(model: VQAModel, comm: Communicator, optimizer: OptimizerConfig, config: StepConfig, compute: Compute) throws {
+        self.model = model
+        self.comm = comm
+        self.config = config
+        let store = model.parameters
+        self.store = store
+        tape = Tape(compute: compute)
+        self.optimizer = Optimizer(config: optimizer, store: store, compute: compute)
+        ema = config.emaDecay > 0 ? WeightEMA(store: store, decay: config.emaDecay, compute: compute) : nil
+        perturbation = config.perturbation.map { WeightPerturbation(config: $0, store: store, compute: compute) }
+        if comm.size > 1 {
+            buckets = try GradientBuckets(store: store, communicator: try comm.duplicate(), bucketMiB: config.bucketMiB,
+                                          firstBucketMiB: config.firstBucketMiB, scale: 1)
+        } else {
+            buckets = nil
+        }
+    }
+
+    /// Rank 0's weights (and EMA) on every rank: call once before training.
+    public func broadcastWeights() throws {
+        try comm.broadcast(store.values.base, count: store.flatCount, root: 0)
+        if let e = ema { e.shadow.copy(from: store.values) }
+    }
+
+    /// Whether the step at (`epoch`, `step`) perturbs the weights.
+    func perturbs(epoch: Int, step: Int) -> Bool {
+        perturbation != nil && epoch >= config.perturbStartEpoch && step % max(config.perturbEvery, 1) == 0
+    }
+
+    /// One training step on this rank's shard. `clips` holds `labels.count` clips of `clipShape`
+    /// ([3, T, H, W]); `sampleKeys` are their global sample indices (dropout streams).
+    public func step(clips: UnsafePointer<Float>, clipShape: [Int], labels: [Float], sampleKeys: [UInt64],
+                     lr: Float, epoch: Int, step: Int, seed: UInt64) throws -> StepResult {
+        let globalLabels = try comm.allGather(labels)
+        let counts = try gatherCounts(labels.count)
+        var result = StepResult(loss: 0, predictions: [], labels: globalLabels, applied: true)
+        let perturb = perturbs(epoch: epoch, step: step)
+        let noiseOnly = perturb && perturbation!.config.kind == .rwp
+        let passSeed = seed &+ UInt64(step) &* 0x9E37_79B9_7F4A_7C15
+
+        if !noiseOnly {
+            let clean = try pass(clips, clipShape, labels, counts, globalLabels, sampleKeys, passSeed,
+                                 allReduce: !perturb || config.sync == .global, &result)
+            result.loss = clean.loss
+            result.predictions = clean.predictions
+        }
+        if perturb, let wp = perturbation {
+            let t0 = Clock.now()
+            if noiseOnly || (result.loss.isFinite && gradientsFinite()) {
+                wp.perturb(store: store, direction: noiseOnly ? nil : store.grads, seed: seed, step: UInt64(step))
+            }
+            result.perturbSeconds += Clock.now() - t0
+            let adv = try pass(clips, clipShape, labels, counts, globalLabels, sampleKeys, passSeed, allReduce: true, &result)
+            let t1 = Clock.now()
+            wp.restore(store: store)
+            result.perturbSeconds += Clock.now() - t1
+            result.perturbedLoss = adv.loss
+            if noiseOnly { result.loss = adv.loss; result.predictions = adv.predictions }
+            if !adv.loss.isFinite { result.applied = false }
+        }
+        let t2 = Clock.now()
+        if config.clipNorm > 0 {
+            let norm = clipGradientNorm(store.grads, maxNorm: config.clipNorm, compute: tape.compute)
+            if !norm.isFinite { result.applied = false }
+        }
+        if !result.loss.isFinite || !gradientsFinite() { result.applied = false }
+        if result.applied {
+            optimizer.step(store: store, lr: lr)
+            ema?.update(from: store)
+        }
+        result.optimizerSeconds = Clock.now() - t2
+        return result
+    }
+
+    /// Every rank's sample count this step (identical on all ranks).
+    func gatherCounts(_ n: Int) throws -> [Int] {
+        try comm.allGather([Float(n)]).map { Int($0) }
+    }
+
+    /// True when every gradient is finite (identical on all ranks after the all-reduce).
+    func gradientsFinite() -> Bool {
+        let g = store.grads.base
+        var acc: Float = 0
+        for i in 0..<store.flatCount { acc += g[i] * 0 }
+        return acc == 0
+    }
+
+    /// Forward, global loss, backward with (optionally) bucketed all-reduce of the gradients.
+    func pass(_ clips: UnsafePointer<Float>, _ clipShape: [Int], _ labels: [Float], _ counts: [Int],
+              _ globalLabels: [Float], _ sampleKeys: [UInt64], _ seed: UInt64, allReduce: Bool,
+              _ result: inout StepResult) throws -> (loss: Double, predictions: [Float]) {
+        let n = labels.count
+        let t0 = Clock.now()
+        tape.reset()
+        tape.training = true
+        tape.seed = seed
+        tape.sampleKeys = sampleKeys
+        var local: [Float] = []
+        var out: Var? = nil
+        if n > 0 {
+            let x = tape.input(shape: [n] + clipShape)
+            tape.value(x).update(from: clips, count: tape.count(x))
+            let y = model.forward(tape, x)
+            out = y
+            local = tape.array(y)
+        }
+        let preds = try comm.allGather(local)
+        let loss = config.loss.evaluate(predictions: preds, labels: globalLabels)
+        let t1 = Clock.now()
+        result.forwardSeconds += t1 - t0
+        store.zeroGrad()
+        let reduce = allReduce && buckets != nil
+        if reduce { tape.onParameterGradReady = { [buckets] in buckets!.markReady($0) } } else { tape.onParameterGradReady = nil }
+        let offset = counts[0..<comm.rank].reduce(0, +)
+        if let y = out {
+            var seedGrad = Array(loss.gradient[offset..<offset + n])
+            if !loss.loss.isFinite { seedGrad = [Float](repeating: 0, count: n) }
+            seedGrad.withUnsafeBufferPointer { tape.backward(y, seed: $0.baseAddress!) }
+        } else if reduce {
+            for i in stride(from: store.infos.count - 1, through: 0, by: -1) { buckets!.markReady(i) }
+        }
+        tape.onParameterGradReady = nil
+        let t2 = Clock.now()
+        result.backwardSeconds += t2 - t1
+        if reduce {
+            let timing = try buckets!.waitAll()
+            result.commSeconds += timing.exposedSeconds
+        }
+        return (loss.loss, preds)
+    }
+}

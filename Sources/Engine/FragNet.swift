@@ -1,0 +1,115 @@
+// fragnet: a small fragment-based 3-D convolutional VQA network, sized to train on a few CPU cores.
+//
+// Shapes (defaults, one 8×224×224 FAST-VQA fragment clip):
+//   x [N, 3, T, 224, 224]
+//   stem.conv  k(2,4,4) s(2,4,4)         → [N, 24, T/2, 56, 56]   (patchify: never crosses a 32×32 fragment)
+//   stages.0   down k3 s(1,2,2) + block  → [N, 48, T/2, 28, 28]
+//   stages.1                               → [N, 96, T/2, 14, 14]
+//   stages.2                               → [N, 192, T/2, 7, 7]   (one position per fragment)
+//   head: 1×1×1 conv 192→64, GELU, dropout, 1×1×1 conv 64→1 → quality map [N, 1, T/2, 7, 7]
+//   score = mean of the map over (T, H, W) → [N]
+// Every stage: down = Conv3d → GroupNorm → GELU; block = Conv3d(1,3,3) → GroupNorm → GELU; out = down + block.
+// No batch statistics anywhere, so 1 rank and N ranks compute the same function of the global batch.
+
+/// The fragnet model (see the shape legend above; PyTorch twin in scripts/reference/fragnet.py).
+public final class FragNet: VQAModel {
+    /// Width, depth and regularisation knobs.
+    public struct Config: Sendable, Equatable {
+        /// Channels of the stem and the three stages.
+        public var widths: [Int] = [24, 48, 96, 192]
+        /// Hidden channels of the head.
+        public var headHidden = 64
+        /// GroupNorm groups.
+        public var groups = 4
+        /// Dropout before the last head layer (training only).
+        public var dropout: Float = 0.5
+
+        public init() {}
+
+        /// Reads `widths=24,48,96,192`, `head_hidden`, `groups`, `dropout` from string options.
+        public init(options: [String: String]) throws {
+            let valid = ["widths", "head_hidden", "groups", "dropout"]
+            for k in options.keys where !valid.contains(k) {
+                throw EngineError("fragnet: unknown option '\(k)'; valid options: \(valid.joined(separator: ", "))")
+            }
+            if let w = options["widths"] {
+                let v = w.split(separator: ",").compactMap { Int($0.filter { $0 != " " }) }
+                guard v.count == 4, v.allSatisfy({ $0 > 0 }) else { throw EngineError("fragnet: widths needs 4 positive integers, got '\(w)'") }
+                widths = v
+            }
+            if let h = options["head_hidden"] { guard let v = Int(h), v > 0 else { throw EngineError("fragnet: head_hidden must be a positive integer, got '\(h)'") }; headHidden = v }
+            if let g = options["groups"] { guard let v = Int(g), v > 0 else { throw EngineError("fragnet: groups must be a positive integer, got '\(g)'") }; groups = v }
+            if let d = options["dropout"] { guard let v = Float(d), v >= 0, v < 1 else { throw EngineError("fragnet: dropout must be in [0, 1), got '\(d)'") }; dropout = v }
+            for w in widths where w % groups != 0 {
+                throw EngineError("fragnet: width \(w) is not divisible by groups=\(groups)")
+            }
+        }
+    }
+
+    struct Stage {
+        let down: Conv3dLayer, downNorm: GroupNormLayer, block: Conv3dLayer, blockNorm: GroupNormLayer
+    }
+
+    public let name = "fragnet"
+    public let parameters = ParameterStore()
+    public let config: Config
+    let stem: Conv3dLayer, stemNorm: GroupNormLayer
+    let stages: [Stage]
+    let fcHid: Conv3dLayer, fcLast: Conv3dLayer
+
+    /// Builds fragnet and initialises its parameters (PyTorch defaults) from `seed`.
+    public init(config: Config = Config(), seed: UInt64) throws {
+        self.config = config
+        let p = parameters, w = config.widths, g = config.groups
+        stem = Conv3dLayer(p, "stem.conv", cin: 3, cout: w[0], kernel: (2, 4, 4), stride: (2, 4, 4))
+        stemNorm = GroupNormLayer(p, "stem.norm", groups: g, channels: w[0])
+        stages = (0..<3).map { i in
+            Stage(down: Conv3dLayer(p, "stages.\(i).down", cin: w[i], cout: w[i + 1], kernel: (3, 3, 3),
+                                    stride: (1, 2, 2), padding: (1, 1, 1)),
+                  downNorm: GroupNormLayer(p, "stages.\(i).down_norm", groups: g, channels: w[i + 1]),
+                  block: Conv3dLayer(p, "stages.\(i).block.conv", cin: w[i + 1], cout: w[i + 1], kernel: (1, 3, 3),
+                                     padding: (0, 1, 1)),
+                  blockNorm: GroupNormLayer(p, "stages.\(i).block.norm", groups: g, channels: w[i + 1]))
+        }
+        fcHid = Conv3dLayer(p, "head.fc_hid", cin: w[3], cout: config.headHidden, kernel: (1, 1, 1), group: "head")
+        fcLast = Conv3dLayer(p, "head.fc_last", cin: config.headHidden, cout: 1, kernel: (1, 1, 1), group: "head")
+        p.allocate()
+        p.initialize(seed: seed)
+    }
+
+    public var headParameters: [Int] { [fcHid.weight, fcHid.bias!, fcLast.weight, fcLast.bias!] }
+
+    /// The quality map [N, 1, T/2, H/32, W/32] before averaging.
+    public func qualityMap(_ t: Tape, _ x: Var) -> Var {
+        let p = parameters
+        let s = t.shape(x)
+        precondition(s.count == 5 && s[1] == 3, "fragnet expects clips [N, 3, T, H, W], got \(s)")
+        precondition(s[2] % 2 == 0 && s[3] % 32 == 0 && s[4] % 32 == 0,
+                     "fragnet needs an even frame count and H, W divisible by 32, got \(s)")
+        var h = t.gelu(stemNorm(t, p, stem(t, p, x)))
+        for st in stages {
+            let d = t.gelu(st.downNorm(t, p, st.down(t, p, h)))
+            h = t.add(d, t.gelu(st.blockNorm(t, p, st.block(t, p, d))))
+        }
+        var y = t.gelu(fcHid(t, p, h))
+        if config.dropout > 0 { y = t.dropout(y, p: config.dropout) }
+        return fcLast(t, p, y)
+    }
+
+    public func forward(_ t: Tape, _ clips: Var) -> Var {
+        let map = qualityMap(t, clips)
+        let n = t.shape(map)[0]
+        return t.reshape(t.mean(map, axes: [1, 2, 3, 4], keepDims: false), [n])
+    }
+
+    public func forwardFlops(frames: Int, height: Int, width: Int) -> Double {
+        let p = parameters
+        var pos = (frames / 2) * (height / 4) * (width / 4)
+        var f = stem.flops(p, outPositions: pos)
+        for st in stages {
+            pos /= 4
+            f += st.down.flops(p, outPositions: pos) + st.block.flops(p, outPositions: pos)
+        }
+        return f + fcHid.flops(p, outPositions: pos) + fcLast.flops(p, outPositions: pos)
+    }
+}

@@ -1,0 +1,44 @@
+// The model interface the trainer, evaluator and benches use, and the registry of models.
+
+/// A quality model: parameters in one flat store, a forward pass from clips to one score per clip.
+public protocol VQAModel: AnyObject {
+    /// Registry name (e.g. "fragnet").
+    var name: String { get }
+    /// All parameters, in forward order.
+    var parameters: ParameterStore { get }
+    /// Scores [N] for clips [N, 3, T, H, W]; the quality map is averaged over (T, H, W).
+    func forward(_ t: Tape, _ clips: Var) -> Var
+    /// FLOPs of one forward pass over one clip of `frames`×`height`×`width` (multiply-add = 2).
+    func forwardFlops(frames: Int, height: Int, width: Int) -> Double
+    /// Parameter indices of the regression head (re-initialised when fine-tuning).
+    var headParameters: [Int] { get }
+}
+
+/// Models the engine can build.
+public enum ModelKind: String, CaseIterable, Sendable, Codable {
+    case fragnet
+
+    /// Builds the model with its default configuration and parameters initialised from `seed`.
+    public func make(seed: UInt64, options: [String: String] = [:]) throws -> VQAModel {
+        switch self {
+        case .fragnet: return try FragNet(config: FragNet.Config(options: options), seed: seed)
+        }
+    }
+
+    /// Parses a model name, listing the valid ones on failure.
+    public static func parse(_ s: String) throws -> ModelKind {
+        guard let k = ModelKind(rawValue: s) else {
+            throw EngineError("unknown model '\(s)'; valid models: \(allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        return k
+    }
+}
+
+/// An engine error carrying what went wrong and how to fix it.
+public struct EngineError: Error, CustomStringConvertible, Sendable {
+    /// The message.
+    public let message: String
+    /// Creates an error with `message`.
+    public init(_ message: String) { self.message = message }
+    public var description: String { message }
+}
