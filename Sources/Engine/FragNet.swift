@@ -102,14 +102,25 @@ public final class FragNet: VQAModel {
         return t.reshape(t.mean(map, axes: [1, 2, 3, 4], keepDims: false), [n])
     }
 
-    public func forwardFlops(frames: Int, height: Int, width: Int) -> Double {
-        let p = parameters
+    /// Every convolution with its output positions per clip, in forward order.
+    func convolutions(frames: Int, height: Int, width: Int) -> [(Conv3dLayer, Int)] {
         var pos = (frames / 2) * (height / 4) * (width / 4)
-        var f = stem.flops(p, outPositions: pos)
+        var out = [(stem, pos)]
         for st in stages {
             pos /= 4
-            f += st.down.flops(p, outPositions: pos) + st.block.flops(p, outPositions: pos)
+            out += [(st.down, pos), (st.block, pos)]
         }
-        return f + fcHid.flops(p, outPositions: pos) + fcLast.flops(p, outPositions: pos)
+        return out + [(fcHid, pos), (fcLast, pos)]
+    }
+
+    public func forwardFlops(frames: Int, height: Int, width: Int) -> Double {
+        convolutions(frames: frames, height: height, width: width).reduce(0) { $0 + $1.0.flops(parameters, outPositions: $1.1) }
+    }
+
+    public func dominantGEMM(batch: Int, frames: Int, height: Int, width: Int) -> (m: Int, n: Int, k: Int) {
+        let convs = convolutions(frames: frames, height: height, width: width)
+        let (layer, pos) = convs.max { $0.0.flops(parameters, outPositions: $0.1) < $1.0.flops(parameters, outPositions: $1.1) }!
+        let s = parameters.infos[layer.weight].shape
+        return (s[0], batch * pos, s[1] * s[2] * s[3] * s[4])
     }
 }

@@ -12,6 +12,14 @@ public protocol VQAModel: AnyObject {
     func forwardFlops(frames: Int, height: Int, width: Int) -> Double
     /// Parameter indices of the regression head (re-initialised when fine-tuning).
     var headParameters: [Int] { get }
+    /// The model's largest convolution or matrix product as one GEMM (M, N, K) for a batch: the
+    /// raw-sgemm baseline the engine bench compares with.
+    func dominantGEMM(batch: Int, frames: Int, height: Int, width: Int) -> (m: Int, n: Int, k: Int)
+}
+
+extension VQAModel {
+    /// A generic conv-as-GEMM shape (64 output channels, 50176 positions, 576 = 64·3·3 inputs).
+    public func dominantGEMM(batch: Int, frames: Int, height: Int, width: Int) -> (m: Int, n: Int, k: Int) { (64, 50_176, 576) }
 }
 
 /// Models the engine can build.

@@ -1,0 +1,116 @@
+// Synthetic training workloads: the step benchmarks and the 1-vs-N-rank equivalence checks run the
+// real DataParallelStep on clips and labels generated from the counter RNG, keyed by global sample
+// index, so every world size sees exactly the same global batches.
+
+import Engine
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Random clips [3, T, H, W] and labels in [1, 5], a pure function of (seed, global sample index).
+public struct SyntheticWorkload: Sendable {
+    /// Shape of one clip.
+    public let clipShape: [Int]
+    /// Seed of every sample.
+    public let seed: UInt64
+
+    public init(frames: Int, size: Int, seed: UInt64) {
+        clipShape = [3, frames, size, size]
+        self.seed = seed
+    }
+
+    /// Floats per clip.
+    public var floatsPerClip: Int { clipShape.reduce(1, *) }
+
+    /// Writes the clips of global samples `indices` contiguously into `buffer`.
+    public func fill(_ buffer: UnsafeMutablePointer<Float>, indices: [Int], compute: Compute) {
+        let per = floatsPerClip
+        compute.forEach(indices.count) { k in
+            var rng = CounterRNG(seed: seed, index: UInt64(indices[k]), purpose: .test)
+            let p = buffer + k * per
+            // A smooth per-sample brightness plus noise, so the label is learnable.
+            let level = Float(label(indices[k]) - 3) * 0.4
+            for i in 0..<per { p[i] = level + (rng.nextFloat() - 0.5) }
+        }
+    }
+
+    /// Label of global sample `index`.
+    public func label(_ index: Int) -> Float {
+        var rng = CounterRNG(seed: seed ^ 0x5EED, index: UInt64(index), purpose: .test)
+        return 1 + 4 * rng.nextFloat()
+    }
+}
+
+/// A test-only fault to inject into a benchmark run (on the last rank).
+public enum InjectedFault: Sendable, Equatable {
+    /// Add 1e-3 to one weight at this step (detected by the replica checksum).
+    case desync(step: Int)
+    /// Exit abruptly with status 3 at this step, as a crashed rank would.
+    case crash(step: Int)
+
+    /// Parses `desync@STEP` or `crash@STEP`.
+    public static func parse(_ s: String) throws -> InjectedFault {
+        let parts = s.split(separator: "@")
+        guard parts.count == 2, let step = Int(parts[1]), step >= 0 else {
+            throw DistError("--inject takes desync@STEP or crash@STEP, got '\(s)'")
+        }
+        switch parts[0] {
+        case "desync": return .desync(step: step)
+        case "crash": return .crash(step: step)
+        default: throw DistError("--inject: unknown fault '\(parts[0])'; valid faults: desync, crash")
+        }
+    }
+}
+
+/// Timings of a run of training steps (medians are taken by the caller).
+public struct StepBenchResult: Sendable {
+    /// Per measured step: wall ms, exposed communication ms, perturbation ms.
+    public var stepMs: [Double] = [], commMs: [Double] = [], perturbMs: [Double] = []
+    /// Losses of every step (warm-up included).
+    public var losses: [Double] = []
+    /// Arena buffers obtained from the system during the measured steps.
+    public var freshAllocations = 0
+}
+
+/// Median of `xs` (0 when empty).
+public func median(_ xs: [Double]) -> Double {
+    if xs.isEmpty { return 0 }
+    let s = xs.sorted()
+    return s.count % 2 == 1 ? s[s.count / 2] : (s[s.count / 2 - 1] + s[s.count / 2]) / 2
+}
+
+extension DataParallelStep {
+    /// Runs `warmup + steps` training steps on the synthetic workload with global batch
+    /// `globalBatch` (split evenly over ranks); checks the replicas every `checksumEvery` steps.
+    public func benchmark(_ work: SyntheticWorkload, globalBatch: Int, steps: Int, warmup: Int, lr: Float,
+                          checksumEvery: Int = 0, fault: InjectedFault? = nil) throws -> StepBenchResult {
+        guard globalBatch % comm.size == 0 else {
+            throw DistError("global batch \(globalBatch) is not divisible by \(comm.size) ranks; use a multiple of \(comm.size)")
+        }
+        let per = globalBatch / comm.size
+        let buffer = FloatBuffer(count: per * work.floatsPerClip)
+        var out = StepBenchResult()
+        let faulty = comm.rank == comm.size - 1
+        var allocationsBefore = 0
+        for s in 0..<(warmup + steps) {
+            if s == warmup { allocationsBefore = tape.arena.freshAllocations }
+            let indices = (0..<per).map { s * globalBatch + comm.rank * per + $0 }
+            work.fill(buffer.base, indices: indices, compute: tape.compute)
+            if faulty, case .crash(let at) = fault, at == s { exit(3) }
+            if faulty, case .desync(let at) = fault, at == s { model.parameters.values.base[0] += 1e-3 }
+            let t0 = Clock.now()
+            let r = try step(clips: buffer.base, clipShape: work.clipShape, labels: indices.map(work.label),
+                             sampleKeys: indices.map { UInt64($0) }, lr: lr, epoch: 0, step: s, seed: work.seed)
+            let dt = Clock.now() - t0
+            out.losses.append(r.loss)
+            if s >= warmup {
+                out.stepMs.append(dt * 1000)
+                out.commMs.append(r.commSeconds * 1000)
+                out.perturbMs.append(r.perturbSeconds * 1000)
+            }
+            if checksumEvery > 0 && (s + 1) % checksumEvery == 0 { try verifyReplicas() }
+        }
+        out.freshAllocations = tape.arena.freshAllocations - allocationsBefore
+        return out
+    }
+}

@@ -1,0 +1,61 @@
+// `vqa-mpi bench engine`: one-process training-step speed against raw sgemm measured in the same run.
+//
+//   vqa-mpi bench engine --model fragnet --batch 4 --frames 8 --size 224 --threads 2 --json
+// params; step_ms (forward + backward + AdamW, median) and awp_step_ms (the two-pass AWP step);
+// model_gflop per training step (3× the forward FLOPs: forward, input and weight gradients);
+// achieved_gflops = model_gflop / step time; sgemm_gflops of cblas_sgemm on the model's dominant
+// convolution as one GEMM (same threads); allocs_per_step (arena buffers obtained from the system
+// per steady-state step: 0 means every buffer is reused); peak_rss_mb.
+
+import ArgumentParser
+import Dist
+import Engine
+import Foundation
+
+struct BenchEngine: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "engine", abstract: "Time one-process training steps against raw sgemm.")
+
+    @OptionGroup var options: StepOptions
+    @Option(help: "Clips per step.") var batch = 4
+    @Option(help: "Measured steps per variant.") var steps = 5
+    @Option(help: "Warm-up steps (not timed).") var warmup = 2
+    @Flag(help: "Print one JSON object.") var json = false
+
+    func run() throws {
+        BLAS.setThreads(options.threads)
+        let compute = Compute(threads: options.threads)
+        let work = SyntheticWorkload(frames: options.frames, size: options.size, seed: options.seed)
+        var results: [Regularizer: (StepBenchResult, VQAModel)] = [:]
+        for reg in [Regularizer.none, .awp] {
+            let model = try options.makeModel()
+            var cfg = try options.stepConfig(reg)
+            if reg == .awp { cfg.perturbation = PerturbationConfig(kind: .awp, gamma: options.gamma) }
+            let step = try DataParallelStep(model: model, comm: SoloCommunicator(), optimizer: try options.optimizerConfig(),
+                                            config: cfg, compute: compute)
+            results[reg] = (try step.benchmark(work, globalBatch: batch, steps: steps, warmup: warmup, lr: options.lr), model)
+        }
+        let (plain, model) = results[.none]!, awp = results[.awp]!.0
+        let gflop = 3 * model.forwardFlops(frames: options.frames, height: options.size, width: options.size) * Double(batch) / 1e9
+        let shape = model.dominantGEMM(batch: batch, frames: options.frames, height: options.size, width: options.size)
+        let sgemm = SgemmProbe.gflops(m: shape.m, n: shape.n, k: shape.k)
+        let stepMs = median(plain.stepMs)
+        var usage = rusage()
+        getrusage(RUSAGE_SELF.rawValue, &usage)
+        let fields: [(String, String)] = [
+            ("model", "\"\(model.name)\""), ("params", "\(model.parameters.parameterCount)"), ("batch", "\(batch)"),
+            ("frames", "\(options.frames)"), ("size", "\(options.size)"), ("threads", "\(options.threads)"),
+            ("step_ms", fmt(stepMs)), ("awp_step_ms", fmt(median(awp.stepMs))),
+            ("awp_ratio", fmt(median(awp.stepMs) / stepMs)), ("model_gflop", fmt(gflop)),
+            ("achieved_gflops", fmt(gflop / (stepMs / 1000))), ("sgemm_gflops", fmt(sgemm)),
+            ("efficiency", fmt(gflop / (stepMs / 1000) / sgemm)),
+            ("sgemm_shape", "[\(shape.m), \(shape.n), \(shape.k)]"),
+            ("allocs_per_step", fmt(Double(plain.freshAllocations + awp.freshAllocations) / Double(2 * steps))),
+            ("peak_rss_mb", fmt(Double(usage.ru_maxrss) / 1024)), ("blas_core", "\"\(BLAS.coreName)\""),
+        ]
+        if json {
+            print("{" + fields.map { "\"\($0.0)\": \($0.1)" }.joined(separator: ", ") + "}")
+        } else {
+            for (k, v) in fields { print("\(k): \(v)") }
+        }
+    }
+}

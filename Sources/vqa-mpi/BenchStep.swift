@@ -1,0 +1,72 @@
+// `vqa-mpi bench step`: the data-parallel training step under mpirun on synthetic clips.
+//
+//   mpirun -np 2 vqa-mpi bench step --model fragnet --batch-per-rank 2 --threads 1 [--regularizer awp] --json
+// prints (rank 0) samples_per_s, step_ms, comm_exposed_ms and its share of the step. `--dump` writes
+// the final weights (safetensors), which the tests compare across world sizes; `--inject` is a
+// test hook (desync@STEP, crash@STEP on the last rank).
+
+import ArgumentParser
+import Dist
+import Engine
+import Foundation
+
+struct BenchStep: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "step", abstract: "Time the data-parallel training step.")
+
+    @OptionGroup var options: StepOptions
+    @Option(name: .customLong("batch-per-rank"), help: "Clips per rank per step.") var batchPerRank = 2
+    @Option(name: .customLong("global-batch"), help: "Global batch (overrides --batch-per-rank; must divide by the ranks).")
+    var globalBatch: Int?
+    @Option(help: "Measured steps.") var steps = 5
+    @Option(help: "Warm-up steps (not timed).") var warmup = 2
+    @Option(name: .customLong("checksum-every"), help: "Verify identical weights on all ranks every K steps (0: off).")
+    var checksumEvery = 0
+    @Option(help: "Write the final weights to this safetensors file (rank 0).") var dump: String?
+    @Option(help: "Test hook: desync@STEP or crash@STEP on the last rank.") var inject: String?
+    @Flag(help: "Print one JSON object (rank 0).") var json = false
+
+    func run() throws {
+        let fault = try inject.map(InjectedFault.parse)
+        let comm = try Launcher.connect(.auto)
+        defer { (comm as? MPICommunicator)?.runtime.finalize() }
+        do {
+            try measure(comm, fault)
+        } catch {
+            FileHandle.standardError.write(Data("rank \(comm.rank): \(error)\n".utf8))
+            if comm.size > 1 { comm.abort(code: 2) }
+            throw ExitCode(2)
+        }
+    }
+
+    private func measure(_ comm: Communicator, _ fault: InjectedFault?) throws {
+        BLAS.setThreads(options.threads)
+        let model = try options.makeModel()
+        let step = try DataParallelStep(model: model, comm: comm, optimizer: try options.optimizerConfig(),
+                                        config: try options.stepConfig(), compute: Compute(threads: options.threads))
+        try step.broadcastWeights()
+        let work = SyntheticWorkload(frames: options.frames, size: options.size, seed: options.seed)
+        let batch = globalBatch ?? batchPerRank * comm.size
+        let r = try step.benchmark(work, globalBatch: batch, steps: steps, warmup: warmup, lr: options.lr,
+                                   checksumEvery: checksumEvery, fault: fault)
+        if let path = dump, comm.isRoot {
+            try SafetensorsFile(tensors: model.parameters.safetensors(), metadata: ["ranks": "\(comm.size)"]).write(to: path)
+        }
+        guard comm.isRoot else { return }
+        let stepMs = median(r.stepMs), commMs = median(r.commMs)
+        let fields: [(String, String)] = [
+            ("model", "\"\(model.name)\""), ("ranks", "\(comm.size)"), ("global_batch", "\(batch)"),
+            ("regularizer", "\"\(options.regularizer)\""), ("threads", "\(options.threads)"),
+            ("samples_per_s", fmt(Double(batch) / (stepMs / 1000))), ("step_ms", fmt(stepMs)),
+            ("comm_exposed_ms", fmt(commMs)), ("comm_share", fmt(commMs / max(stepMs, 1e-9))),
+            ("perturb_ms", fmt(median(r.perturbMs))), ("loss_first", fmt(r.losses.first ?? 0)), ("loss_last", fmt(r.losses.last ?? 0)),
+        ]
+        if json {
+            print("{" + fields.map { "\"\($0.0)\": \($0.1)" }.joined(separator: ", ") + "}")
+        } else {
+            for (k, v) in fields { print("\(k): \(v)") }
+        }
+    }
+}
+
+/// A finite Double as JSON (non-finite values become null).
+func fmt(_ x: Double) -> String { x.isFinite ? String(format: "%.6g", x) : "null" }
