@@ -66,6 +66,8 @@ public enum InjectedFault: Sendable, Equatable {
 public struct StepBenchResult: Sendable {
     /// Per measured step: wall ms, exposed communication ms, perturbation ms.
     public var stepMs: [Double] = [], commMs: [Double] = [], perturbMs: [Double] = []
+    /// Per measured step: forward (with the loss), backward and optimizer ms.
+    public var forwardMs: [Double] = [], backwardMs: [Double] = [], optimizerMs: [Double] = []
     /// Losses of every step (warm-up included).
     public var losses: [Double] = []
     /// Arena buffers obtained from the system during the measured steps.
@@ -82,8 +84,9 @@ public func median(_ xs: [Double]) -> Double {
 extension DataParallelStep {
     /// Runs `warmup + steps` training steps on the synthetic workload with global batch
     /// `globalBatch` (split evenly over ranks); checks the replicas every `checksumEvery` steps.
+    /// Global samples in `skip` are treated as unreadable: the rank drops them from its shard.
     public func benchmark(_ work: SyntheticWorkload, globalBatch: Int, steps: Int, warmup: Int, lr: Float,
-                          checksumEvery: Int = 0, fault: InjectedFault? = nil) throws -> StepBenchResult {
+                          checksumEvery: Int = 0, fault: InjectedFault? = nil, skip: Set<Int> = []) throws -> StepBenchResult {
         guard globalBatch % comm.size == 0 else {
             throw DistError("global batch \(globalBatch) is not divisible by \(comm.size) ranks; use a multiple of \(comm.size)")
         }
@@ -94,7 +97,7 @@ extension DataParallelStep {
         var allocationsBefore = 0
         for s in 0..<(warmup + steps) {
             if s == warmup { allocationsBefore = tape.arena.freshAllocations }
-            let indices = (0..<per).map { s * globalBatch + comm.rank * per + $0 }
+            let indices = (0..<per).map { s * globalBatch + comm.rank * per + $0 }.filter { !skip.contains($0) }
             work.fill(buffer.base, indices: indices, compute: tape.compute)
             if faulty, case .crash(let at) = fault, at == s { exit(3) }
             if faulty, case .desync(let at) = fault, at == s { model.parameters.values.base[0] += 1e-3 }
@@ -107,6 +110,9 @@ extension DataParallelStep {
                 out.stepMs.append(dt * 1000)
                 out.commMs.append(r.commSeconds * 1000)
                 out.perturbMs.append(r.perturbSeconds * 1000)
+                out.forwardMs.append(r.forwardSeconds * 1000)
+                out.backwardMs.append(r.backwardSeconds * 1000)
+                out.optimizerMs.append(r.optimizerSeconds * 1000)
             }
             if checksumEvery > 0 && (s + 1) % checksumEvery == 0 { try verifyReplicas() }
         }

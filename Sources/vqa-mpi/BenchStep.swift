@@ -23,6 +23,7 @@ struct BenchStep: ParsableCommand {
     var checksumEvery = 0
     @Option(help: "Write the final weights to this safetensors file (rank 0).") var dump: String?
     @Option(help: "Test hook: desync@STEP or crash@STEP on the last rank.") var inject: String?
+    @Option(help: "Test hook: comma-separated global sample indices to treat as unreadable.") var skip: String?
     @Flag(help: "Print one JSON object (rank 0).") var json = false
 
     func run() throws {
@@ -38,6 +39,13 @@ struct BenchStep: ParsableCommand {
         }
     }
 
+    private func skipSet() throws -> Set<Int> {
+        guard let s = skip else { return [] }
+        let v = s.split(separator: ",").map { Int($0) }
+        guard v.allSatisfy({ ($0 ?? -1) >= 0 }) else { throw ValidationError("--skip takes comma-separated sample indices, got '\(s)'") }
+        return Set(v.compactMap { $0 })
+    }
+
     private func measure(_ comm: Communicator, _ fault: InjectedFault?) throws {
         BLAS.setThreads(options.threads)
         let model = try options.makeModel()
@@ -47,7 +55,7 @@ struct BenchStep: ParsableCommand {
         let work = SyntheticWorkload(frames: options.frames, size: options.size, seed: options.seed)
         let batch = globalBatch ?? batchPerRank * comm.size
         let r = try step.benchmark(work, globalBatch: batch, steps: steps, warmup: warmup, lr: options.lr,
-                                   checksumEvery: checksumEvery, fault: fault)
+                                   checksumEvery: checksumEvery, fault: fault, skip: try skipSet())
         if let path = dump, comm.isRoot {
             try SafetensorsFile(tensors: model.parameters.safetensors(), metadata: ["ranks": "\(comm.size)"]).write(to: path)
         }

@@ -63,6 +63,17 @@ final class DataParallelTests: XCTestCase {
         }
     }
 
+    /// Unreadable samples leave ranks with fewer (here: zero) clips; the step must still equal the
+    /// one-rank step over the same remaining global batch.
+    func testSkippedSamplesIncludingAnEmptyRankKeepRanksEquivalent() throws {
+        let args = ["--optimizer", "sgd", "--lr", "0.01", "--regularizer", "awp", "--skip", "0,1,2,7"]
+        let one = try train(1, args)
+        let (d, tensor) = maxRelativeDifference(one, try train(2, args))
+        XCTAssertLessThanOrEqual(d, 1e-5, "rank 0 has no sample in step 0: \(tensor) differs")
+        XCTAssertGreaterThan(maxRelativeDifference(one, try train(1, ["--optimizer", "sgd", "--lr", "0.01", "--regularizer", "awp"])).0, 1e-6,
+                             "skipping samples changes training")
+    }
+
     func testLocalAscentGradientDiffersFromGlobal() throws {
         let base = ["--optimizer", "sgd", "--lr", "0.01", "--regularizer", "awp", "--gamma", "0.05"]
         let global = try train(2, base + ["--sync", "global"])
