@@ -26,7 +26,7 @@ struct LandscapeCommand: ParsableCommand {
     @Option(help: "Label file of the data the loss is computed on.") var labels: String
     @Option(name: .customLong("data-root"), help: "Directory the label paths are relative to.") var dataRoot: String
     @Option(help: "1 (curves) or 2 (surface).") var dims = 1
-    @Option(help: "Coordinate range LO:HI of each axis.") var range = "-1:1"
+    @Option(parsing: .unconditional, help: "Coordinate range LO:HI of each axis (e.g. -1:1).") var range = "-1:1"
     @Option(help: "Points per axis.") var points = 21
     @Option(help: "Random directions for the sharpness estimate.") var directions = 8
     @Option(help: "Seed of the directions, the subset and the sampling.") var seed: UInt64 = 0

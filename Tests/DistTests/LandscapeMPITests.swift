@@ -93,4 +93,29 @@ final class LandscapeMPITests: XCTestCase {
         let svg = try Data(contentsOf: work.appendingPathComponent("two/landscape.svg"))
         XCTAssertTrue(String(decoding: svg, as: UTF8.self).contains("<svg"))
     }
+
+    func testTwoDimensionalSurfaceUnderTwoRanks() throws {
+        let bin = MPIRunTests.binary
+        guard FileManager.default.isExecutableFile(atPath: bin) else { XCTFail("\(bin) missing: build the release binary first"); return }
+        guard let mpirun = MPIRunTests.which("mpirun") else { throw XCTSkip("mpirun is not installed") }
+        let data = work.appendingPathComponent("data").path
+        XCTAssertEqual(try run(bin, ["synth", "--out", data, "--videos", "4", "--seed", "2", "--frames", "8", "--width", "64", "--height", "64"]).status, 0)
+        let a = try checkpoint(seed: 5, name: "only.safetensors")
+        let out = work.appendingPathComponent("surface")
+        let r = try run(mpirun, ["-np", "2", "--mca", "btl", "self,vader", "--mca", "btl_vader_single_copy_mechanism", "none", bin,
+                                 "landscape", "--checkpoint", a, "--labels", data + "/labels.txt", "--data-root", data, "--dims", "2",
+                                 "--range", "-0.5:0.5", "--points", "3", "--directions", "1", "--hessian-iters", "0", "--include-bn-bias",
+                                 "--fragments", "2", "--clip-len", "4", "--clips", "2", "--out", out.path],
+                        env: ["OMPI_ALLOW_RUN_AS_ROOT": "1", "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM": "1"])
+        XCTAssertEqual(r.status, 0, r.err)
+        let csv = rows(try String(contentsOfFile: out.appendingPathComponent("landscape.csv").path, encoding: .utf8))
+        XCTAssertEqual(csv.first ?? [], ["checkpoint", "alpha", "beta", "loss", "srcc"])
+        XCTAssertEqual(csv.count, 1 + 9)
+        XCTAssertEqual(Set(csv.dropFirst().map { "\($0[1]),\($0[2])" }).count, 9)
+        let centre = try XCTUnwrap(csv.first { $0[1] == "0.0" && $0[2] == "0.0" })
+        let obj = try JSONSerialization.jsonObject(with: Data(contentsOf: out.appendingPathComponent("sharpness.json"))) as? [String: Any]
+        let loss = ((obj?["checkpoints"] as? [[String: Any]])?.first?["loss"] as? Double) ?? .nan
+        XCTAssertEqual(Double(centre[3]) ?? .nan, loss, accuracy: 1e-6)
+        XCTAssertTrue(String(decoding: try Data(contentsOf: out.appendingPathComponent("landscape.svg")), as: UTF8.self).contains("only: loss"))
+    }
 }
