@@ -151,18 +151,22 @@ public final class LandscapeEvaluator {
     public func predictions() throws -> [Float] {
         var local: [Float] = []
         local.reserveCapacity(data.localCount)
-        let c = data.clipsPerSample
         for (first, n) in batches {
             let y = forward(first, n, recording: false)
-            let scores = tape.value(y)
-            for s in 0..<n {
-                var sum: Float = 0
-                for j in 0..<c { sum += scores[s * c + j] }
-                local.append(sum / Float(c))
-            }
+            local += sampleScores(y, n)
         }
         tape.recording = true
         return try comm.allGather(local)
+    }
+
+    /// Per-sample scores (mean over each sample's clips) of the clip-score node `y` for `n` samples.
+    func sampleScores(_ y: Var, _ n: Int) -> [Float] {
+        let c = data.clipsPerSample, scores = tape.value(y)
+        return (0..<n).map { s in
+            var sum: Float = 0
+            for j in 0..<c { sum += scores[s * c + j] }
+            return sum / Float(c)
+        }
     }
 
     /// The global loss and SRCC at the current weights (identical on every rank).
@@ -176,13 +180,24 @@ public final class LandscapeEvaluator {
     /// summed over ranks) and returns L.
     @discardableResult
     public func gradient(into out: UnsafeMutablePointer<Float>) throws -> Double {
-        let p = try predictions()
-        let loss = config.loss.evaluate(predictions: p, labels: data.labels)
         let store = model.parameters
         store.zeroGrad()
+        // When every rank's samples fit in one mini-batch, one recorded forward serves both the
+        // predictions and the backward pass; otherwise predict first, then re-forward per batch.
+        // Either way each rank makes exactly one all-gather, so ranks may take different paths.
+        let single = batches.count <= 1
+        var kept: Var? = nil
+        let p: [Float]
+        if single {
+            if let (first, n) = batches.first { kept = forward(first, n, recording: true) }
+            p = try comm.allGather(kept.map { sampleScores($0, data.localCount) } ?? [])
+        } else {
+            p = try predictions()
+        }
+        let loss = config.loss.evaluate(predictions: p, labels: data.labels)
         let c = data.clipsPerSample
         for (first, n) in batches {
-            let y = forward(first, n, recording: true)
+            let y = kept ?? forward(first, n, recording: true)
             var seed = [Float](repeating: 0, count: n * c)
             for s in 0..<n {
                 let g = loss.gradient[data.localOffset + first + s] / Float(c)

@@ -72,6 +72,12 @@ final class LandscapeRunnerTests: XCTestCase {
         let store = model.parameters
         let g = FloatBuffer(count: store.flatCount)
         try ev.gradient(into: g.base)
+        // One mini-batch (one recorded forward) gives the same gradient as three re-forwarded ones.
+        var whole = config(); whole.batchSize = 8
+        let g1 = FloatBuffer(count: store.flatCount)
+        let loss1 = try LandscapeEvaluator(model: model, data: d, comm: SoloCommunicator(), config: whole, compute: Compute()).gradient(into: g1.base)
+        XCTAssertEqual(loss1, try ev.evaluate().loss, accuracy: 1e-6)
+        for i in 0..<g.count { XCTAssertEqual(g1.base[i], g.base[i], accuracy: 1e-4 * max(1, abs(g.base[i]))) }
         let dir = LandscapeDirection.make(store: store, seed: 1, family: .sharpness, index: 0, includeBiasAndNorm: true)
         var analytic = 0.0
         for i in 0..<g.count { analytic += Double(g.base[i]) * Double(dir.base[i]) }
