@@ -66,7 +66,7 @@ public enum SVGPlot {
         let pw = w - left - right, ph = h - top - bottom
         func px(_ x: Double) -> Double { left + (x - xr.lo) / (xr.hi - xr.lo) * pw }
         func py(_ y: Double) -> Double { top + ph - (y - yr.lo) / (yr.hi - yr.lo) * ph }
-        var s = frame(title, xl, yl, xr, yr, w, h)
+        var s = frame(title, xl, yl, xr, yr, w, h), legend = ""
         for (k, sr) in series.enumerated() {
             let color = sr.color ?? palette[k % palette.count]
             var segments: [[String]] = [[]]
@@ -82,12 +82,15 @@ public enum SVGPlot {
                     s += "<polyline fill=\"none\" stroke=\"\(color)\" stroke-width=\"1.6\"\(dash) points=\"\(seg.joined(separator: " "))\"/>\n"
                 }
             }
-            // Legend entry.
-            let ly = top + 10 + Double(k) * 14, lx = w - right - 150
-            s += "<line x1=\"\(f(lx))\" y1=\"\(f(ly - 4))\" x2=\"\(f(lx + 18))\" y2=\"\(f(ly - 4))\" stroke=\"\(color)\" stroke-width=\"2\"\(dash)/>\n"
-            s += text(lx + 22, ly, sr.name, size: 10)
+            // Legend entry (drawn after every line, over a translucent box).
+            let ly = top + 14 + Double(k) * 14, lx = w - right - 150
+            legend += "<line x1=\"\(f(lx))\" y1=\"\(f(ly - 4))\" x2=\"\(f(lx + 18))\" y2=\"\(f(ly - 4))\" stroke=\"\(color)\" stroke-width=\"2\"\(dash)/>\n"
+            legend += text(lx + 22, ly, sr.name, size: 10)
         }
-        return s
+        if !series.isEmpty {
+            s += "<rect x=\"\(f(w - right - 156))\" y=\"\(f(top + 2))\" width=\"154\" height=\"\(f(Double(series.count) * 14 + 6))\" fill=\"white\" fill-opacity=\"0.8\" stroke=\"#ccc\"/>\n"
+        }
+        return s + legend
     }
 
     static func heat(_ title: String, _ xl: String, _ yl: String, _ xs: [Double], _ ys: [Double], _ v: [[Double]],
