@@ -113,9 +113,13 @@ public final class LandscapeData {
 
 /// Loss, SRCC and global-loss gradients of a model on a LandscapeData subset.
 public final class LandscapeEvaluator {
+    /// The model whose current weights are evaluated.
     public let model: VQAModel
+    /// This rank's share of the subset.
     public let data: LandscapeData
+    /// The ranks sharing the subset.
     public let comm: Communicator
+    /// The tape every forward/backward runs on (its arena is reused).
     public let tape: Tape
     let config: LandscapeConfig
     let keys: [UInt64]
@@ -227,6 +231,7 @@ public struct SharpnessResult: Sendable, Codable, Equatable {
     public var loss: Double, srcc: Double
     /// ρ and the relative rises (L(w+ρd_k) − L(w)) / L(w), one per direction.
     public var radius: Double
+    /// One relative rise per sharpness direction.
     public var rises: [Double]
     /// Mean and max of the rises.
     public var meanRise: Double, maxRise: Double
@@ -236,14 +241,19 @@ public struct SharpnessResult: Sendable, Codable, Equatable {
 
 /// The landscape and sharpness of one checkpoint.
 public struct LandscapeResult: Sendable {
+    /// Checkpoint label.
     public var checkpoint: String
+    /// Grid points, α fastest, then β.
     public var points: [LandscapePoint]
+    /// Sharpness and Hessian estimate at the checkpoint.
     public var sharpness: SharpnessResult
 }
 
 /// Runs a landscape for the weights currently in a model (call once per loaded checkpoint).
 public final class LandscapeRunner {
+    /// Loss and gradients at the current weights.
     public let evaluator: LandscapeEvaluator
+    /// Grid, directions and sharpness settings.
     public let config: LandscapeConfig
     let center: FloatBuffer, first: FloatBuffer, second: FloatBuffer
     let compute: Compute

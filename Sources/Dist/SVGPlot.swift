@@ -9,10 +9,13 @@ import Foundation
 
 /// One line of a line chart.
 public struct SVGSeries: Sendable {
+    /// Legend text.
     public var name: String
+    /// Coordinates; non-finite pairs break the line.
     public var xs: [Double], ys: [Double]
     /// CSS colour; nil picks from the palette by position.
     public var color: String?
+    /// Dashed stroke (e.g. training curves).
     public var dashed: Bool
     /// A named line of points (xs[i], ys[i]).
     public init(name: String, xs: [Double], ys: [Double], color: String? = nil, dashed: Bool = false) {
@@ -109,6 +112,15 @@ public enum SVGPlot {
                 s += "<rect x=\"\(f(left + Double(i) * cw))\" y=\"\(f(top + ph - Double(j + 1) * ch))\" width=\"\(f(cw + 0.3))\" height=\"\(f(ch + 0.3))\" fill=\"\(color)\"/>\n"
             }
         }
+        // Contours at 8 evenly spaced levels through the cell centres.
+        for k in 1...8 {
+            let level = vlo + (vhi - vlo) * Double(k) / 9
+            for seg in contourSegments(v, level: level) {
+                let (x1, y1) = (left + (seg.0 + 0.5) * cw, top + ph - (seg.1 + 0.5) * ch)
+                let (x2, y2) = (left + (seg.2 + 0.5) * cw, top + ph - (seg.3 + 0.5) * ch)
+                s += "<line x1=\"\(f(x1))\" y1=\"\(f(y1))\" x2=\"\(f(x2))\" y2=\"\(f(y2))\" stroke=\"white\" stroke-opacity=\"0.8\" stroke-width=\"0.8\"/>\n"
+            }
+        }
         // Colour bar.
         let bx = w - right - barW + 10, steps = 32
         for k in 0..<steps {
@@ -142,6 +154,39 @@ public enum SVGPlot {
     }
 
     // MARK: - Helpers
+
+    /// Marching squares: segments (i1, j1, i2, j2) in grid-index coordinates where the bilinear
+    /// surface through values[j][i] crosses `level`; cells with a non-finite corner are skipped and
+    /// saddles are split by the cell mean.
+    static func contourSegments(_ v: [[Double]], level: Double) -> [(Double, Double, Double, Double)] {
+        var out: [(Double, Double, Double, Double)] = []
+        guard v.count >= 2, let width = v.first?.count, width >= 2 else { return out }
+        for j in 0..<(v.count - 1) {
+            for i in 0..<(width - 1) where v[j].count == width && v[j + 1].count == width {
+                // Corners counter-clockwise from (i, j).
+                let c = [(Double(i), Double(j), v[j][i]), (Double(i + 1), Double(j), v[j][i + 1]),
+                         (Double(i + 1), Double(j + 1), v[j + 1][i + 1]), (Double(i), Double(j + 1), v[j + 1][i])]
+                if c.contains(where: { !$0.2.isFinite }) { continue }
+                var crossings: [(Double, Double)] = []
+                for e in 0..<4 {
+                    let a = c[e], b = c[(e + 1) % 4]
+                    if (a.2 < level) != (b.2 < level) {
+                        let t = (level - a.2) / (b.2 - a.2)
+                        crossings.append((a.0 + t * (b.0 - a.0), a.1 + t * (b.1 - a.1)))
+                    }
+                }
+                if crossings.count == 2 {
+                    out.append((crossings[0].0, crossings[0].1, crossings[1].0, crossings[1].1))
+                } else if crossings.count == 4 {
+                    // Saddle: pair edges so the centre's side (by the cell mean) stays connected.
+                    let centreAbove = c.map(\.2).reduce(0, +) / 4 >= level, firstAbove = c[0].2 >= level
+                    let pairs = centreAbove == firstAbove ? [(0, 1), (2, 3)] : [(0, 3), (1, 2)]
+                    for (p, q) in pairs { out.append((crossings[p].0, crossings[p].1, crossings[q].0, crossings[q].1)) }
+                }
+            }
+        }
+        return out
+    }
 
     /// A range covering `values` rounded out to a 1/2/5×10^k step (about 5 ticks).
     static func niceRange(_ values: [Double]) -> (lo: Double, hi: Double, step: Double) {

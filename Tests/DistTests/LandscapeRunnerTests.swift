@@ -140,3 +140,20 @@ final class LandscapeRunnerTests: XCTestCase {
         XCTAssertEqual(SVGPlot.niceRange([0.13, 0.87]).hi, 1, accuracy: 1e-12)
     }
 }
+
+final class SVGContourTests: XCTestCase {
+    /// Contours of f(i, j) = i + j at level 1.5 on a 3×3 grid lie on the line i + j = 1.5.
+    func testContourOfAPlaneLiesOnItsLevelLine() {
+        let v = (0..<3).map { j in (0..<3).map { i in Double(i + j) } }
+        let segs = SVGPlot.contourSegments(v, level: 1.5)
+        XCTAssertEqual(segs.count, 3)  // cells (0,0), (1,0) and (0,1); not (1,1), whose corners are all ≥ 2
+        for s in segs {
+            XCTAssertEqual(s.0 + s.1, 1.5, accuracy: 1e-12)
+            XCTAssertEqual(s.2 + s.3, 1.5, accuracy: 1e-12)
+        }
+        XCTAssertTrue(SVGPlot.contourSegments(v, level: 10).isEmpty)
+        XCTAssertTrue(SVGPlot.contourSegments([[1, .nan], [2, 3]], level: 1.5).isEmpty)
+        // A saddle gives two segments.
+        XCTAssertEqual(SVGPlot.contourSegments([[0, 1], [1, 0]], level: 0.5).count, 2)
+    }
+}
