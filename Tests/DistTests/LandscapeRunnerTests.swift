@@ -9,6 +9,7 @@ import FoundationXML
 #endif
 @testable import Dist
 import Engine
+import Media
 
 final class LandscapeRunnerTests: XCTestCase {
     static let options = ["widths": "8,8,16,16", "head_hidden": "8"]
@@ -115,6 +116,18 @@ final class LandscapeRunnerTests: XCTestCase {
             XCTAssertEqual((cps?[0]["rises"] as? [Double])?.count, 2)
             XCTAssertNil(cps?[0]["hessian"])
         }
+    }
+
+    func testSubsetIsASeededPermutationPrefix() {
+        let entries = (0..<20).map { LabelEntry(path: "v\($0).mp4", mos: Double($0)) }
+        let a = LandscapeData.subset(entries, count: 6, seed: 1)
+        XCTAssertEqual(a, LandscapeData.subset(entries, count: 6, seed: 1))
+        XCTAssertEqual(a.count, 6)
+        XCTAssertEqual(Set(a.map(\.path)).count, 6)
+        XCTAssertNotEqual(a, LandscapeData.subset(entries, count: 6, seed: 2))
+        XCTAssertEqual(Array(LandscapeData.subset(entries, count: 10, seed: 1).prefix(6)), a)
+        XCTAssertEqual(Set(LandscapeData.subset(entries, count: 0, seed: 1).map(\.path)), Set(entries.map(\.path)))
+        XCTAssertEqual(LandscapeData.subset(entries, count: 50, seed: 1).count, 20)
     }
 
     func assertXML(_ url: URL, file: StaticString = #filePath, line: UInt = #line) throws {
