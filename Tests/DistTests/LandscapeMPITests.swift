@@ -1,0 +1,121 @@
+// `vqa-mpi landscape` end to end on a tiny synthetic set: one rank (no launcher) and mpirun -np 2
+// give the same landscape.csv and sharpness.json.
+
+import XCTest
+import Foundation
+import Engine
+
+final class LandscapeMPITests: XCTestCase {
+    var work: URL!
+
+    override func setUpWithError() throws {
+        work = FileManager.default.temporaryDirectory.appendingPathComponent("landscape-mpi-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
+        try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
+    }
+
+    override func tearDownWithError() throws { try? FileManager.default.removeItem(at: work) }
+
+    func run(_ exe: String, _ args: [String], env: [String: String] = [:]) throws -> (status: Int32, out: String, err: String) {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: exe)
+        p.arguments = args
+        var e = ProcessInfo.processInfo.environment.filter { key, _ in !["OMPI_", "PMIX_", "PMI_", "SLURM_"].contains { key.hasPrefix($0) } }
+        for (k, v) in env { e[k] = v }
+        p.environment = e
+        let out = Pipe(), err = Pipe()
+        p.standardOutput = out; p.standardError = err
+        try p.run()
+        let o = out.fileHandleForReading.readDataToEndOfFile(), r = err.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        return (p.terminationStatus, String(decoding: o, as: UTF8.self), String(decoding: r, as: UTF8.self))
+    }
+
+    /// Writes a freshly initialised tiny fragnet as a checkpoint with model metadata and an extra tensor.
+    func checkpoint(seed: UInt64, name: String) throws -> String {
+        let model = try ModelKind.fragnet.make(seed: seed, options: ["widths": "8,8,16,16", "head_hidden": "8"])
+        var tensors = model.parameters.safetensors()
+        tensors["ema.extra"] = SafetensorsTensor(floats: [1, 2, 3], shape: [3])
+        let path = work.appendingPathComponent(name).path
+        try SafetensorsFile(tensors: tensors, metadata: ["model": "fragnet", "model_options": "{\"widths\": \"8,8,16,16\", \"head_hidden\": 8}"]).write(to: path)
+        return path
+    }
+
+    func rows(_ csv: String) -> [[String]] { csv.split(separator: "\n").map { $0.split(separator: ",").map(String.init) } }
+
+    func testTwoRanksEqualOneRank() throws {
+        let bin = MPIRunTests.binary
+        guard FileManager.default.isExecutableFile(atPath: bin) else { XCTFail("\(bin) missing: build the release binary first"); return }
+        guard let mpirun = MPIRunTests.which("mpirun") else { throw XCTSkip("mpirun is not installed") }
+        let data = work.appendingPathComponent("data").path
+        let synth = try run(bin, ["synth", "--out", data, "--videos", "6", "--seed", "1", "--frames", "8", "--width", "64", "--height", "64"])
+        XCTAssertEqual(synth.status, 0, synth.err)
+        let a = try checkpoint(seed: 1, name: "a.safetensors"), b = try checkpoint(seed: 2, name: "b.safetensors")
+        func args(_ out: String) -> [String] {
+            ["landscape", "--checkpoint", a, "--checkpoint", b, "--labels", data + "/labels.txt", "--data-root", data,
+             "--dims", "1", "--points", "3", "--directions", "2", "--hessian-iters", "2", "--subset", "5", "--seed", "3",
+             "--fragments", "2", "--fsize", "32", "--clip-len", "4", "--frame-interval", "2", "--batch-size", "2",
+             "--out", work.appendingPathComponent(out).path]
+        }
+        let one = try run(bin, args("one"))
+        XCTAssertEqual(one.status, 0, one.err)
+        XCTAssertTrue(one.out.contains("hessian_top"), one.out)
+        let two = try run(mpirun, ["-np", "2", "--mca", "btl", "self,vader", "--mca", "btl_vader_single_copy_mechanism", "none", bin] + args("two"),
+                          env: ["OMPI_ALLOW_RUN_AS_ROOT": "1", "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM": "1"])
+        XCTAssertEqual(two.status, 0, two.err)
+        XCTAssertTrue(two.err.contains("on 2 rank(s)"), two.err)
+
+        let c1 = rows(try String(contentsOfFile: work.appendingPathComponent("one/landscape.csv").path, encoding: .utf8))
+        let c2 = rows(try String(contentsOfFile: work.appendingPathComponent("two/landscape.csv").path, encoding: .utf8))
+        XCTAssertEqual(c1.count, 1 + 2 * 3)
+        XCTAssertEqual(c1.count, c2.count)
+        XCTAssertEqual(Set(c1.dropFirst().map { $0[0] }), ["a", "b"])
+        for (r1, r2) in zip(c1, c2) {
+            XCTAssertEqual(r1.count, r2.count)
+            XCTAssertEqual(r1.first, r2.first)
+            for (x, y) in zip(r1.dropFirst(), r2.dropFirst()) {
+                guard let u = Double(x), let v = Double(y) else { XCTAssertEqual(x, y); continue }
+                XCTAssertEqual(u, v, accuracy: 1e-5 * max(1, abs(u)), "\(r1) vs \(r2)")
+            }
+        }
+        func sharp(_ dir: String) throws -> [[String: Any]] {
+            let obj = try JSONSerialization.jsonObject(with: Data(contentsOf: work.appendingPathComponent("\(dir)/sharpness.json"))) as? [String: Any]
+            return obj?["checkpoints"] as? [[String: Any]] ?? []
+        }
+        let s1 = try sharp("one"), s2 = try sharp("two")
+        XCTAssertEqual(s1.count, 2)
+        for (p, q) in zip(s1, s2) {
+            XCTAssertEqual(p["loss"] as? Double ?? .nan, q["loss"] as? Double ?? -1, accuracy: 1e-5)
+            XCTAssertEqual(p["maxRise"] as? Double ?? .nan, q["maxRise"] as? Double ?? -1, accuracy: 1e-4)
+            let h1 = (p["hessian"] as? [String: Any])?["eigenvalue"] as? Double ?? .nan
+            let h2 = (q["hessian"] as? [String: Any])?["eigenvalue"] as? Double ?? -1
+            XCTAssertEqual(h1, h2, accuracy: 2e-2 * max(1, abs(h1)))
+        }
+        let svg = try Data(contentsOf: work.appendingPathComponent("two/landscape.svg"))
+        XCTAssertTrue(String(decoding: svg, as: UTF8.self).contains("<svg"))
+    }
+
+    func testTwoDimensionalSurfaceUnderTwoRanks() throws {
+        let bin = MPIRunTests.binary
+        guard FileManager.default.isExecutableFile(atPath: bin) else { XCTFail("\(bin) missing: build the release binary first"); return }
+        guard let mpirun = MPIRunTests.which("mpirun") else { throw XCTSkip("mpirun is not installed") }
+        let data = work.appendingPathComponent("data").path
+        XCTAssertEqual(try run(bin, ["synth", "--out", data, "--videos", "4", "--seed", "2", "--frames", "8", "--width", "64", "--height", "64"]).status, 0)
+        let a = try checkpoint(seed: 5, name: "only.safetensors")
+        let out = work.appendingPathComponent("surface")
+        let r = try run(mpirun, ["-np", "2", "--mca", "btl", "self,vader", "--mca", "btl_vader_single_copy_mechanism", "none", bin,
+                                 "landscape", "--checkpoint", a, "--labels", data + "/labels.txt", "--data-root", data, "--dims", "2",
+                                 "--range", "-0.5:0.5", "--points", "3", "--directions", "1", "--hessian-iters", "0", "--include-bn-bias",
+                                 "--fragments", "2", "--clip-len", "4", "--clips", "2", "--out", out.path],
+                        env: ["OMPI_ALLOW_RUN_AS_ROOT": "1", "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM": "1"])
+        XCTAssertEqual(r.status, 0, r.err)
+        let csv = rows(try String(contentsOfFile: out.appendingPathComponent("landscape.csv").path, encoding: .utf8))
+        XCTAssertEqual(csv.first ?? [], ["checkpoint", "alpha", "beta", "loss", "srcc"])
+        XCTAssertEqual(csv.count, 1 + 9)
+        XCTAssertEqual(Set(csv.dropFirst().map { "\($0[1]),\($0[2])" }).count, 9)
+        let centre = try XCTUnwrap(csv.first { $0[1] == "0.0" && $0[2] == "0.0" })
+        let obj = try JSONSerialization.jsonObject(with: Data(contentsOf: out.appendingPathComponent("sharpness.json"))) as? [String: Any]
+        let loss = ((obj?["checkpoints"] as? [[String: Any]])?.first?["loss"] as? Double) ?? .nan
+        XCTAssertEqual(Double(centre[3]) ?? .nan, loss, accuracy: 1e-6)
+        XCTAssertTrue(String(decoding: try Data(contentsOf: out.appendingPathComponent("landscape.svg")), as: UTF8.self).contains("only: loss"))
+    }
+}
