@@ -15,21 +15,6 @@ final class LandscapeMPITests: XCTestCase {
 
     override func tearDownWithError() throws { try? FileManager.default.removeItem(at: work) }
 
-    func run(_ exe: String, _ args: [String], env: [String: String] = [:]) throws -> (status: Int32, out: String, err: String) {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: exe)
-        p.arguments = args
-        var e = ProcessInfo.processInfo.environment.filter { key, _ in !["OMPI_", "PMIX_", "PMI_", "SLURM_"].contains { key.hasPrefix($0) } }
-        for (k, v) in env { e[k] = v }
-        p.environment = e
-        let out = Pipe(), err = Pipe()
-        p.standardOutput = out; p.standardError = err
-        try p.run()
-        let o = out.fileHandleForReading.readDataToEndOfFile(), r = err.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return (p.terminationStatus, String(decoding: o, as: UTF8.self), String(decoding: r, as: UTF8.self))
-    }
-
     /// Writes a freshly initialised tiny fragnet as a checkpoint with model metadata and an extra tensor.
     func checkpoint(seed: UInt64, name: String) throws -> String {
         let model = try ModelKind.fragnet.make(seed: seed, options: ["widths": "8,8,16,16", "head_hidden": "8"])
@@ -48,7 +33,7 @@ final class LandscapeMPITests: XCTestCase {
         guard let mpirun = MPIRunTests.which("mpirun") else { throw XCTSkip("mpirun is not installed") }
         let data = work.appendingPathComponent("data").path
         let synth = try run(bin, ["synth", "--out", data, "--videos", "6", "--seed", "1", "--frames", "8", "--width", "64", "--height", "64"])
-        XCTAssertEqual(synth.status, 0, synth.err)
+        XCTAssertEqual(synth.status, 0, synth.stderr)
         let a = try checkpoint(seed: 1, name: "a.safetensors"), b = try checkpoint(seed: 2, name: "b.safetensors")
         func args(_ out: String) -> [String] {
             ["landscape", "--checkpoint", a, "--checkpoint", b, "--labels", data + "/labels.txt", "--data-root", data,
@@ -57,12 +42,12 @@ final class LandscapeMPITests: XCTestCase {
              "--out", work.appendingPathComponent(out).path]
         }
         let one = try run(bin, args("one"))
-        XCTAssertEqual(one.status, 0, one.err)
-        XCTAssertTrue(one.out.contains("hessian_top"), one.out)
+        XCTAssertEqual(one.status, 0, one.stderr)
+        XCTAssertTrue(one.stdout.contains("hessian_top"), one.stdout)
         let two = try run(mpirun, ["-np", "2", "--mca", "btl", "self,vader", "--mca", "btl_vader_single_copy_mechanism", "none", bin] + args("two"),
                           env: ["OMPI_ALLOW_RUN_AS_ROOT": "1", "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM": "1"])
-        XCTAssertEqual(two.status, 0, two.err)
-        XCTAssertTrue(two.err.contains("on 2 rank(s)"), two.err)
+        XCTAssertEqual(two.status, 0, two.stderr)
+        XCTAssertTrue(two.stderr.contains("on 2 rank(s)"), two.stderr)
 
         let c1 = rows(try String(contentsOfFile: work.appendingPathComponent("one/landscape.csv").path, encoding: .utf8))
         let c2 = rows(try String(contentsOfFile: work.appendingPathComponent("two/landscape.csv").path, encoding: .utf8))
@@ -107,7 +92,7 @@ final class LandscapeMPITests: XCTestCase {
                                  "--range", "-0.5:0.5", "--points", "3", "--directions", "1", "--hessian-iters", "0", "--include-bn-bias",
                                  "--fragments", "2", "--clip-len", "4", "--clips", "2", "--out", out.path],
                         env: ["OMPI_ALLOW_RUN_AS_ROOT": "1", "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM": "1"])
-        XCTAssertEqual(r.status, 0, r.err)
+        XCTAssertEqual(r.status, 0, r.stderr)
         let csv = rows(try String(contentsOfFile: out.appendingPathComponent("landscape.csv").path, encoding: .utf8))
         XCTAssertEqual(csv.first ?? [], ["checkpoint", "alpha", "beta", "loss", "srcc"])
         XCTAssertEqual(csv.count, 1 + 9)
