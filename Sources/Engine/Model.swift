@@ -25,11 +25,14 @@ extension VQAModel {
 /// Models the engine can build.
 public enum ModelKind: String, CaseIterable, Sendable, Codable {
     case fragnet
+    case fastVQAB = "fast-vqa-b", fastVQAM = "fast-vqa-m"
 
     /// Builds the model with its default configuration and parameters initialised from `seed`.
     public func make(seed: UInt64, options: [String: String] = [:]) throws -> VQAModel {
         switch self {
         case .fragnet: return try FragNet(config: FragNet.Config(options: options), seed: seed)
+        case .fastVQAB: return try FastVQA(name: rawValue, config: .init(base: .fastVQAB, options: options), seed: seed)
+        case .fastVQAM: return try FastVQA(name: rawValue, config: .init(base: .fastVQAM, options: options), seed: seed)
         }
     }
 

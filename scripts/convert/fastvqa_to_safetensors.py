@@ -1,0 +1,96 @@
+#!/usr/bin/env python3
+"""Converts a FAST-VQA or Kinetics Video Swin-T PyTorch checkpoint to vqa-mpi's safetensors names.
+
+Inputs (`torch.load`): a dict with the weights under "state_dict" (FAST-VQA releases, mmaction
+Kinetics-400 Swin-T), "model", or the state_dict itself. Name mapping:
+  fragments_backbone.X  -> backbone.X     (FAST-VQA DiViDeAddEvaluator)
+  backbone.X            -> backbone.X     (FAST-VQA BaseEvaluator, mmaction recognizers)
+  vqa_head.X / fragments_head.X -> vqa_head.X
+  cls_head.*, *.relative_position_index, *.attn_mask -> dropped (classifier head, buffers)
+With --init-fragment-tables, a checkpoint without fragment_position_bias_table (Kinetics Swin-T)
+gets one copied from the relative table of the same block in stages listed by --fragment-stages,
+as FAST-VQA does when it starts from Kinetics weights.
+Every kept tensor is written as float32. Usage:
+  fastvqa_to_safetensors.py IN.pth OUT.safetensors [--init-fragment-tables] [--fragment-stages 0,1,2]
+"""
+import argparse
+import json
+import re
+import sys
+
+import torch
+from safetensors.torch import save_file
+
+DROP = re.compile(r"(relative_position_index|attn_mask)$")
+
+
+def state_dict_of(obj):
+    if isinstance(obj, dict):
+        for key in ("state_dict", "model"):
+            if key in obj and isinstance(obj[key], dict):
+                return obj[key]
+        if all(torch.is_tensor(v) for v in obj.values()):
+            return obj
+    raise SystemExit("no state_dict found: expected a dict with 'state_dict' or 'model', or a tensor dict")
+
+
+def rename(name):
+    """Our name for an upstream key, or None to drop it."""
+    if DROP.search(name) or name.startswith("cls_head."):
+        return None
+    for old, new in (("module.", ""),):
+        if name.startswith(old):
+            name = new + name[len(old):]
+    if name.startswith("fragments_backbone."):
+        return "backbone." + name[len("fragments_backbone."):]
+    if name.startswith("backbone."):
+        return name
+    if name.startswith("fragments_head."):
+        return "vqa_head." + name[len("fragments_head."):]
+    if name.startswith("vqa_head."):
+        return name
+    return None
+
+
+def convert(sd, init_fragment_tables=False, fragment_stages=(0, 1, 2)):
+    out, dropped = {}, []
+    for k, v in sd.items():
+        if not torch.is_tensor(v):
+            continue
+        nk = rename(k)
+        if nk is None:
+            dropped.append(k)
+            continue
+        if nk in out:
+            raise SystemExit(f"two checkpoint keys map to {nk}; pass a single-branch checkpoint")
+        out[nk] = v.detach().to(torch.float32).contiguous()
+    if init_fragment_tables:
+        for k in list(out):
+            m = re.match(r"backbone\.layers\.(\d+)\.blocks\.\d+\.attn\.relative_position_bias_table$", k)
+            if m and int(m.group(1)) in fragment_stages:
+                fk = k.replace("relative_position_bias_table", "fragment_position_bias_table")
+                out.setdefault(fk, out[k].clone())
+    return out, dropped
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("input")
+    ap.add_argument("output")
+    ap.add_argument("--init-fragment-tables", action="store_true")
+    ap.add_argument("--fragment-stages", default="0,1,2")
+    args = ap.parse_args()
+    sd = state_dict_of(torch.load(args.input, map_location="cpu", weights_only=False))
+    stages = tuple(int(s) for s in args.fragment_stages.split(",") if s)
+    out, dropped = convert(sd, args.init_fragment_tables, stages)
+    if not out:
+        raise SystemExit(f"{args.input}: no backbone./fragments_backbone./vqa_head. tensors found")
+    save_file(out, args.output, metadata={"source": args.input, "converter": "scripts/convert/fastvqa_to_safetensors.py",
+                                          "dropped": json.dumps(dropped)})
+    n = sum(v.numel() for v in out.values())
+    print(f"wrote {args.output}: {len(out)} tensors, {n} parameters; dropped {len(dropped)} keys")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
