@@ -14,6 +14,10 @@ import Media
 public struct TimeSplit: Codable, Sendable, Equatable {
     public var decodeWait = 0.0, forward = 0.0, backward = 0.0, communication = 0.0, perturbation = 0.0, optimizer = 0.0
     public var evaluation = 0.0, total = 0.0
+    enum CodingKeys: String, CodingKey {
+        case forward, backward, communication, perturbation, optimizer, evaluation, total
+        case decodeWait = "decode_wait"
+    }
 }
 
 extension Trainer {

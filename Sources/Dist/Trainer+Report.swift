@@ -72,7 +72,9 @@ extension Trainer {
     static func atomicWrite(_ text: String, to path: String) throws {
         let tmp = path + ".tmp"
         try Data(text.utf8).write(to: URL(fileURLWithPath: tmp))
-        _ = try FileManager.default.replaceItemAt(URL(fileURLWithPath: path), withItemAt: URL(fileURLWithPath: tmp))
+        if rename(tmp, path) != 0 {
+            throw DistError("\(path): cannot replace it with \(tmp) (errno \(errno)); check the directory's permissions and free space")
+        }
     }
 
     func summary(_ r: EpochRecord) -> String {

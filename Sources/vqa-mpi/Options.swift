@@ -39,7 +39,7 @@ func collective(_ comm: Communicator, _ body: () throws -> Void) throws {
 
 /// JSON text of a dictionary with sorted keys (one line).
 func jsonLine(_ object: [String: Any]) -> String {
-    let d = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data("{}".utf8)
+    let d = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])) ?? Data("{}".utf8)
     return String(decoding: d, as: UTF8.self)
 }
 
