@@ -88,7 +88,9 @@ extension TrainConfig {
         case .typeMismatch(let t, let c): return "\(path(c.codingPath)): expected a value of type \(t) (\(c.debugDescription))"
         case .valueNotFound(let t, let c): return "\(path(c.codingPath)): missing value of type \(t)"
         case .keyNotFound(let k, let c): return "\(path(c.codingPath)): missing key \(snake(k.stringValue))"
-        case .dataCorrupted(let c): return "\(path(c.codingPath)): \(c.debugDescription)"
+        case .dataCorrupted(let c):
+            let where_ = path(c.codingPath)
+            return (where_.isEmpty ? "" : where_ + ": ") + (c.underlyingError.map { "\($0)" } ?? c.debugDescription)
         @unknown default: return "\(e)"
         }
     }
@@ -135,6 +137,19 @@ extension TrainConfig {
         }
         if over is [String: Any] || over is [Any] { throw DistError("\(source): \(path) must be a single value, not a map or list") }
         if base is String { return "\(over)" }
+        if base is Bool {
+            guard let b = over as? Bool else { throw DistError("\(source): \(path) must be true or false, got '\(over)'") }
+            return b
+        }
+        if base is Int {
+            guard let i = over as? Int else { throw DistError("\(source): \(path) must be an integer, got '\(over)'") }
+            return i
+        }
+        if base is Double {
+            if let d = over as? Double { return d }
+            if let i = over as? Int { return Double(i) }
+            throw DistError("\(source): \(path) must be a number, got '\(over)'")
+        }
         return over
     }
 

@@ -56,7 +56,7 @@ public final class Trainer {
         let c = resolved.config
         config = c; configYAML = resolved.yaml; self.options = options; self.comm = comm
         if c.train.batchSize % comm.size != 0 {
-            throw DistError("train: the global batch size \(c.train.batchSize) is not divisible by the \(comm.size) ranks; use --batch-size \(max(comm.size, c.train.batchSize / comm.size * comm.size)) or run with a number of ranks that divides it")
+            throw DistError("train: the global batch size \(c.train.batchSize) is not divisible by the \(comm.size) ranks; use --batch-size \((c.train.batchSize + comm.size - 1) / comm.size * comm.size) or run with a number of ranks that divides it")
         }
         batchPerRank = c.train.batchSize / comm.size
         if c.data.train.labels.isEmpty { throw DistError("train: no training labels; pass --train-labels FILE or set data.train.labels") }
