@@ -152,6 +152,12 @@ public struct TrainConfig: Codable, Equatable, Sendable {
             try fail("train.linear_probe_epochs must be in 0..<epochs (\(train.epochs)), got \(train.linearProbeEpochs)")
         }
         try data.train.sampler.validate()
+        if model.name == ModelKind.fragnet.rawValue {
+            let shape = data.train.sampler.shape(train: true)
+            if shape.frames % 2 != 0 || shape.height % 32 != 0 || shape.width % 32 != 0 {
+                try fail("fragnet needs an even clip_len and fragment/resize sizes divisible by 32, got \(shape.frames) frames of \(shape.height)×\(shape.width); for images use clip_len 2 with frame_interval 1 (the frame is repeated)")
+            }
+        }
     }
 
     /// The sampler used for training: augmentation set by the regularizer (`aug`) or `always_augment`.

@@ -103,7 +103,11 @@ public final class Trainer {
             records = try loadRecords().filter { $0.epoch <= saved.epoch }
             say("resumed from \(path): epoch \(saved.epoch), step \(saved.step)")
         } else if let from = options.initFrom {
-            let (file, _) = try Checkpoint.readWeights(path: from)
+            var (file, _) = try Checkpoint.readWeights(path: from)
+            // A training checkpoint's EMA weights are the ones it scores with: start from those.
+            if file.tensors.keys.contains(where: { $0.hasPrefix("ema.") }) {
+                file.tensors = Dictionary(uniqueKeysWithValues: file.tensors.compactMap { k, v in k.hasPrefix("ema.") ? (String(k.dropFirst(4)), v) : nil })
+            }
             let head = Set(model.headParameters)
             let (loaded, skipped) = try Checkpoint.initFrom(file, path: from, store: store, skip: head)
             say("initialised \(loaded.count) tensors from \(from); re-initialised or kept \(skipped.count) (head: \(head.count))")

@@ -151,6 +151,22 @@ final class TrainE2ETests: XCTestCase {
         XCTAssertTrue(c.stderr.contains(last) && c.stderr.contains("checksum"), c.stderr)
     }
 
+    func testFineTuneProbesTheHeadThenTrainsAll() throws {
+        let base = Self.data + "/ft-base", ft = Self.data + "/ft"
+        XCTAssertEqual(try CLI.vqa(trainArgs(out: base, epochs: 1)).status, 0)
+        let r = try CLI.vqa(trainArgs(out: ft, epochs: 2) + ["--init-from", base + "/last.safetensors", "--set", "train.linear_probe_epochs=1"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(r.stdout.contains("linear probe done"), r.stdout)
+        let src = try tensorBytes(base + "/last.safetensors")
+        let probe = try tensorBytes(ft + "/epoch-001.safetensors"), full = try tensorBytes(ft + "/epoch-002.safetensors")
+        let backbone = probe.keys.filter { !$0.hasPrefix("ema.") && !$0.hasPrefix("optim.") && !$0.hasPrefix("head.") }
+        XCTAssertFalse(backbone.isEmpty)
+        // Starts from the source's EMA weights; the probe epoch leaves the backbone untouched, then it trains.
+        for k in backbone { XCTAssertEqual(probe[k], src["ema." + k], "\(k) changed during the linear probe") }
+        XCTAssertTrue(backbone.contains { full[$0] != probe[$0] }, "the backbone must train after the probe")
+        XCTAssertNotEqual(probe["head.fc_last.weight"], src["ema.head.fc_last.weight"])
+    }
+
     func testDryRunAndConfigErrors() throws {
         let r = try CLI.vqa(["train", "--dry-run", "--epochs", "3", "--regularizer", "awp", "--set", "regularization.awp.gamma=0.002"])
         XCTAssertEqual(r.status, 0, r.stderr)

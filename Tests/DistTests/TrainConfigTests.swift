@@ -92,6 +92,10 @@ final class TrainConfigTests: XCTestCase {
         XCTAssertGreaterThanOrEqual(files.count, 5)
         for f in files { XCTAssertNoThrow(try TrainConfig.load(path: dir.appendingPathComponent(f).path), f) }
         let koniq = try TrainConfig.load(path: dir.appendingPathComponent("koniq-10k.yaml").path).config
-        XCTAssertEqual(koniq.data.train.sampler.clipLen, 1)
+        XCTAssertEqual(koniq.data.train.sampler.clipLen, 2)
+        XCTAssertEqual(koniq.data.train.sampler.frameInterval, 1)
+        XCTAssertThrowsError(try TrainConfig.resolve(sets: ["data.train.sampler.clip_len=1"])) { e in
+            XCTAssertTrue("\(e)".contains("even clip_len"), "\(e)")
+        }
     }
 }
