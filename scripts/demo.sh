@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 bash scripts/setup.sh
-swift build -c release 2>&1 | grep -E "error|warning: unre|Compiling|Build complete" | tail -3
+swift build -c release
 BIN=.build/release/vqa-mpi
 
 if [ ! -f data/demo/train/labels_train.txt ]; then

@@ -40,6 +40,7 @@ extension Trainer {
         var time = TimeSplit()
         var preds: [Float] = [], labels: [Float] = []
         var lossSum = 0.0, lossCount = 0, skipped = 0, lastLR: Float = 0
+        var riseSum = 0.0, riseCount = 0
         trainLoader.start(epoch: epoch)
         var first = 0
         if info.samplerEpoch == epoch && info.samplerStep > 0 {
@@ -73,6 +74,7 @@ extension Trainer {
             time.perturbation += r.perturbSeconds; time.optimizer += r.optimizerSeconds
             if r.applied {
                 lossSum += r.loss; lossCount += 1
+                if let p = r.perturbedLoss, p.isFinite { riseSum += p - r.loss; riseCount += 1 }
                 preds += r.predictions; labels += r.labels
             } else {
                 skipped += 1
@@ -95,6 +97,7 @@ extension Trainer {
                               samplesPerSecond: rate, time: time)
         rec.train = preds.count >= 2 ? MetricRecord(QualityReport(predictions: preds, labels: labels)) : nil
         rec.val = val
+        rec.perturbedLossRise = riseCount > 0 ? riseSum / Double(riseCount) : nil
         if let first = valSets.first?.name, let t = rec.train, let v = val[first]?["ema"] ?? val[first]?["raw"] {
             rec.gapSRCC = t.srcc - v.srcc
             rec.gapPLCC = t.plcc - v.plcc

@@ -36,6 +36,8 @@ public struct EpochRecord: Codable, Sendable, Equatable {
     public var val: [String: [String: MetricRecord]] = [:]
     /// train − test on the first validation set (EMA weights when kept).
     public var gapSRCC: Double?, gapPLCC: Double?
+    /// Mean loss at the perturbed weights minus the clean loss (AWP/RWP steps): how much γ matters.
+    public var perturbedLossRise: Double?
 
     init(epoch: Int, complete: Bool, globalStep: Int, lr: Double, trainLoss: Double, skippedSteps: Int,
          samplesPerSecond: Double, time: TimeSplit) {
@@ -46,6 +48,7 @@ public struct EpochRecord: Codable, Sendable, Equatable {
         case epoch, complete, lr, train, val, time
         case globalStep = "global_step", trainLoss = "train_loss", skippedSteps = "skipped_steps"
         case samplesPerSecond = "samples_per_second", gapSRCC = "gap_srcc", gapPLCC = "gap_plcc"
+        case perturbedLossRise = "perturbed_loss_rise"
     }
 }
 
@@ -87,6 +90,7 @@ extension Trainer {
             }
         }
         if let g = r.gapSRCC { s += "  gap srcc \(f(g)) plcc \(f(r.gapPLCC))" }
+        if let d = r.perturbedLossRise { s += String(format: "  perturbed loss +%.2g", d) }
         let t = r.time
         s += String(format: "  | %.0fs: decode %.1f fwd %.1f bwd %.1f comm %.1f perturb %.1f optim %.1f eval %.1f",
                     t.total, t.decodeWait, t.forward, t.backward, t.communication, t.perturbation, t.optimizer, t.evaluation)
