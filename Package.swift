@@ -29,7 +29,7 @@ let package = Package(
         // Swift modules. Arrows point down only: vqa-mpi -> Dist -> {Engine, Media} -> C modules.
         .target(name: "Engine", dependencies: ["COpenBLAS"], path: "Sources/Engine"),
         .target(name: "Media", dependencies: ["CFFmpeg", "CFFmpegShim"], path: "Sources/Media"),
-        .target(name: "Dist", dependencies: ["Engine", "Media", "CMPI", "CMPIShim"], path: "Sources/Dist"),
+        .target(name: "Dist", dependencies: ["Engine", "Media", "CMPI", "CMPIShim", .product(name: "Yams", package: "Yams")], path: "Sources/Dist"),
         .executableTarget(name: "vqa-mpi",
                           dependencies: ["Dist", "Engine", "Media",
                                          .product(name: "ArgumentParser", package: "swift-argument-parser"),

@@ -1,0 +1,153 @@
+// Training checkpoints in safetensors: model tensors under their names, `ema.<name>`, optimizer
+// state `optim.<key>` (flat buffers, shape [flatCount]) and string metadata (config YAML, epoch,
+// step, optimizer step count, seed, sampler position, best metric, calibration, model, checksum).
+// The checksum is FNV-1a 64 over every tensor's name, dtype, shape and bytes in name order; it is
+// verified on load so a damaged file is rejected with its name instead of training on garbage.
+
+import Foundation
+import Engine
+
+/// What a checkpoint records besides tensors.
+public struct CheckpointInfo: Sendable, Equatable {
+    /// Model registry name and options.
+    public var model = "fragnet"
+    public var modelOptions: [String: String] = [:]
+    /// The resolved training config (YAML).
+    public var config = ""
+    /// Epochs completed and optimizer steps taken (global step index of the next step).
+    public var epoch = 0, step = 0, optimizerSteps = 0
+    /// The run seed (every random choice is keyed by it).
+    public var seed: UInt64 = 0
+    /// Sampler position: the epoch the next batch comes from and the step within it.
+    public var samplerEpoch = 0, samplerStep = 0
+    /// Best validation SRCC+PLCC so far and its epoch (−1: none).
+    public var bestMetric = -Double.infinity, bestEpoch = -1
+    /// Raw prediction → training MOS calibration, when fitted.
+    public var calibration: Logistic4?
+    public init() {}
+}
+
+/// Saving and loading training checkpoints.
+public enum Checkpoint {
+    /// Format tag in the metadata.
+    public static let format = "vqa-mpi-checkpoint/1"
+
+    /// FNV-1a 64 over the tensors (name order): names, dtypes, shapes, bytes.
+    public static func checksum(_ tensors: [String: SafetensorsTensor]) -> UInt64 {
+        var h: UInt64 = 0xcbf2_9ce4_8422_2325
+        @inline(__always) func mix(_ b: UInt8) { h = (h ^ UInt64(b)) &* 0x0000_0100_0000_01b3 }
+        for name in tensors.keys.sorted() {
+            let t = tensors[name]!
+            for b in name.utf8 { mix(b) }
+            for b in t.dtype.rawValue.utf8 { mix(b) }
+            for d in t.shape { for i in 0..<8 { mix(UInt8(truncatingIfNeeded: d >> (8 * i))) } }
+            t.data.withUnsafeBufferPointer { p in for b in p { h = (h ^ UInt64(b)) &* 0x0000_0100_0000_01b3 } }
+        }
+        return h
+    }
+
+    /// The checkpoint file for a model, its EMA weights and optimizer, and `info`.
+    public static func make(store: ParameterStore, ema: WeightEMA?, optimizer: Optimizer?, info: CheckpointInfo) -> SafetensorsFile {
+        var tensors = store.safetensors()
+        if let e = ema { tensors.merge(store.safetensors(from: e.shadow, prefix: "ema.")) { a, _ in a } }
+        if let o = optimizer {
+            for (k, buf) in o.state { tensors["optim.\(k)"] = SafetensorsTensor(floats: UnsafeBufferPointer(start: buf.base, count: buf.count), shape: [buf.count]) }
+        }
+        var m: [String: String] = [
+            "format": format, "model": info.model, "config": info.config,
+            "epoch": "\(info.epoch)", "step": "\(info.step)", "optimizer_steps": "\(info.optimizerSteps)",
+            "seed": "\(info.seed)", "sampler_epoch": "\(info.samplerEpoch)", "sampler_step": "\(info.samplerStep)",
+            "best_metric": info.bestMetric.isFinite ? "\(info.bestMetric)" : "none", "best_epoch": "\(info.bestEpoch)",
+        ]
+        if let d = try? JSONSerialization.data(withJSONObject: info.modelOptions, options: [.sortedKeys]) {
+            m["model_options"] = String(decoding: d, as: UTF8.self)
+        }
+        if let c = info.calibration, let d = try? JSONEncoder().encode(c) { m["calibration"] = String(decoding: d, as: UTF8.self) }
+        m["checksum"] = String(checksum(tensors), radix: 16)
+        return SafetensorsFile(tensors: tensors, metadata: m)
+    }
+
+    /// Writes `file` atomically (temporary file, fsync, rename).
+    public static func save(_ file: SafetensorsFile, to path: String) throws {
+        try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+        try file.write(to: path)
+    }
+
+    /// Reads a checkpoint, verifying format and checksum; errors name the file and how to recover.
+    public static func read(path: String) throws -> (file: SafetensorsFile, info: CheckpointInfo) {
+        guard FileManager.default.fileExists(atPath: path) else {
+            throw DistError("\(path): no such checkpoint; check the path (train writes DIR/last.safetensors and DIR/best.safetensors)")
+        }
+        let file: SafetensorsFile
+        do { file = try SafetensorsFile.read(path: path) } catch {
+            throw DistError("\(path): corrupt or truncated checkpoint (\(error)); use an older epoch-NNN.safetensors or best.safetensors, or start without --resume")
+        }
+        let m = file.metadata
+        guard m["format"] == format else {
+            throw DistError("\(path): not a vqa-mpi training checkpoint (metadata format is \(m["format"] ?? "missing"), expected \(format))")
+        }
+        guard let want = m["checksum"].flatMap({ UInt64($0, radix: 16) }) else {
+            throw DistError("\(path): checkpoint has no checksum; the file is damaged")
+        }
+        let got = checksum(file.tensors)
+        guard got == want else {
+            throw DistError("\(path): checksum mismatch (stored \(String(want, radix: 16)), computed \(String(got, radix: 16))): the checkpoint is corrupt; use an older epoch-NNN.safetensors or best.safetensors")
+        }
+        var info = CheckpointInfo()
+        info.model = m["model"] ?? "fragnet"
+        info.config = m["config"] ?? ""
+        func int(_ k: String) -> Int { m[k].flatMap { Int($0) } ?? 0 }
+        info.epoch = int("epoch"); info.step = int("step"); info.optimizerSteps = int("optimizer_steps")
+        info.samplerEpoch = int("sampler_epoch"); info.samplerStep = int("sampler_step")
+        info.seed = m["seed"].flatMap { UInt64($0) } ?? 0
+        info.bestMetric = m["best_metric"].flatMap { Double($0) } ?? -Double.infinity
+        info.bestEpoch = m["best_epoch"].flatMap { Int($0) } ?? -1
+        if let s = m["model_options"], let o = try? JSONSerialization.jsonObject(with: Data(s.utf8)) as? [String: String] { info.modelOptions = o }
+        if let s = m["calibration"] { info.calibration = try? JSONDecoder().decode(Logistic4.self, from: Data(s.utf8)) }
+        return (file, info)
+    }
+
+    /// Reads any safetensors weights file (a training checkpoint is checksum-verified; a plain
+    /// safetensors file, e.g. converted from PyTorch, is accepted as is).
+    public static func readWeights(path: String) throws -> (file: SafetensorsFile, info: CheckpointInfo?) {
+        guard FileManager.default.fileExists(atPath: path) else { throw DistError("\(path): no such checkpoint; check the path") }
+        let file: SafetensorsFile
+        do { file = try SafetensorsFile.read(path: path) } catch {
+            throw DistError("\(path): corrupt or truncated safetensors file (\(error))")
+        }
+        if file.metadata["format"] == format { let r = try read(path: path); return (r.file, r.info) }
+        return (file, nil)
+    }
+
+    /// Restores weights, EMA weights and optimizer state (exact resume).
+    public static func restore(_ file: SafetensorsFile, path: String, store: ParameterStore, ema: WeightEMA?,
+                               optimizer: Optimizer?, optimizerSteps: Int) throws {
+        try store.load(file, path: path)
+        if let e = ema {
+            if file.tensors.keys.contains(where: { $0.hasPrefix("ema.") }) { try store.load(file, path: path, into: e.shadow, prefix: "ema.") }
+            else { e.shadow.copy(from: store.values) }
+        }
+        if let o = optimizer {
+            for (k, buf) in o.state {
+                guard let t = file.tensors["optim.\(k)"], t.shape == [buf.count] else {
+                    throw DistError("\(path): optimizer state optim.\(k) is missing or has another size; was it saved with another optimizer or model? Use --init-from to start a new run from its weights")
+                }
+                try t.copyFloats(into: buf.buffer)
+            }
+            o.stepCount = optimizerSteps
+        }
+    }
+
+    /// Fine-tuning: copies tensors whose name and shape match (the head is re-initialised by the
+    /// caller); returns the names that were loaded and those skipped.
+    public static func initFrom(_ file: SafetensorsFile, path: String, store: ParameterStore, skip: Set<Int>) throws -> (loaded: [String], skipped: [String]) {
+        var loaded: [String] = [], skipped: [String] = []
+        for (i, info) in store.infos.enumerated() {
+            guard !skip.contains(i), let t = file.tensors[info.name], t.dtype == .F32, t.shape == info.shape else { skipped.append(info.name); continue }
+            try t.copyFloats(into: store.value(i))
+            loaded.append(info.name)
+        }
+        if loaded.isEmpty { throw DistError("\(path): no tensor matches the model by name and shape; is it a checkpoint of the same model?") }
+        return (loaded, skipped)
+    }
+}

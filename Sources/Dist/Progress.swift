@@ -1,0 +1,57 @@
+// Progress output on rank 0: a redrawn bar when stdout is a terminal, else a plain line every N steps.
+
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Reports training progress (rank 0 only; other ranks pass `enabled: false`).
+public final class Progress {
+    let enabled: Bool
+    let tty: Bool
+    let every: Int
+    var start = Date()
+    var samples = 0
+
+    /// A reporter; `every` is the plain-line interval when stdout is not a terminal.
+    public init(enabled: Bool, every: Int) {
+        self.enabled = enabled
+        self.every = max(1, every)
+        tty = isatty(STDOUT_FILENO) != 0
+    }
+
+    /// Starts timing an epoch.
+    public func begin() { start = Date(); samples = 0 }
+
+    /// Records step `step` (0-based) of `total` with `count` samples and its loss.
+    public func update(epoch: Int, step: Int, total: Int, count: Int, loss: Double, lr: Float) {
+        samples += count
+        guard enabled else { return }
+        let elapsed = max(Date().timeIntervalSince(start), 1e-9)
+        let rate = Double(samples) / elapsed
+        let eta = Double(total - step - 1) * elapsed / Double(step + 1)
+        let text = String(format: "epoch %d  step %d/%d  loss %.4f  lr %.2e  %.1f samples/s  ETA %@",
+                          epoch + 1, step + 1, total, loss, Double(lr), rate, Progress.duration(eta))
+        if tty {
+            let width = 24, filled = width * (step + 1) / max(total, 1)
+            let bar = String(repeating: "█", count: filled) + String(repeating: "·", count: width - filled)
+            print("\r\u{1B}[2K[\(bar)] \(text)", terminator: step + 1 == total ? "\n" : "")
+            fflush(nil)
+        } else if (step + 1) % every == 0 || step + 1 == total {
+            print(text)
+            fflush(nil)
+        }
+    }
+
+    /// Samples per second since `begin()`.
+    public var rate: Double { Double(samples) / max(Date().timeIntervalSince(start), 1e-9) }
+
+    /// "1h02m", "3m05s", "12s".
+    static func duration(_ s: Double) -> String {
+        guard s.isFinite, s >= 0 else { return "?" }
+        let t = Int(s.rounded())
+        if t >= 3600 { return String(format: "%dh%02dm", t / 3600, (t % 3600) / 60) }
+        if t >= 60 { return String(format: "%dm%02ds", t / 60, t % 60) }
+        return "\(t)s"
+    }
+}

@@ -1,0 +1,201 @@
+// The training configuration: the structs a YAML file, `--set key=value` overrides and CLI flags
+// resolve into (see TrainConfig+YAML.swift). YAML keys are the snake_case forms of these property
+// names (FAST-VQA-shaped: model / data / optimizer / schedule / loss / regularization / train).
+
+import Engine
+import Media
+
+/// Everything `vqa-mpi train` needs, resolved from defaults, a YAML file, overrides and flags.
+public struct TrainConfig: Codable, Equatable, Sendable {
+    /// The model and its string options.
+    public struct ModelSection: Codable, Equatable, Sendable {
+        public var name = "fragnet"
+        public var options: [String: String] = [:]
+    }
+    /// Training data: label file, data root, sampler and augmentation.
+    public struct TrainData: Codable, Equatable, Sendable {
+        public var labels = ""
+        public var dataRoot = ""
+        public var sampler = SamplerConfig()
+        /// Augmentation names used by the `aug` regularizer (and always when `always_augment`).
+        public var augment: [String] = ["hflip", "trivial_augment"]
+        /// Apply `augment` whatever the regularizer (off: only the `aug` regularizer augments).
+        public var alwaysAugment = false
+    }
+    /// One validation set.
+    public struct ValSet: Codable, Equatable, Sendable {
+        public var name = ""
+        public var labels = ""
+        public var dataRoot = ""
+        public init(name: String = "", labels: String = "", dataRoot: String = "") {
+            self.name = name; self.labels = labels; self.dataRoot = dataRoot
+        }
+    }
+    /// Training and validation data.
+    public struct DataSection: Codable, Equatable, Sendable {
+        public var train = TrainData()
+        public var val: [ValSet] = []
+    }
+    /// Optimizer settings (head LR; the backbone gets lr × backbone_lr_mult).
+    public struct OptimizerSection: Codable, Equatable, Sendable {
+        public var kind = "adamw"
+        public var lr = 1e-3
+        public var backboneLrMult = 0.1
+        public var wd = 0.05
+        public var betas: [Double] = [0.9, 0.999]
+        public var eps = 1e-8
+        public var momentum = 0.9
+        public var clipNorm = 0.0
+    }
+    /// Learning-rate schedule.
+    public struct ScheduleSection: Codable, Equatable, Sendable {
+        /// warmup_cosine (FAST-VQA) or constant.
+        public var kind = "warmup_cosine"
+        public var warmupEpochs = 2.5
+    }
+    /// Weight perturbation (AWP/RWP) settings.
+    public struct PerturbSection: Codable, Equatable, Sendable {
+        public var gamma = 1e-4
+        public var every = 1
+        public var startEpoch = 0
+        /// global or local.
+        public var sync = "global"
+        /// weight or ndim.
+        public var select = "weight"
+    }
+    /// Weight decay of the `l2` regularizer.
+    public struct L2Section: Codable, Equatable, Sendable { public var wd = 0.05 }
+    /// Augmentations of the `aug` regularizer.
+    public struct AugSection: Codable, Equatable, Sendable { public var names: [String] = ["hflip", "trivial_augment"] }
+    /// Which regularizer runs (the paper's comparison) and its settings.
+    public struct RegularizationSection: Codable, Equatable, Sendable {
+        public var kind = "none"
+        public var l2 = L2Section()
+        public var aug = AugSection()
+        public var rwp = PerturbSection()
+        public var awp = PerturbSection()
+    }
+    /// Loop settings.
+    public struct TrainSection: Codable, Equatable, Sendable {
+        public var epochs = 30
+        /// Global batch (split evenly over ranks).
+        public var batchSize = 16
+        public var seed = 42
+        /// Stop after this many optimizer steps in total (0: no limit).
+        public var maxSteps = 0
+        public var threads = 1
+        public var decodeThreads = 2
+        public var ema = 0.999
+        public var linearProbeEpochs = 0
+        public var keepLast = 2
+        public var keepEpochs = false
+        /// Cross-rank parameter checksum every N steps (0: off).
+        public var checksumEvery = 50
+        /// Plain progress line every N steps when stdout is not a terminal.
+        public var logEvery = 10
+        /// Evaluate the validation sets every N epochs (and after the last).
+        public var evalEvery = 1
+    }
+
+    public var model = ModelSection()
+    public var data = DataSection()
+    public var optimizer = OptimizerSection()
+    public var schedule = ScheduleSection()
+    /// Loss weights by LossKind name (plcc, rank, mse, l1).
+    public var loss: [String: Double] = ["plcc": 1, "rank": 0.3]
+    public var regularization = RegularizationSection()
+    public var train = TrainSection()
+
+    /// The FAST-VQA-style defaults.
+    public init() {}
+
+    /// The regularizer, or a DistError listing the valid names.
+    public func regularizer() throws -> Regularizer {
+        try TrainConfig.choice(regularization.kind, key: "regularization.kind", Regularizer.self)
+    }
+
+    /// Parses `value` as one of `E`'s raw values, naming the key and the valid values on failure.
+    static func choice<E: RawRepresentable & CaseIterable>(_ value: String, key: String, _: E.Type) throws -> E where E.RawValue == String {
+        guard let v = E(rawValue: value) else {
+            throw DistError("config: " + "\(key): invalid value '\(value)'; valid values: \(E.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        return v
+    }
+
+    /// Checks every enum-like value and range before any work starts.
+    public func validate() throws {
+        func fail(_ s: String) throws -> Never { throw DistError("config: " + s) }
+        _ = try ModelKind.parse(model.name)
+        _ = try regularizer()
+        _ = try TrainConfig.choice(optimizer.kind, key: "optimizer.kind", OptimizerKind.self)
+        if !["warmup_cosine", "constant"].contains(schedule.kind) {
+            try fail("schedule.kind: invalid value '\(schedule.kind)'; valid values: warmup_cosine, constant")
+        }
+        for k in loss.keys { _ = try TrainConfig.choice(k, key: "loss", LossKind.self) }
+        for (name, p) in [("rwp", regularization.rwp), ("awp", regularization.awp)] {
+            _ = try TrainConfig.choice(p.sync, key: "regularization.\(name).sync", PerturbationSync.self)
+            if !["weight", "ndim"].contains(p.select) {
+                try fail("regularization.\(name).select: invalid value '\(p.select)'; valid values: weight, ndim")
+            }
+            if !(p.gamma >= 0) { try fail("regularization.\(name).gamma must be ≥ 0, got \(p.gamma)") }
+            if p.every < 1 { try fail("regularization.\(name).every must be ≥ 1, got \(p.every)") }
+        }
+        _ = try AugmentConfig(names: regularization.aug.names)
+        _ = try AugmentConfig(names: data.train.augment)
+        if optimizer.betas.count != 2 { try fail("optimizer.betas must be [beta1, beta2], got \(optimizer.betas)") }
+        if train.epochs < 1 { try fail("train.epochs must be ≥ 1, got \(train.epochs)") }
+        if train.batchSize < 1 { try fail("train.batch_size must be ≥ 1, got \(train.batchSize)") }
+        if train.threads < 1 || train.decodeThreads < 1 { try fail("train.threads and train.decode_threads must be ≥ 1") }
+        if !(0..<1).contains(train.ema) { try fail("train.ema must be in [0, 1), got \(train.ema)") }
+        if train.keepLast < 1 { try fail("train.keep_last must be ≥ 1, got \(train.keepLast)") }
+        if train.linearProbeEpochs < 0 || train.linearProbeEpochs >= train.epochs {
+            try fail("train.linear_probe_epochs must be in 0..<epochs (\(train.epochs)), got \(train.linearProbeEpochs)")
+        }
+        try data.train.sampler.validate()
+        if model.name == ModelKind.fragnet.rawValue {
+            let shape = data.train.sampler.shape(train: true)
+            if shape.frames % 2 != 0 || shape.height % 32 != 0 || shape.width % 32 != 0 {
+                try fail("fragnet needs an even clip_len and fragment/resize sizes divisible by 32, got \(shape.frames) frames of \(shape.height)×\(shape.width); for images use clip_len 2 with frame_interval 1 (the frame is repeated)")
+            }
+        }
+    }
+
+    /// The sampler used for training: augmentation set by the regularizer (`aug`) or `always_augment`.
+    public func trainSampler() throws -> SamplerConfig {
+        var s = data.train.sampler
+        let reg = try regularizer()
+        if reg == .aug { s.augment.ops = try AugmentConfig(names: regularization.aug.names).ops }
+        else if data.train.alwaysAugment { s.augment.ops = try AugmentConfig(names: data.train.augment).ops }
+        return s
+    }
+
+    /// The optimizer: `l2` uses its decoupled weight decay, the others `optimizer.wd`; the
+    /// backbone group gets `backboneMultiplier` × the head LR.
+    public func optimizerConfig(backboneMultiplier: Double? = nil) throws -> OptimizerConfig {
+        let kind = try TrainConfig.choice(optimizer.kind, key: "optimizer.kind", OptimizerKind.self)
+        let wd = try regularizer() == .l2 ? regularization.l2.wd : optimizer.wd
+        return OptimizerConfig(kind: kind, weightDecay: Float(wd), momentum: kind == .sgd ? Float(optimizer.momentum) : 0,
+                               beta1: Float(optimizer.betas[0]), beta2: Float(optimizer.betas[1]), epsilon: Float(optimizer.eps),
+                               groups: ["backbone": GroupRule(lrMultiplier: Float(backboneMultiplier ?? optimizer.backboneLrMult))])
+    }
+
+    /// The step settings: loss weights, AWP/RWP, EMA, clipping.
+    public func stepConfig() throws -> StepConfig {
+        var s = StepConfig()
+        var w: [LossKind: Double] = [:]
+        for (k, v) in loss { w[try TrainConfig.choice(k, key: "loss", LossKind.self)] = v }
+        s.loss = LossConfig(weights: w)
+        s.emaDecay = Float(train.ema)
+        s.clipNorm = Float(optimizer.clipNorm)
+        let reg = try regularizer()
+        if reg == .awp || reg == .rwp {
+            let p = reg == .awp ? regularization.awp : regularization.rwp
+            s.perturbation = PerturbationConfig(kind: reg == .awp ? .awp : .rwp, gamma: Float(p.gamma),
+                                                select: p.select == "ndim" ? .ndimAbove1 : .weightNamed)
+            s.perturbEvery = p.every
+            s.perturbStartEpoch = p.startEpoch
+            s.sync = try TrainConfig.choice(p.sync, key: "regularization.\(reg.rawValue).sync", PerturbationSync.self)
+        }
+        return s
+    }
+}

@@ -1,0 +1,131 @@
+// One training epoch: batches from the sharded loader (invalid samples compacted away), the
+// data-parallel step with the scheduled LR, train-set metrics from the step's global predictions,
+// then validation (EMA and raw weights), the epoch record and checkpoints (Trainer+Report).
+//
+// Shapes: a loader batch is [B, clips, 3, T, H, W]; its valid samples are compacted into
+// [n, clips, 3, T, H, W] = n·clips clips of [3, T, H, W] for the step (each clip carries its
+// sample's label; its dropout stream is keyed by index·clips + clip).
+
+import Foundation
+import Engine
+import Media
+
+/// Seconds spent per phase of an epoch.
+public struct TimeSplit: Codable, Sendable, Equatable {
+    public var decodeWait = 0.0, forward = 0.0, backward = 0.0, communication = 0.0, perturbation = 0.0, optimizer = 0.0
+    public var evaluation = 0.0, total = 0.0
+    enum CodingKeys: String, CodingKey {
+        case forward, backward, communication, perturbation, optimizer, evaluation, total
+        case decodeWait = "decode_wait"
+    }
+}
+
+extension Trainer {
+    /// The LR schedule over the whole run.
+    func schedule() -> LRSchedule {
+        if config.schedule.kind == "constant" { return .constant }
+        return .fastVQA(warmupEpochs: config.schedule.warmupEpochs, epochs: config.train.epochs - config.train.linearProbeEpochs,
+                        linearProbeEpochs: config.train.linearProbeEpochs, iterationsPerEpoch: trainLoader.stepsPerEpoch)
+    }
+
+    /// Trains `epoch` (0-based) from the recorded sampler position; returns false when max_steps
+    /// stopped it before its end. Evaluates, records and checkpoints either way.
+    func runEpoch(_ epoch: Int) throws -> Bool {
+        let epochStart = Clock.now()
+        let steps = trainLoader.stepsPerEpoch
+        let sched = schedule()
+        let shape = trainLoader.sampleShape
+        let perSample = shape.floatsPerSample
+        let clipShape = [ClipLayout.channels, shape.frames, shape.height, shape.width]
+        var time = TimeSplit()
+        var preds: [Float] = [], labels: [Float] = []
+        var lossSum = 0.0, lossCount = 0, skipped = 0, lastLR: Float = 0
+        var riseSum = 0.0, riseCount = 0
+        trainLoader.start(epoch: epoch)
+        var first = 0
+        if info.samplerEpoch == epoch && info.samplerStep > 0 {
+            // Mid-epoch resume: replay the deterministic loader to the saved position.
+            for _ in 0..<info.samplerStep { _ = try trainLoader.next() }
+            first = info.samplerStep
+        }
+        info.samplerEpoch = epoch
+        progress.begin()
+        var completed = true
+        for s in first..<steps {
+            if stepLimitReached { completed = false; break }
+            let t0 = Clock.now()
+            guard let b = try trainLoader.next() else { break }
+            time.decodeWait += Clock.now() - t0
+            let keep = (0..<b.capacity).filter { b.valid[$0] }
+            var ptr = UnsafePointer(b.data)
+            if keep.count != b.capacity {
+                for (j, i) in keep.enumerated() { (compact.base + j * perSample).update(from: b.sample(i), count: perSample) }
+                ptr = UnsafePointer(compact.base)
+            }
+            var y: [Float] = [], keys: [UInt64] = []
+            for i in keep {
+                for c in 0..<shape.clips { y.append(b.labels[i]); keys.append(UInt64(b.indices[i]) &* UInt64(shape.clips) &+ UInt64(c)) }
+            }
+            let lr = sched.learningRate(base: Float(config.optimizer.lr), iteration: info.step)
+            lastLR = lr
+            let r = try step.step(clips: ptr, clipShape: clipShape, labels: y, sampleKeys: keys, lr: lr,
+                                  epoch: epoch, step: info.step, seed: UInt64(config.train.seed))
+            time.forward += r.forwardSeconds; time.backward += r.backwardSeconds; time.communication += r.commSeconds
+            time.perturbation += r.perturbSeconds; time.optimizer += r.optimizerSeconds
+            if r.applied {
+                lossSum += r.loss; lossCount += 1
+                if let p = r.perturbedLoss, p.isFinite { riseSum += p - r.loss; riseCount += 1 }
+                preds += r.predictions; labels += r.labels
+            } else {
+                skipped += 1
+            }
+            info.step += 1
+            info.samplerStep = s + 1
+            if config.train.checksumEvery > 0 && info.step % config.train.checksumEvery == 0 { try step.verifyReplicas() }
+            progress.update(epoch: epoch, step: s, total: steps, count: r.labels.count, loss: r.loss, lr: lr)
+        }
+        if info.samplerStep >= steps { completed = true }
+        let rate = progress.rate
+        info.optimizerSteps = step.optimizer.stepCount
+        if completed { info.epoch = epoch + 1; info.samplerEpoch = epoch + 1; info.samplerStep = 0 }
+        let t1 = Clock.now()
+        let val = try evaluateValidation()
+        time.evaluation = Clock.now() - t1
+        time.total = Clock.now() - epochStart
+        var rec = EpochRecord(epoch: epoch + 1, complete: completed, globalStep: info.step, lr: Double(lastLR),
+                              trainLoss: lossCount > 0 ? lossSum / Double(lossCount) : .nan, skippedSteps: skipped,
+                              samplesPerSecond: rate, time: time)
+        rec.train = preds.count >= 2 ? MetricRecord(QualityReport(predictions: preds, labels: labels)) : nil
+        rec.val = val
+        rec.perturbedLossRise = riseCount > 0 ? riseSum / Double(riseCount) : nil
+        if let first = valSets.first?.name, let t = rec.train, let v = val[first]?["ema"] ?? val[first]?["raw"] {
+            rec.gapSRCC = t.srcc - v.srcc
+            rec.gapPLCC = t.plcc - v.plcc
+        }
+        try finishEpoch(rec)
+        return completed
+    }
+
+    /// Every validation set with EMA weights (when kept) and raw weights (collective).
+    func evaluateValidation() throws -> [String: [String: MetricRecord]] {
+        var out: [String: [String: MetricRecord]] = [:]
+        for v in valSets {
+            var m: [String: MetricRecord] = [:]
+            if let e = step.ema {
+                try withWeights(e.shadow) { m["ema"] = DistributedEval.report(try evaluator.predict(v.loader), entries: v.entries).map(MetricRecord.init) }
+            }
+            m["raw"] = DistributedEval.report(try evaluator.predict(v.loader), entries: v.entries).map(MetricRecord.init)
+            out[v.name] = m
+        }
+        return out
+    }
+
+    /// Runs `body` with `weights` in the model, then puts the training weights back.
+    func withWeights(_ weights: FloatBuffer, _ body: () throws -> Void) throws {
+        let values = model.parameters.values
+        weightScratch.copy(from: values)
+        values.copy(from: weights)
+        defer { values.copy(from: weightScratch) }
+        try body()
+    }
+}

@@ -1,0 +1,177 @@
+// Per-epoch reporting and files: the summary line, metrics.jsonl (rewritten atomically), the
+// checkpoints (last, epoch-NNN, best) and curves.svg; after training, the score calibration.
+
+import Foundation
+import Engine
+import Media
+
+/// Metrics of one evaluation, as written to metrics.jsonl.
+public struct MetricRecord: Codable, Sendable, Equatable {
+    public var srcc, plcc, krcc, rmse: Double
+    public var plccLogistic, rmseLogistic: Double?
+    public var n: Int
+    /// From a QualityReport.
+    public init(_ r: QualityReport) {
+        srcc = r.srcc; plcc = r.plcc; krcc = r.krcc; rmse = r.rmse; n = r.count
+        plccLogistic = r.plccLogistic.isFinite ? r.plccLogistic : nil
+        rmseLogistic = r.rmseLogistic.isFinite ? r.rmseLogistic : nil
+    }
+    enum CodingKeys: String, CodingKey { case srcc, plcc, krcc, rmse, n, plccLogistic = "plcc_logistic", rmseLogistic = "rmse_logistic" }
+}
+
+/// One line of metrics.jsonl.
+public struct EpochRecord: Codable, Sendable, Equatable {
+    public var epoch: Int
+    /// False when max_steps stopped the epoch early.
+    public var complete: Bool
+    public var globalStep: Int
+    public var lr: Double
+    public var trainLoss: Double
+    public var skippedSteps: Int
+    public var samplesPerSecond: Double
+    public var time: TimeSplit
+    /// Train-set metrics from the steps' global predictions.
+    public var train: MetricRecord?
+    /// Validation set → "ema"/"raw" → metrics.
+    public var val: [String: [String: MetricRecord]] = [:]
+    /// train − test on the first validation set (EMA weights when kept).
+    public var gapSRCC: Double?, gapPLCC: Double?
+    /// Mean loss at the perturbed weights minus the clean loss (AWP/RWP steps): how much γ matters.
+    public var perturbedLossRise: Double?
+
+    init(epoch: Int, complete: Bool, globalStep: Int, lr: Double, trainLoss: Double, skippedSteps: Int,
+         samplesPerSecond: Double, time: TimeSplit) {
+        self.epoch = epoch; self.complete = complete; self.globalStep = globalStep; self.lr = lr; self.trainLoss = trainLoss
+        self.skippedSteps = skippedSteps; self.samplesPerSecond = samplesPerSecond; self.time = time
+    }
+    enum CodingKeys: String, CodingKey {
+        case epoch, complete, lr, train, val, time
+        case globalStep = "global_step", trainLoss = "train_loss", skippedSteps = "skipped_steps"
+        case samplesPerSecond = "samples_per_second", gapSRCC = "gap_srcc", gapPLCC = "gap_plcc"
+        case perturbedLossRise = "perturbed_loss_rise"
+    }
+}
+
+extension Trainer {
+    static let jsonEncoder: JSONEncoder = {
+        let e = JSONEncoder()
+        e.outputFormatting = [.sortedKeys]
+        e.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+        return e
+    }()
+
+    func loadRecords() throws -> [EpochRecord] {
+        guard let data = FileManager.default.contents(atPath: metricsPath) else { return [] }
+        let d = JSONDecoder()
+        d.nonConformingFloatDecodingStrategy = .convertFromString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+        return try String(decoding: data, as: UTF8.self).split(separator: "\n").map {
+            do { return try d.decode(EpochRecord.self, from: Data($0.utf8)) } catch {
+                throw DistError("\(metricsPath): unreadable line (\(error)); remove it to resume")
+            }
+        }
+    }
+
+    /// Writes `text` to `path` via a temporary file and rename.
+    static func atomicWrite(_ text: String, to path: String) throws {
+        let tmp = path + ".tmp"
+        try Data(text.utf8).write(to: URL(fileURLWithPath: tmp))
+        if rename(tmp, path) != 0 {
+            throw DistError("\(path): cannot replace it with \(tmp) (errno \(errno)); check the directory's permissions and free space")
+        }
+    }
+
+    func summary(_ r: EpochRecord) -> String {
+        func f(_ v: Double?) -> String { v.map { String(format: "%.4f", $0) } ?? "-" }
+        var s = "epoch \(r.epoch)\(r.complete ? "" : " (partial)")/\(config.train.epochs)  loss \(f(r.trainLoss))  train srcc \(f(r.train?.srcc)) plcc \(f(r.train?.plcc))"
+        for name in valSets.map(\.name) {
+            if let m = r.val[name] {
+                s += "  | \(name) srcc \(f(m["ema"]?.srcc ?? m["raw"]?.srcc)) plcc \(f(m["ema"]?.plcc ?? m["raw"]?.plcc))"
+                if m["ema"] != nil { s += " (raw \(f(m["raw"]?.srcc))/\(f(m["raw"]?.plcc)))" }
+            }
+        }
+        if let g = r.gapSRCC { s += "  gap srcc \(f(g)) plcc \(f(r.gapPLCC))" }
+        if let d = r.perturbedLossRise { s += String(format: "  perturbed loss +%.2g", d) }
+        let t = r.time
+        s += String(format: "  | %.0fs: decode %.1f fwd %.1f bwd %.1f comm %.1f perturb %.1f optim %.1f eval %.1f",
+                    t.total, t.decodeWait, t.forward, t.backward, t.communication, t.perturbation, t.optimizer, t.evaluation)
+        return s
+    }
+
+    /// Records the epoch, saves checkpoints (rank 0) and the curves.
+    func finishEpoch(_ rec: EpochRecord) throws {
+        records.append(rec)
+        say(summary(rec))
+        var improved = false
+        if let first = valSets.first?.name, let m = rec.val[first]?["ema"] ?? rec.val[first]?["raw"] {
+            let score = m.srcc + m.plcc
+            if score.isFinite && score > info.bestMetric { info.bestMetric = score; info.bestEpoch = rec.epoch; improved = true }
+        }
+        if isRoot {
+            try Trainer.atomicWrite(records.map { String(decoding: try Trainer.jsonEncoder.encode($0), as: UTF8.self) + "\n" }.joined(), to: metricsPath)
+            let file = Checkpoint.make(store: model.parameters, ema: step.ema, optimizer: step.optimizer, info: info)
+            try Checkpoint.save(file, to: lastPath)
+            if rec.complete {
+                let dir = options.outDir as NSString
+                try Checkpoint.save(file, to: dir.appendingPathComponent(String(format: "epoch-%03d.safetensors", rec.epoch)))
+                if !config.train.keepEpochs {
+                    let old = rec.epoch - config.train.keepLast
+                    if old >= 1 { try? FileManager.default.removeItem(atPath: dir.appendingPathComponent(String(format: "epoch-%03d.safetensors", old))) }
+                }
+            }
+            if improved { try Checkpoint.save(file, to: bestPath) }
+            try writeCurves()
+        }
+        try comm.barrier()
+    }
+
+    func writeCurves() throws {
+        let first = valSets.first?.name
+        let pts = records.map { r -> CurvePoint in
+            let v = first.flatMap { r.val[$0]?["ema"] ?? r.val[$0]?["raw"] }
+            return CurvePoint(epoch: r.epoch, trainSRCC: r.train?.srcc, trainPLCC: r.train?.plcc, testSRCC: v?.srcc, testPLCC: v?.plcc)
+        }
+        try Trainer.atomicWrite(CurvesSVG.render(pts, title: "\(config.model.name), \(config.regularization.kind): train vs \(first ?? "test")"), to: curvesPath)
+    }
+
+    /// After training: fits the raw → MOS calibration on the training set with the scoring weights
+    /// (EMA when kept) of last and best, stores it in both checkpoints, writes the curves.
+    func finish() throws {
+        let loader = try DistributedEval.loader(entries: trainEntries, sampler: config.data.train.sampler, comm: comm,
+                                                batchPerRank: batchPerRank, decodeThreads: config.train.decodeThreads)
+        func calibrate() throws -> Logistic4? {
+            let p = try evaluator.predict(loader)
+            var x: [Double] = [], y: [Double] = []
+            for (i, v) in p.enumerated() { if let v { x.append(Double(v)); y.append(trainEntries[i].mos) } }
+            return x.count >= 4 ? Logistic4.fit(x, y) : nil
+        }
+        let scoring = step.ema?.shadow ?? model.parameters.values
+        var cal: Logistic4? = nil
+        try withWeights(scoring) { cal = try calibrate() }
+        info.calibration = cal
+        if isRoot {
+            try Checkpoint.save(Checkpoint.make(store: model.parameters, ema: step.ema, optimizer: step.optimizer, info: info), to: lastPath)
+        }
+        do {
+            // Every rank needs the best weights: rank 0 reads the file and broadcasts it.
+            let exists = try comm.allGather([isRoot && FileManager.default.fileExists(atPath: bestPath) ? 1 : 0])[0] == 1
+            if exists {
+                var bytes: [UInt8] = isRoot ? Array(FileManager.default.contents(atPath: bestPath) ?? Data()) : []
+                bytes = try comm.broadcast(bytes, root: 0)
+                var best = try SafetensorsFile.parse(bytes, path: bestPath)
+                let prefix = best.tensors.keys.contains { $0.hasPrefix("ema.") } ? "ema." : ""
+                let weights = FloatBuffer(count: model.parameters.flatCount)
+                try model.parameters.load(best, path: bestPath, into: weights, prefix: prefix)
+                var bestCal: Logistic4? = nil
+                try withWeights(weights) { bestCal = try calibrate() }
+                if isRoot {
+                    if let c = bestCal, let d = try? JSONEncoder().encode(c) { best.metadata["calibration"] = String(decoding: d, as: UTF8.self) }
+                    try Checkpoint.save(best, to: bestPath)
+                }
+            }
+        }
+        if isRoot { try writeCurves() }
+        try comm.barrier()
+        if let c = cal { say(String(format: "calibration (raw → MOS, logistic): b1 %.4g b2 %.4g b3 %.4g b4 %.4g", c.b1, c.b2, c.b3, c.b4)) }
+        say("wrote \(lastPath), \(bestPath), \(metricsPath), \(curvesPath)")
+    }
+}

@@ -1,0 +1,149 @@
+// The training driver behind `vqa-mpi train`: builds the model, the data-parallel step and the
+// loaders from a resolved TrainConfig, runs the epochs (Trainer+Epoch), evaluates, writes
+// checkpoints, metrics.jsonl and curves.svg (Trainer+Report). Every rank runs the same code; rank 0
+// alone prints and writes files, everything else is collective.
+//
+// Exact resume: the weights, EMA weights, optimizer state and step count are restored from
+// DIR/last.safetensors, and every random choice is keyed by (seed, epoch, sample index, step), so a
+// resumed run repeats the uninterrupted one bit for bit. A checkpoint saved mid-epoch (max_steps)
+// records its in-epoch step; resuming replays the loader to that position.
+
+import Foundation
+import Engine
+import Media
+
+/// Where and how a run starts.
+public struct TrainOptions: Sendable {
+    /// Output directory (checkpoints, metrics.jsonl, curves.svg).
+    public var outDir: String
+    /// Continue from outDir/last.safetensors.
+    public var resume = false
+    /// Fine-tune from this checkpoint's matching tensors (head re-initialised).
+    public var initFrom: String?
+    /// Print progress (rank 0 only in any case).
+    public var verbose = true
+    public init(outDir: String) { self.outDir = outDir }
+}
+
+/// Runs a training job on one rank.
+public final class Trainer {
+    public let config: TrainConfig
+    let configYAML: String
+    let options: TrainOptions
+    let comm: Communicator
+    let model: VQAModel
+    let compute: Compute
+    var step: DataParallelStep
+    var probing = false
+    let trainEntries: [LabelEntry]
+    let trainLoader: Loader
+    var valSets: [(name: String, entries: [LabelEntry], loader: Loader)] = []
+    let evaluator: DistributedEval
+    let progress: Progress
+    /// Scratch for swapping EMA weights in and compacting batches (allocated once).
+    let weightScratch: FloatBuffer
+    var compact: FloatBuffer
+    /// Run state (what a checkpoint records).
+    var info = CheckpointInfo()
+    var records: [EpochRecord] = []
+    let batchPerRank: Int
+
+    var isRoot: Bool { comm.rank == 0 }
+    func say(_ s: String) { if isRoot && options.verbose { print(s); fflush(nil) } }
+
+    /// Builds everything and validates the data before any training work.
+    public init(resolved: TrainConfig.Resolved, options: TrainOptions, comm: Communicator) throws {
+        let c = resolved.config
+        config = c; configYAML = resolved.yaml; self.options = options; self.comm = comm
+        if c.train.batchSize % comm.size != 0 {
+            throw DistError("train: the global batch size \(c.train.batchSize) is not divisible by the \(comm.size) ranks; use --batch-size \((c.train.batchSize + comm.size - 1) / comm.size * comm.size) or run with a number of ranks that divides it")
+        }
+        batchPerRank = c.train.batchSize / comm.size
+        if c.data.train.labels.isEmpty { throw DistError("train: no training labels; pass --train-labels FILE or set data.train.labels") }
+        compute = Compute(threads: c.train.threads)
+        BLAS.setThreads(c.train.threads)
+        let kind = try ModelKind.parse(c.model.name)
+        model = try kind.make(seed: UInt64(c.train.seed), options: c.model.options)
+        probing = c.train.linearProbeEpochs > 0
+        step = try DataParallelStep(model: model, comm: comm, optimizer: try c.optimizerConfig(backboneMultiplier: probing ? 0 : nil),
+                                    config: try c.stepConfig(), compute: compute)
+        trainEntries = try Labels.load(path: c.data.train.labels, dataRoot: c.data.train.dataRoot.isEmpty ? nil : c.data.train.dataRoot)
+        let sampler = try c.trainSampler()
+        trainLoader = try Loader(entries: trainEntries, sampler: sampler, rank: comm.rank, worldSize: comm.size,
+                                 batchSizePerRank: batchPerRank, seed: UInt64(c.train.seed), shuffle: true, train: true,
+                                 decodeThreads: c.train.decodeThreads, open: { try VideoDecoder(path: $0, threads: 1) })
+        for (i, v) in c.data.val.enumerated() {
+            let entries = try Labels.load(path: v.labels, dataRoot: v.dataRoot.isEmpty ? nil : v.dataRoot)
+            let loader = try DistributedEval.loader(entries: entries, sampler: c.data.train.sampler, comm: comm,
+                                                    batchPerRank: batchPerRank, decodeThreads: c.train.decodeThreads)
+            valSets.append((v.name.isEmpty ? "val\(i)" : v.name, entries, loader))
+        }
+        evaluator = DistributedEval(model: model, comm: comm, tape: step.tape)
+        progress = Progress(enabled: comm.rank == 0 && options.verbose, every: c.train.logEvery)
+        weightScratch = FloatBuffer(count: model.parameters.flatCount)
+        compact = FloatBuffer(count: batchPerRank * trainLoader.sampleShape.floatsPerSample)
+        info.model = c.model.name; info.modelOptions = c.model.options; info.config = configYAML
+        info.seed = UInt64(c.train.seed)
+        try start()
+    }
+
+    /// Resume, fine-tune initialisation or fresh start; then rank 0's weights go to every rank.
+    func start() throws {
+        let store = model.parameters
+        if options.resume {
+            let path = lastPath
+            let (file, saved) = try Checkpoint.read(path: path)
+            if saved.model != config.model.name || saved.modelOptions != config.model.options {
+                throw DistError("\(path): saved from model \(saved.model) \(saved.modelOptions), but the config asks for \(config.model.name) \(config.model.options); resume with the same model settings")
+            }
+            if saved.epoch >= config.train.linearProbeEpochs && probing { try leaveProbe() }
+            try Checkpoint.restore(file, path: path, store: store, ema: step.ema, optimizer: step.optimizer, optimizerSteps: saved.optimizerSteps)
+            info = saved
+            info.config = configYAML
+            records = try loadRecords().filter { $0.epoch <= saved.epoch }
+            say("resumed from \(path): epoch \(saved.epoch), step \(saved.step)")
+        } else if let from = options.initFrom {
+            var (file, _) = try Checkpoint.readWeights(path: from)
+            // A training checkpoint's EMA weights are the ones it scores with: start from those.
+            if file.tensors.keys.contains(where: { $0.hasPrefix("ema.") }) {
+                file.tensors = Dictionary(uniqueKeysWithValues: file.tensors.compactMap { k, v in k.hasPrefix("ema.") ? (String(k.dropFirst(4)), v) : nil })
+            }
+            let head = Set(model.headParameters)
+            let (loaded, skipped) = try Checkpoint.initFrom(file, path: from, store: store, skip: head)
+            say("initialised \(loaded.count) tensors from \(from); re-initialised or kept \(skipped.count) (head: \(head.count))")
+            step.ema?.shadow.copy(from: store.values)
+        }
+        // Resumed ranks all read the same verified file; otherwise rank 0's initialisation wins.
+        if !options.resume { try step.broadcastWeights() }
+    }
+
+    /// Switches from the linear probe (backbone LR 0) to full training, keeping the EMA shadow.
+    func leaveProbe() throws {
+        let old = step
+        step = try DataParallelStep(model: model, comm: comm, optimizer: try config.optimizerConfig(), config: try config.stepConfig(), compute: compute)
+        if let a = old.ema, let b = step.ema { b.shadow.copy(from: a.shadow) }
+        probing = false
+        say("linear probe done: training the whole model")
+    }
+
+    var lastPath: String { (options.outDir as NSString).appendingPathComponent("last.safetensors") }
+    var bestPath: String { (options.outDir as NSString).appendingPathComponent("best.safetensors") }
+    var metricsPath: String { (options.outDir as NSString).appendingPathComponent("metrics.jsonl") }
+    var curvesPath: String { (options.outDir as NSString).appendingPathComponent("curves.svg") }
+
+    /// Runs the remaining epochs, then calibrates and writes the final files (collective).
+    public func run() throws {
+        if isRoot { try FileManager.default.createDirectory(atPath: options.outDir, withIntermediateDirectories: true) }
+        say("training \(config.model.name) (\(model.parameters.parameterCount) parameters) on \(trainEntries.count) samples, \(comm.size) rank(s) × batch \(batchPerRank), \(trainLoader.stepsPerEpoch) steps/epoch, regularizer \(config.regularization.kind)")
+        var epoch = info.samplerEpoch
+        while epoch < config.train.epochs && !stepLimitReached {
+            if probing && epoch >= config.train.linearProbeEpochs { try leaveProbe() }
+            let finished = try runEpoch(epoch)
+            if !finished { break }
+            epoch += 1
+        }
+        try finish()
+    }
+
+    var stepLimitReached: Bool { config.train.maxSteps > 0 && info.step >= config.train.maxSteps }
+}

@@ -1,0 +1,78 @@
+// `vqa-mpi train`: resolves the configuration (defaults ← --config ← --set ← flags), then trains on
+// one process or under mpirun (rank 0 prints and writes files).
+
+import ArgumentParser
+import Foundation
+import Dist
+
+struct Train: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "train",
+        abstract: "Train a quality model (data-parallel under mpirun), with none|l2|aug|rwp|awp regularization.",
+        discussion: "Writes OUT/last.safetensors, OUT/best.safetensors, OUT/metrics.jsonl and OUT/curves.svg. Flags override --config and --set."
+    )
+
+    @Option(help: "Model name (fragnet).") var model: String?
+    @Option(name: .customLong("train-labels"), help: "Training label file.") var trainLabels: String?
+    @Option(name: .customLong("data-root"), help: "Directory label paths are relative to (train and val).") var dataRoot: String?
+    @Option(name: .customLong("val-labels"), help: "Validation label file (repeatable; the first selects best.safetensors).") var valLabels: [String] = []
+    @Option(help: "Epochs.") var epochs: Int?
+    @Option(name: .customLong("max-steps"), help: "Stop after this many optimizer steps in total.") var maxSteps: Int?
+    @Option(name: .customLong("batch-size"), help: "GLOBAL batch size (divided evenly over the ranks).") var batchSize: Int?
+    @Option(help: "Seed of every random choice.") var seed: Int?
+    @Option(help: "none | l2 | aug | rwp | awp.") var regularizer: String?
+    @Option(help: "AWP/RWP perturbation size γ.") var gamma: Double?
+    @OptionGroup var runtime: RuntimeOptions
+    @Option(help: "Output directory.") var out: String?
+    @Flag(help: "Continue from OUT/last.safetensors exactly.") var resume = false
+    @Option(name: .customLong("init-from"), help: "Fine-tune from this checkpoint (matching tensors; head re-initialised).") var initFrom: String?
+    @Option(help: "YAML config file.") var config: String?
+    @Option(name: .customLong("set"), help: "Override any config key: --set train.epochs=3 (repeatable).") var sets: [String] = []
+    @Flag(name: .customLong("dry-run"), help: "Print the resolved configuration (YAML) and exit.") var dryRun = false
+
+    func validate() throws {
+        if out == nil && !dryRun { throw ValidationError("--out DIR is required (where checkpoints and metrics go)") }
+        if resume && initFrom != nil { throw ValidationError("--resume and --init-from exclude each other: resume continues OUT's run, init-from starts a new one") }
+    }
+
+    /// CLI flags as dotted config keys.
+    func flags() -> [(String, Any)] {
+        var f: [(String, Any)] = []
+        if let v = model { f.append(("model.name", v)) }
+        if let v = trainLabels { f.append(("data.train.labels", v)) }
+        if let v = dataRoot { f.append(("data.train.data_root", v)) }
+        if !valLabels.isEmpty {
+            f.append(("data.val", valLabels.map { p -> [String: Any] in
+                ["name": ((p as NSString).lastPathComponent as NSString).deletingPathExtension, "labels": p, "data_root": dataRoot ?? ""]
+            }))
+        }
+        if let v = epochs { f.append(("train.epochs", v)) }
+        if let v = maxSteps { f.append(("train.max_steps", v)) }
+        if let v = batchSize { f.append(("train.batch_size", v)) }
+        if let v = seed { f.append(("train.seed", v)) }
+        if let v = regularizer { f.append(("regularization.kind", v)) }
+        if let v = gamma {
+            let kinds = regularizer.map { $0 == "rwp" ? ["rwp"] : $0 == "awp" ? ["awp"] : ["awp", "rwp"] } ?? ["awp", "rwp"]
+            for k in kinds { f.append(("regularization.\(k).gamma", v)) }
+        }
+        if let v = runtime.threads { f.append(("train.threads", v)) }
+        if let v = runtime.decodeThreads { f.append(("train.decode_threads", v)) }
+        return f
+    }
+
+    func run() throws {
+        let resolved: TrainConfig.Resolved
+        do { resolved = try TrainConfig.load(path: config, sets: sets, flags: flags()) } catch {
+            throw ValidationError("\(error)")
+        }
+        if dryRun { print(resolved.yaml, terminator: ""); return }
+        let comm = try Launcher.connect(.auto)
+        var options = TrainOptions(outDir: out!)
+        options.resume = resume
+        options.initFrom = initFrom
+        try collective(comm) {
+            let trainer = try Trainer(resolved: resolved, options: options, comm: comm)
+            try trainer.run()
+        }
+    }
+}
