@@ -216,6 +216,9 @@ public final class VideoDecoder: FrameReader {
         return i
     }
 
+    /// Bytes allocated after the last RGB row for converters that overshoot.
+    static let rgbSlack = 64 * 3
+
     /// Converts the current frame into the reused RGB buffer and lends it to `body`.
     private func withRGB(_ body: (RGBView) throws -> Void) throws {
         let w = Int(frame.ptr.pointee.width), h = Int(frame.ptr.pointee.height)
@@ -223,7 +226,9 @@ public final class VideoDecoder: FrameReader {
             throw MediaError(path, "decoded frame size \(w)x\(h) is invalid or exceeds the limit of \(maxPixels) pixels")
         }
         let n = w * h * 3
-        if rgb.count < n { rgb = [UInt8](repeating: 0, count: n) }
+        // swscale's SIMD converters write whole vectors, up to 16 pixels past the end of a row whose
+        // width is not a multiple of 16 (seen at 200×120): keep slack after the last row.
+        if rgb.count < n + Self.rgbSlack { rgb = [UInt8](repeating: 0, count: n + Self.rgbSlack) }
         try rgb.withUnsafeMutableBufferPointer { buf in
             try scaler.convert(frame.ptr, into: buf.baseAddress!, stride: w * 3, path: path)
         }
