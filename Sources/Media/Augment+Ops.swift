@@ -67,7 +67,13 @@ enum PixelOps {
         case .contrast:
             var total = 0.0
             f.pixels.withUnsafeBufferPointer { p in
-                for i in stride(from: 0, to: p.count, by: 3) { total += Double(grey(p, i)) }
+                GreyTables.shared.withPointers { tr, tg, tb in
+                    var q = p.baseAddress!
+                    for _ in 0..<(p.count / 3) {
+                        total += Double(UInt8(tr[Int(q[0])] + tg[Int(q[1])] + tb[Int(q[2])]))
+                        q += 3
+                    }
+                }
             }
             blend(&f, factor: 1 + m, constant: Float(total / Double(f.width * f.height)))
         case .sharpness: sharpness(&f, factor: 1 + m, scratch: &scratch)
@@ -75,7 +81,12 @@ enum PixelOps {
             let bits = max(0, min(8, Int(m)))
             let mask = UInt8(truncatingIfNeeded: 0xFF << (8 - bits))
             map(&f) { $0 & mask }
-        case .solarize: map(&f) { Double($0) >= m ? 255 - $0 : $0 }
+        case .solarize:
+            // For a byte v, Double(v) ≥ m exactly when v ≥ ⌈m⌉; an integer compare vectorises.
+            let t = m <= 0 ? 0 : Int(min(256, m.rounded(.up)))
+            if t > 255 { return }
+            let threshold = UInt8(t)
+            map(&f) { $0 >= threshold ? 255 - $0 : $0 }
         case .autocontrast: perChannel(&f) { hist in
             guard let lo = hist.firstIndex(where: { $0 > 0 }), let hi = hist.lastIndex(where: { $0 > 0 }), hi > lo else { return nil }
             let scale = Float(255) / Float(hi - lo)   // float32 as torchvision computes it
@@ -110,14 +121,6 @@ enum PixelOps {
         }
     }
 
-    @inline(__always)
-    static func grey(_ p: UnsafeBufferPointer<UInt8>, _ i: Int) -> UInt8 {
-        let r: Double = 0.2989 * Double(p[i])
-        let g: Double = 0.587 * Double(p[i + 1])
-        let b: Double = 0.114 * Double(p[i + 2])
-        return UInt8(r + g + b)
-    }
-
     /// trunc(clamp(factor·a + (1 − factor)·b)) in float32, as torchvision's _blend on uint8.
     @inline(__always)
     static func mix(_ a: Float, _ b: Float, _ factor: Float) -> UInt8 {
@@ -127,39 +130,81 @@ enum PixelOps {
     /// Blend every channel with a constant (brightness: 0, contrast: the grey mean) via a table.
     static func blend(_ f: inout RGBFrame, factor: Double, constant: Float) {
         let k = Float(factor)
-        let table = (0..<256).map { mix(Float($0), constant, k) }
-        map(&f) { table[Int($0)] }
+        map(&f, table: (0..<256).map { mix(Float($0), constant, k) })
+    }
+
+    /// mixTable(k)[b·256 + a] = mix(a, b, k): every blend of two bytes, so per-pixel blends become
+    /// one lookup with the same result.
+    static func mixTable(_ k: Float) -> [UInt8] {
+        var t = [UInt8](repeating: 0, count: 65536)
+        for b in 0..<256 { for a in 0..<256 { t[b * 256 + a] = mix(Float(a), Float(b), k) } }
+        return t
     }
 
     /// Blend each pixel with its own grey value (saturation).
     static func blendGrey(_ f: inout RGBFrame, factor: Double) {
-        let k = Float(factor)
+        let table = mixTable(Float(factor))
         f.pixels.withUnsafeMutableBufferPointer { mp in
-            let p = UnsafeBufferPointer(mp)
-            for i in stride(from: 0, to: p.count, by: 3) {
-                let g = Float(grey(p, i))
-                let r = mix(Float(p[i]), g, k), gg = mix(Float(p[i + 1]), g, k), b = mix(Float(p[i + 2]), g, k)
-                mp[i] = r; mp[i + 1] = gg; mp[i + 2] = b
+            table.withUnsafeBufferPointer { tp in
+                GreyTables.shared.withPointers { tr, tg, tb in
+                    let t = tp.baseAddress!
+                    var q = mp.baseAddress!
+                    for _ in 0..<(mp.count / 3) {
+                        let g = Int(UInt8(tr[Int(q[0])] + tg[Int(q[1])] + tb[Int(q[2])])) * 256
+                        q[0] = t[g + Int(q[0])]; q[1] = t[g + Int(q[1])]; q[2] = t[g + Int(q[2])]
+                        q += 3
+                    }
+                }
             }
         }
     }
 
+    /// Replaces every byte v by g(v) (a simple g vectorises).
+    @inline(__always)
     static func map(_ f: inout RGBFrame, _ g: (UInt8) -> UInt8) {
         f.pixels.withUnsafeMutableBufferPointer { p in
             for i in p.indices { p[i] = g(p[i]) }
         }
     }
 
+    /// Replaces every byte v by table[v] (256 entries).
+    static func map(_ f: inout RGBFrame, table: [UInt8]) {
+        precondition(table.count == 256)
+        f.pixels.withUnsafeMutableBufferPointer { p in
+            table.withUnsafeBufferPointer { t in
+                let tt = t.baseAddress!
+                guard var q = p.baseAddress else { return }
+                for _ in 0..<p.count { q.pointee = tt[Int(q.pointee)]; q += 1 }
+            }
+        }
+    }
+
     /// Applies a per-channel lookup table built from that channel's histogram (nil: unchanged).
     static func perChannel(_ f: inout RGBFrame, lut: ([Int]) -> [UInt8]?) {
-        for c in 0..<3 {
-            var hist = [Int](repeating: 0, count: 256)
-            f.pixels.withUnsafeBufferPointer { p in
-                for i in stride(from: c, to: p.count, by: 3) { hist[Int(p[i])] += 1 }
+        var hist = [Int](repeating: 0, count: 768)
+        f.pixels.withUnsafeBufferPointer { p in
+            hist.withUnsafeMutableBufferPointer { hp in
+                let h = hp.baseAddress!
+                var q = p.baseAddress!
+                for _ in 0..<(p.count / 3) {
+                    h[Int(q[0])] += 1; h[256 + Int(q[1])] += 1; h[512 + Int(q[2])] += 1
+                    q += 3
+                }
             }
-            guard let table = lut(hist) else { continue }
-            f.pixels.withUnsafeMutableBufferPointer { p in
-                for i in stride(from: c, to: p.count, by: 3) { p[i] = table[Int(p[i])] }
+        }
+        var tables = [UInt8](repeating: 0, count: 768)
+        for c in 0..<3 {
+            let table = lut(Array(hist[(c * 256)..<(c * 256 + 256)])) ?? (0..<256).map { UInt8($0) }
+            for v in 0..<256 { tables[c * 256 + v] = table[v] }
+        }
+        f.pixels.withUnsafeMutableBufferPointer { p in
+            tables.withUnsafeBufferPointer { tp in
+                let t = tp.baseAddress!
+                var q = p.baseAddress!
+                for _ in 0..<(p.count / 3) {
+                    q[0] = t[Int(q[0])]; q[1] = t[256 + Int(q[1])]; q[2] = t[512 + Int(q[2])]
+                    q += 3
+                }
             }
         }
     }
@@ -169,20 +214,24 @@ enum PixelOps {
     static func sharpness(_ f: inout RGBFrame, factor: Double, scratch: inout [UInt8]) {
         let w = f.width, h = f.height
         guard w > 2 && h > 2 else { return }
-        let k = Float(factor)
+        let table = mixTable(Float(factor))
         prepare(&scratch, count: f.pixels.count)
-        f.pixels.withUnsafeBufferPointer { p in
-            scratch.withUnsafeMutableBufferPointer { out in
-                for i in p.indices { out[i] = p[i] }
-                let row = w * 3
-                for y in 1..<(h - 1) {
-                    let up = (y - 1) * row, mid = y * row, down = (y + 1) * row
-                    for i in 3..<(row - 3) {
-                        var s = Int(p[up + i - 3]) + Int(p[up + i]) + Int(p[up + i + 3])
-                        s += Int(p[mid + i - 3]) + 5 * Int(p[mid + i]) + Int(p[mid + i + 3])
-                        s += Int(p[down + i - 3]) + Int(p[down + i]) + Int(p[down + i + 3])
-                        // s/13 is never exactly x.5, so round-half-even equals ⌊(2s + 13)/26⌋.
-                        out[mid + i] = mix(Float(p[mid + i]), Float((2 * s + 13) / 26), k)
+        f.pixels.withUnsafeBufferPointer { pb in
+            scratch.withUnsafeMutableBufferPointer { ob in
+                table.withUnsafeBufferPointer { tb in
+                    let p = pb.baseAddress!, out = ob.baseAddress!, t = tb.baseAddress!
+                    out.update(from: p, count: pb.count)
+                    let row = w * 3
+                    for y in 1..<(h - 1) {
+                        let up = p + (y - 1) * row, mid = p + y * row, down = p + (y + 1) * row
+                        let o = out + y * row
+                        for i in 3..<(row - 3) {
+                            var s = Int(up[i - 3]) + Int(up[i]) + Int(up[i + 3])
+                            s += Int(mid[i - 3]) + 5 * Int(mid[i]) + Int(mid[i + 3])
+                            s += Int(down[i - 3]) + Int(down[i]) + Int(down[i + 3])
+                            // s/13 is never exactly x.5, so round-half-even equals ⌊(2s + 13)/26⌋.
+                            o[i] = t[((2 * s + 13) / 26) * 256 + Int(mid[i])]
+                        }
                     }
                 }
             }
@@ -248,25 +297,44 @@ enum PixelOps {
     static func rotate(_ f: inout RGBFrame, cos c: Double, sin s: Double, cx: Double, cy: Double, scratch: inout [UInt8]) {
         let w = f.width, h = f.height
         prepare(&scratch, count: f.pixels.count)
-        f.pixels.withUnsafeBufferPointer { p in
-            scratch.withUnsafeMutableBufferPointer { out in
+        // Per-column terms cx + c·dx and cy + s·dx are tabulated: the same Doubles, added in the same order.
+        let ax = (0..<w).map { cx + c * (Double($0) + 0.5 - cx) }
+        let ay = (0..<w).map { cy + s * (Double($0) + 0.5 - cx) }
+        f.pixels.withUnsafeBufferPointer { pb in
+            scratch.withUnsafeMutableBufferPointer { ob in
+                let p = pb.baseAddress!
+                var o = ob.baseAddress!
                 for y in 0..<h {
                     let dy = Double(y) + 0.5 - cy
+                    let sdy = s * dy, cdy = c * dy
                     for x in 0..<w {
-                        let dx = Double(x) + 0.5 - cx
-                        let ix = Int((cx + c * dx - s * dy).rounded(.down)), iy = Int((cy + s * dx + c * dy).rounded(.down))
-                        let o = (y * w + x) * 3
+                        let ix = Int((ax[x] - sdy).rounded(.down)), iy = Int((ay[x] + cdy).rounded(.down))
                         if ix >= 0 && ix < w && iy >= 0 && iy < h {
-                            let i = (iy * w + ix) * 3
-                            out[o] = p[i]; out[o + 1] = p[i + 1]; out[o + 2] = p[i + 2]
+                            let i = p + (iy * w + ix) * 3
+                            o[0] = i[0]; o[1] = i[1]; o[2] = i[2]
                         } else {
-                            out[o] = 0; out[o + 1] = 0; out[o + 2] = 0
+                            o[0] = 0; o[1] = 0; o[2] = 0
                         }
+                        o += 3
                     }
                 }
             }
         }
         swap(&f.pixels, &scratch)
+    }
+
+    /// The three weighted channel terms of `grey`, tabulated (the same Doubles, summed in the same order).
+    struct GreyTables: Sendable {
+        static let shared = GreyTables()
+        let r: [Double] = (0..<256).map { 0.2989 * Double($0) }
+        let g: [Double] = (0..<256).map { 0.587 * Double($0) }
+        let b: [Double] = (0..<256).map { 0.114 * Double($0) }
+
+        func withPointers<T>(_ body: (UnsafePointer<Double>, UnsafePointer<Double>, UnsafePointer<Double>) -> T) -> T {
+            r.withUnsafeBufferPointer { rp in g.withUnsafeBufferPointer { gp in b.withUnsafeBufferPointer { bp in
+                body(rp.baseAddress!, gp.baseAddress!, bp.baseAddress!)
+            } } }
+        }
     }
 
     /// Makes `buffer` exactly `count` bytes, reusing its storage when it can.

@@ -91,10 +91,12 @@ public struct AugmentConfig: Codable, Equatable, Sendable {
         if bins < 2 { try fail("bins must be ≥ 2, got \(bins)") }
     }
 
-    private enum CodingKeys: String, CodingKey { case ops, flipProbability, cropScale, cropRatio, trivialOps, bins }
+    private enum CodingKeys: String, CodingKey, CaseIterable { case ops, flipProbability, cropScale, cropRatio, trivialOps, bins }
 
-    /// Decodes a config; absent keys keep defaults, unknown op names are rejected with the list.
+    /// Decodes a config; absent keys keep defaults, unknown keys and op names are rejected with the
+    /// list of valid ones.
     public init(from decoder: Decoder) throws {
+        try rejectUnknownKeys(decoder, valid: CodingKeys.allCases.map(\.rawValue), what: "augment config")
         let c = try decoder.container(keyedBy: CodingKeys.self)
         if let names = try c.decodeIfPresent([String].self, forKey: .ops) { ops = try names.map(AugmentConfig.op(named:)) }
         flipProbability = try c.decodeIfPresent(Double.self, forKey: .flipProbability) ?? flipProbability

@@ -21,7 +21,9 @@ public final class FragmentSampler {
     public let config: SamplerConfig
     var resampler = Resampler()
     var augmenter: Augmenter
-    private var offsetsH: [Int] = [], offsetsW: [Int] = []
+    var offsetsH: [Int] = [], offsetsW: [Int] = []
+    /// (source frame index, output slot) pairs of the streaming path, reused across samples.
+    var slots: [(Int, Int)] = []
 
     /// A sampler for `config`; throws a MediaError naming the bad setting.
     public init(config: SamplerConfig) throws {
@@ -81,6 +83,11 @@ public final class FragmentSampler {
         let indices = frameIndices(frameCount: info.frameCount, sampleIndex: sampleIndex, epoch: epoch, seed: seed, train: train)
         if let bad = indices.first(where: { $0 < 0 || $0 >= info.frameCount }) {
             throw MediaError(info.path, "frame index \(bad) outside 0..<\(info.frameCount)")
+        }
+        if canStream(reader, train: train), let lender = reader as? FrameVisiting {
+            try sampleStreaming(lender, indices: indices, path: info.path, sampleIndex: sampleIndex, epoch: epoch,
+                                seed: seed, train: train, into: into)
+            return
         }
         let unique = Array(Set(indices)).sorted()
         var decoded = try reader.frames(at: unique)
@@ -147,30 +154,10 @@ public final class FragmentSampler {
 
     /// FAST-VQA grid mini-patch sampling of one clip (see the file comment).
     func writeFragments(_ clip: [RGBFrame], to target: ClipTarget, rng: inout MediaRNG) {
-        let fh = config.fragmentsH, fw = config.fragmentsW, ph = config.fsizeH, pw = config.fsizeW
-        let h = clip[0].height, w = clip[0].width
-        let (vh, vw) = FragmentSampler.upsampledSize(height: h, width: w, minHeight: fh * ph, minWidth: fw * pw)
-        let cellH = vh / fh, cellW = vw / fw
-        let block = alignedBlock(frames: clip.count)
-        let blocks = clip.count / block
-        offsetsH.removeAll(keepingCapacity: true); offsetsW.removeAll(keepingCapacity: true)
-        for _ in 0..<blocks {
-            for _ in 0..<(fh * fw) {
-                offsetsH.append(cellH > ph ? rng.nextInt(below: cellH - ph) : 0)
-                offsetsW.append(cellW > pw ? rng.nextInt(below: cellW - pw) : 0)
-            }
-        }
-        let rect = PixelRect(x: 0, y: 0, width: w, height: h)
+        let grid = drawFragmentOffsets(width: clip[0].width, height: clip[0].height, frames: clip.count, clips: 1, rng: &rng)
         for (t, frame) in clip.enumerated() {
-            let o = (t / block) * fh * fw
-            for i in 0..<fh {
-                let gy = min(cellH * i, vh - ph)
-                for j in 0..<fw {
-                    let gx = min(cellW * j, vw - pw)
-                    resampler.write(frame, rect: rect, virtualWidth: vw, virtualHeight: vh,
-                                    windowX: gx + offsetsW[o + i * fw + j], windowY: gy + offsetsH[o + i * fw + j],
-                                    width: pw, height: ph, to: target, t: t, x: j * pw, y: i * ph)
-                }
+            frame.pixels.withUnsafeBufferPointer { px in
+                writeFragmentFrame(px, width: frame.width, height: frame.height, grid: grid, offsetBase: 0, t: t, to: target)
             }
         }
     }

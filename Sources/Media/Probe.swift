@@ -6,7 +6,8 @@ import CFFmpegShim
 /// Reads a file's header and returns its facts without decoding frames (fast).
 /// The frame count is the container's when it stores one (mp4/mov/avi), otherwise an estimate
 /// duration·fps (mkv/webm); `VideoDecoder` counts exactly. Throws a MediaError naming the file.
-/// Streams whose header size exceeds `maxPixels` (width·height) are refused.
+/// Streams whose header size exceeds `maxPixels` (width·height) are refused. Width and height are
+/// as displayed: swapped when a display matrix rotates the picture by 90 or 270 degrees.
 public func probe(path: String, maxPixels: Int = 4096 * 4096) throws -> VideoInfo {
     let input = try FormatInput(path: path)
     try input.findStreamInfo(maxPixels: maxPixels)
@@ -47,8 +48,16 @@ func isStillImage(_ input: FormatInput) -> Bool {
     return name == "image2" || name.hasSuffix("_pipe")
 }
 
-/// VideoInfo from the header: frame count from nb_frames, else round(duration·fps).
+/// VideoInfo from the header: frame count from nb_frames, else round(duration·fps); width and
+/// height as displayed (swapped for a 90/270-degree display rotation).
 func headerInfo(_ input: FormatInput, _ index: Int32) -> VideoInfo {
+    var info = storedInfo(input, index)
+    if DisplayRotation.of(input.stream(index)).swapsSides { swap(&info.width, &info.height) }
+    return info
+}
+
+/// VideoInfo from the header with the stored (coded) width and height.
+private func storedInfo(_ input: FormatInput, _ index: Int32) -> VideoInfo {
     let st = input.stream(index).pointee
     let par = st.codecpar.pointee
     let codec = String(cString: avcodec_get_name(par.codec_id))

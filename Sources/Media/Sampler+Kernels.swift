@@ -22,6 +22,11 @@ struct ClipTarget {
 struct Resampler {
     private var x0: [Int] = [], x1: [Int] = [], fx: [Float] = []
     private var y0: [Int] = [], y1: [Int] = [], fy: [Float] = []
+    /// normalised[ch·256 + v] = (Float(v) − mean[ch]) / std[ch]: the same floats as computing it
+    /// per pixel, without the division.
+    private let normalised: [Float] = (0..<768).map { i in
+        (Float(i % 256) - ClipLayout.mean[i / 256]) / ClipLayout.std[i / 256]
+    }
 
     /// Bilinear source taps for `count` destination pixels starting at `start` of a virtual axis of
     /// length `virtual` mapped onto source pixels [origin, origin+length).
@@ -42,26 +47,41 @@ struct Resampler {
     mutating func write(_ frame: RGBFrame, rect: PixelRect, virtualWidth vw: Int, virtualHeight vh: Int,
                         windowX wx: Int, windowY wy: Int, width ow: Int, height oh: Int,
                         to target: ClipTarget, t: Int, x ox: Int, y oy: Int) {
+        frame.pixels.withUnsafeBufferPointer { px in
+            write(px, frameWidth: frame.width, rect: rect, virtualWidth: vw, virtualHeight: vh, windowX: wx, windowY: wy,
+                  width: ow, height: oh, to: target, t: t, x: ox, y: oy)
+        }
+    }
+
+    /// `write` on borrowed packed RGB24 pixels (rows of frameWidth·3 bytes), e.g. an RGBView.
+    mutating func write(_ px: UnsafeBufferPointer<UInt8>, frameWidth fw: Int, rect: PixelRect,
+                        virtualWidth vw: Int, virtualHeight vh: Int,
+                        windowX wx: Int, windowY wy: Int, width ow: Int, height oh: Int,
+                        to target: ClipTarget, t: Int, x ox: Int, y oy: Int) {
         precondition(wx >= 0 && wy >= 0 && wx + ow <= vw && wy + oh <= vh, "window outside the virtual frame")
         precondition(ox + ow <= target.width && oy + oh <= target.height, "window outside the clip")
         let plane = target.height * target.width
-        let fw = frame.width
         let m0 = ClipLayout.mean[0], m1 = ClipLayout.mean[1], m2 = ClipLayout.mean[2]
         let s0 = ClipLayout.std[0], s1 = ClipLayout.std[1], s2 = ClipLayout.std[2]
         let r = target.base + (0 * target.frames + t) * plane
         let g = target.base + (1 * target.frames + t) * plane
         let b = target.base + (2 * target.frames + t) * plane
-        frame.pixels.withUnsafeBufferPointer { px in
+        do {
             if vw == rect.width && vh == rect.height {
-                // Native resolution: an exact copy.
-                for yy in 0..<oh {
-                    var src = ((rect.y + wy + yy) * fw + rect.x + wx) * 3
-                    let dst = (oy + yy) * target.width + ox
-                    for xx in 0..<ow {
-                        r[dst + xx] = (Float(px[src]) - m0) / s0
-                        g[dst + xx] = (Float(px[src + 1]) - m1) / s1
-                        b[dst + xx] = (Float(px[src + 2]) - m2) / s2
-                        src += 3
+                // Native resolution: an exact copy through the normalisation table.
+                normalised.withUnsafeBufferPointer { lut in
+                    let lr = lut.baseAddress!, lg = lr + 256, lb = lr + 512
+                    let p = px.baseAddress!
+                    for yy in 0..<oh {
+                        var src = p + ((rect.y + wy + yy) * fw + rect.x + wx) * 3
+                        let dst = (oy + yy) * target.width + ox
+                        let rr = r + dst, gg = g + dst, bb = b + dst
+                        for xx in 0..<ow {
+                            rr[xx] = lr[Int(src[0])]
+                            gg[xx] = lg[Int(src[1])]
+                            bb[xx] = lb[Int(src[2])]
+                            src += 3
+                        }
                     }
                 }
                 return

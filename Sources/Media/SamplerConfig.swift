@@ -120,13 +120,15 @@ public struct SamplerConfig: Codable, Equatable, Sendable {
         try augment.validate()
     }
 
-    private enum CodingKeys: String, CodingKey {
+    private enum CodingKeys: String, CodingKey, CaseIterable {
         case spatial, fragmentsH, fragmentsW, fsizeH, fsizeW, aligned, resizeH, resizeW, keepAspectRatio
         case samaScales, temporal, clipLen, frameInterval, trainClips, testClips, tFrag, augment
     }
 
-    /// Decodes a config; absent keys keep FAST-VQA-B defaults.
+    /// Decodes a config; absent keys keep FAST-VQA-B defaults, unknown keys are a MediaError
+    /// listing the valid ones.
     public init(from decoder: Decoder) throws {
+        try rejectUnknownKeys(decoder, valid: CodingKeys.allCases.map(\.rawValue), what: "sampler config")
         let c = try decoder.container(keyedBy: CodingKeys.self)
         let d = SamplerConfig()
         spatial = try c.decodeIfPresent(SpatialKind.self, forKey: .spatial) ?? d.spatial

@@ -14,7 +14,7 @@ public struct VideoInfo: Sendable, Equatable {
     public var fps: Double
     /// Duration in seconds (0 for still images).
     public var duration: Double
-    /// Coded width and height in pixels.
+    /// Width and height in pixels as displayed (coded sides swapped for a 90/270° display rotation).
     public var width: Int
     public var height: Int
     /// Codec name as FFmpeg reports it (e.g. "h264", "vp9", "mjpeg").

@@ -1,5 +1,6 @@
 // FFmpeg-backed FrameReader: any container/codec the linked FFmpeg supports, still images as
-// one-frame videos, frames delivered as packed RGB24 identical to `ffmpeg -pix_fmt rgb24`.
+// one-frame videos, frames delivered as packed RGB24 identical to `ffmpeg -pix_fmt rgb24`,
+// including the CLI's autorotation by the stream's display matrix (VideoDecoder+Rotation).
 //
 // Frame index: the position of a frame in presentation order among the frames the decoder
 // outputs, counting from 0 at the start of the stream. Decoding from the start, index = how many
@@ -58,6 +59,9 @@ public final class VideoDecoder: FrameReader {
     let frame = FrameBox()
     let scaler = RGBScaler()
     var rgb: [UInt8] = []
+    /// The display rotation the ffmpeg CLI would apply (see VideoDecoder+Rotation) and its buffer.
+    let rotation: DisplayRotation
+    var rotated: [UInt8] = []
 
     /// Index the next decoded frame gets when no timestamp lookup applies.
     var nextIndex = 0
@@ -89,6 +93,7 @@ public final class VideoDecoder: FrameReader {
         self.input = input
         self.codec = codec
         self.streamIndex = index
+        rotation = DisplayRotation.of(input.stream(index))
         info = headerInfo(input, index)
         let counted = input.stream(index).pointee.nb_frames > 0 || isStillImage(input)
         if !counted {
@@ -216,6 +221,9 @@ public final class VideoDecoder: FrameReader {
         return i
     }
 
+    /// Bytes allocated after the last RGB row for converters that overshoot.
+    static let rgbSlack = 64 * 3
+
     /// Converts the current frame into the reused RGB buffer and lends it to `body`.
     private func withRGB(_ body: (RGBView) throws -> Void) throws {
         let w = Int(frame.ptr.pointee.width), h = Int(frame.ptr.pointee.height)
@@ -223,11 +231,26 @@ public final class VideoDecoder: FrameReader {
             throw MediaError(path, "decoded frame size \(w)x\(h) is invalid or exceeds the limit of \(maxPixels) pixels")
         }
         let n = w * h * 3
-        if rgb.count < n { rgb = [UInt8](repeating: 0, count: n) }
+        // swscale's SIMD converters write whole vectors, up to 16 pixels past the end of a row whose
+        // width is not a multiple of 16 (seen at 200×120): keep slack after the last row.
+        if rgb.count < n + Self.rgbSlack { rgb = [UInt8](repeating: 0, count: n + Self.rgbSlack) }
         try rgb.withUnsafeMutableBufferPointer { buf in
             try scaler.convert(frame.ptr, into: buf.baseAddress!, stride: w * 3, path: path)
         }
         stats.framesConverted += 1
+        if rotation != .none {
+            if rotated.count < n { rotated = [UInt8](repeating: 0, count: n) }
+            let (rw, rh) = rotation.swapsSides ? (h, w) : (w, h)
+            rgb.withUnsafeBufferPointer { src in
+                rotated.withUnsafeMutableBufferPointer { dst in
+                    rotation.apply(src.baseAddress!, width: w, height: h, into: dst.baseAddress!)
+                }
+            }
+            try rotated.withUnsafeBufferPointer { buf in
+                try body(RGBView(width: rw, height: rh, stride: rw * 3, pixels: UnsafeBufferPointer(rebasing: buf[0..<n])))
+            }
+            return
+        }
         try rgb.withUnsafeBufferPointer { buf in
             try body(RGBView(width: w, height: h, stride: w * 3, pixels: UnsafeBufferPointer(rebasing: buf[0..<n])))
         }

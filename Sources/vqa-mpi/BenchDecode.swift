@@ -9,16 +9,29 @@ import Media
 struct BenchDecode: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "decode",
-        abstract: "Decode speed (frames/s) against `ffmpeg -threads N -i FILE -f null -`."
+        abstract: "Decode and sampling speed (frames/s) against `ffmpeg -threads N -i FILE -f null -`.",
+        discussion: """
+        decode_fps: frames decoded per second (all frames, no RGB); rgb_fps: the same with RGB24 \
+        conversion of every frame; ffmpeg_fps: the ffmpeg CLI decoding the file to the null muxer. \
+        sample_fps_train / sample_fps_test: source frames the decoder produced per second while \
+        writing FAST-VQA-B fragment samples (train: 1 clip of 32 frames at interval 2; test: 4 clips), \
+        each sample from a freshly opened file as the loader does, i.e. decoded frames (including \
+        the ones decoded only to reach a needed frame) divided by the wall time of open + decode + \
+        sampling. clip_fps_*: clip frames written per second (clips·32 per sample). \
+        sample_ratio_* = sample_fps_* / ffmpeg_fps. Every figure is the best of --repeats runs.
+        """
     )
 
     @Option(help: "Video file to decode.") var input: String
     @Option(help: "Decoder threads (ours and ffmpeg's).") var threads = 1
     @Option(help: "Runs per measurement; the best is reported.") var repeats = 3
+    @Option(name: .customLong("train-samples"), help: "Training samples (different random clips) per sampling run.")
+    var trainSamples = 8
     @Flag(help: "Print one JSON object.") var json = false
 
     func validate() throws {
         if threads < 1 { throw ValidationError("--threads must be at least 1, got \(threads)") }
+        if trainSamples < 1 { throw ValidationError("--train-samples must be at least 1, got \(trainSamples)") }
         if repeats < 1 { throw ValidationError("--repeats must be at least 1, got \(repeats)") }
     }
 
@@ -28,7 +41,15 @@ struct BenchDecode: ParsableCommand {
         // CPU time (user+sys) is reported too, as it is steadier on a shared machine.
         var frames = 0
         var decode = Timing(), rgb = Timing(), ffmpeg = Timing()
+        var train = SampleRun(), test = SampleRun()
+        let sampler = try FragmentSampler(config: .fastVQAB)
+        let trainShape = sampler.shape(train: true), testShape = sampler.shape(train: false)
+        var out = [Float](repeating: 0, count: max(trainShape.floatsPerSample, testShape.floatsPerSample))
         for _ in 0..<repeats {
+            try out.withUnsafeMutableBufferPointer { buf in
+                train.keepBest(try sampleRun(sampler, train: true, samples: trainSamples, into: buf.baseAddress!))
+                test.keepBest(try sampleRun(sampler, train: false, samples: 1, into: buf.baseAddress!))
+            }
             for toRGB in [false, true] {
                 let dec = try VideoDecoder(path: input, threads: threads)
                 let (t0, c0) = (Clock.now(), cpuSeconds())
@@ -40,8 +61,13 @@ struct BenchDecode: ParsableCommand {
         }
         let n = Double(frames)
         let info = try probe(path: input)
+        let ffFPS = n / ffmpeg.wall
         if json {
             let obj: [String: Any] = [
+                "sample_fps_train": train.fps, "sample_fps_test": test.fps,
+                "clip_fps_train": train.clipFPS, "clip_fps_test": test.clipFPS,
+                "sample_ratio_train": train.fps / ffFPS, "sample_ratio_test": test.fps / ffFPS,
+                "train_samples": trainSamples,
                 "decode_fps": n / decode.wall, "rgb_fps": n / rgb.wall, "ffmpeg_fps": n / ffmpeg.wall,
                 "ratio": ffmpeg.wall / decode.wall, "rgb_ratio": ffmpeg.wall / rgb.wall,
                 "decode_cpu_fps": n / decode.cpu, "rgb_cpu_fps": n / rgb.cpu, "ffmpeg_cpu_fps": n / ffmpeg.cpu,
@@ -57,6 +83,10 @@ struct BenchDecode: ParsableCommand {
                          n / decode.wall, n / rgb.wall, n / ffmpeg.wall, ffmpeg.wall / decode.wall, ffmpeg.wall / rgb.wall))
             print(String(format: "cpu:  decode %.0f fps, decode+RGB24 %.0f fps, ffmpeg CLI %.0f fps, ratio %.3f",
                          n / decode.cpu, n / rgb.cpu, n / ffmpeg.cpu, ffmpeg.cpu / decode.cpu))
+            for (name, r) in [("train", train), ("test", test)] {
+                print(String(format: "sample %@: %.0f decoded frames/s (ratio to ffmpeg %.3f), %.0f clip frames/s",
+                             name, r.fps, r.fps / ffFPS, r.clipFPS))
+            }
         }
     }
 
@@ -64,6 +94,30 @@ struct BenchDecode: ParsableCommand {
     struct Timing {
         var wall = Double.infinity, cpu = Double.infinity
         mutating func keepBest(_ t: Timing) { wall = min(wall, t.wall); cpu = min(cpu, t.cpu) }
+    }
+
+    /// Decoded source frames, clip frames written and wall seconds of one sampling run.
+    struct SampleRun {
+        var decoded = 0, clipFrames = 0, wall = Double.infinity
+        var fps: Double { Double(decoded) / wall }
+        var clipFPS: Double { Double(clipFrames) / wall }
+        mutating func keepBest(_ r: SampleRun) { if r.wall < wall { self = r } }
+    }
+
+    /// `samples` FAST-VQA-B samples (sample indices 0..<samples), each from a fresh decoder.
+    private func sampleRun(_ sampler: FragmentSampler, train: Bool, samples: Int,
+                           into: UnsafeMutablePointer<Float>) throws -> SampleRun {
+        var run = SampleRun()
+        let t0 = Clock.now()
+        for s in 0..<samples {
+            let dec = try VideoDecoder(path: input, threads: threads)
+            try sampler.sample(reader: dec, sampleIndex: s, epoch: 0, seed: 0, train: train, into: into)
+            run.decoded += dec.stats.framesDecoded
+            let shape = sampler.shape(train: train)
+            run.clipFrames += shape.clips * shape.frames
+        }
+        run.wall = Clock.now() - t0
+        return run
     }
 
     /// User + system CPU seconds of this process so far.

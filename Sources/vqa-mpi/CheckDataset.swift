@@ -5,6 +5,8 @@ import ArgumentParser
 import Foundation
 import Media
 
+extension LabelFormat: ExpressibleByArgument {}
+
 struct CheckDataset: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "check-dataset",
@@ -12,6 +14,12 @@ struct CheckDataset: ParsableCommand {
     )
 
     @Option(help: "Label file: FAST-VQA 'path, duration, fps, MOS' lines, or CSV with a header.") var labels: String
+    @Option(help: "Label file format: auto, fastvqa or csv (auto: fastvqa when the first line is 'path, number, number, number').")
+    var format: LabelFormat = .auto
+    @Option(name: .customLong("file-column"), help: "CSV column holding the file path (default: the first of \(Labels.fileColumnNames.joined(separator: ", "))).")
+    var fileColumn: String?
+    @Option(name: .customLong("score-column"), help: "CSV column holding the score (default: the first of \(Labels.scoreColumnNames.joined(separator: ", "))).")
+    var scoreColumn: String?
     @Option(name: .customLong("data-root"), help: "Directory the label paths are relative to.") var dataRoot: String
     @Option(help: "Files checked at once.") var threads = 2
     @Option(name: .customLong("max-pixels"), help: "Largest width·height accepted.") var maxPixels = 4096 * 4096
@@ -23,8 +31,12 @@ struct CheckDataset: ParsableCommand {
     }
 
     func run() throws {
-        let relative = try readLabelPaths(labels)
-        let paths = relative.map { $0.hasPrefix("/") ? $0 : (dataRoot as NSString).appendingPathComponent($0) }
+        guard FileManager.default.isReadableFile(atPath: labels) else {
+            throw MediaError(labels, "cannot read the label file; check the --labels path")
+        }
+        let entries = try Labels.load(path: labels, dataRoot: dataRoot, format: format,
+                                      fileColumn: fileColumn, scoreColumn: scoreColumn)
+        let paths = entries.map(\.path)
         let results = checkAll(paths)
         let report = DatasetReport(paths: paths, results: results)
         print(json ? report.json() : report.text())
@@ -89,28 +101,6 @@ final class CheckQueue: @unchecked Sendable {
         lock.lock(); defer { lock.unlock() }
         results[i] = r
     }
-}
-
-/// The entry paths of a label file: the first comma-separated field of each non-empty line;
-/// a first line whose last field is not a number is a CSV header and is skipped.
-/// Minimal reader for check-dataset until the shared label parser (Media/Labels) is merged.
-func readLabelPaths(_ file: String) throws -> [String] {
-    guard let data = FileManager.default.contents(atPath: file) else {
-        throw MediaError(file, "cannot read the label file; check the --labels path")
-    }
-    var paths: [String] = []
-    for (n, raw) in String(decoding: data, as: UTF8.self).split(whereSeparator: \.isNewline).enumerated() {
-        let line = raw.trimmingCharacters(in: .whitespaces)
-        if line.isEmpty || line.hasPrefix("#") { continue }
-        let fields = line.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
-        if n == 0, fields.count > 1, Double(fields[fields.count - 1]) == nil { continue }
-        guard let first = fields.first, !first.isEmpty else {
-            throw MediaError(file, "line \(n + 1) has no file path: '\(line)'")
-        }
-        paths.append(first)
-    }
-    if paths.isEmpty { throw MediaError(file, "the label file lists no entries") }
-    return paths
 }
 
 /// What check-dataset prints: failures and a summary of the readable files.

@@ -85,6 +85,32 @@ final class CheckDatasetTests: XCTestCase {
         XCTAssertFalse(r.stdout.contains("UNREADABLE"), r.stdout)
     }
 
+    func testLabelErrorsNameTheLineAndCSVColumnsCanBeChosen() throws {
+        try makeClip("a.mp4", "176x144", frames: 10, ["-c:v", "libx264", "-pix_fmt", "yuv420p"])
+        let bad = dir.appendingPathComponent("bad.txt")
+        try "videos/a.mp4, -1, -1, 3.0\nvideos/a.mp4, -1, -1, good\n".write(to: bad, atomically: true, encoding: .utf8)
+        let r = try CLI.vqa(["check-dataset", "--labels", bad.path, "--data-root", dir.path])
+        XCTAssertNotEqual(r.status, 0)
+        XCTAssertTrue(r.stderr.contains("bad.txt") && r.stderr.contains("line 2") && r.stderr.contains("'good'"), r.stderr)
+
+        let csv = dir.appendingPathComponent("cols.csv")
+        try "clip,rating,mos\nvideos/a.mp4,3.5,oops\n".write(to: csv, atomically: true, encoding: .utf8)
+        let ok = try CLI.vqa(["check-dataset", "--labels", csv.path, "--data-root", dir.path, "--format", "csv",
+                              "--file-column", "clip", "--score-column", "rating"])
+        XCTAssertEqual(ok.status, 0, ok.stdout + ok.stderr)
+        XCTAssertTrue(ok.stdout.contains("entries: 1, readable: 1, unreadable: 0"), ok.stdout)
+        // Default columns: 'mos' holds a non-number on line 2, which must be named.
+        let r2 = try CLI.vqa(["check-dataset", "--labels", csv.path, "--data-root", dir.path, "--file-column", "clip"])
+        XCTAssertNotEqual(r2.status, 0)
+        XCTAssertTrue(r2.stderr.contains("line 2") && r2.stderr.contains("'oops'"), r2.stderr)
+        let r3 = try CLI.vqa(["check-dataset", "--labels", csv.path, "--data-root", dir.path, "--format", "fastvqa"])
+        XCTAssertNotEqual(r3.status, 0)
+        XCTAssertTrue(r3.stderr.contains("line 1") && r3.stderr.contains("expected 4"), r3.stderr)
+        let r4 = try CLI.vqa(["check-dataset", "--labels", csv.path, "--data-root", dir.path, "--format", "tsv"])
+        XCTAssertNotEqual(r4.status, 0)
+        XCTAssertTrue(r4.stderr.contains("fastvqa"), r4.stderr)
+    }
+
     func testMissingLabelFileIsAClearError() throws {
         let r = try CLI.vqa(["check-dataset", "--labels", dir.appendingPathComponent("none.txt").path, "--data-root", dir.path])
         XCTAssertNotEqual(r.status, 0)
@@ -104,5 +130,11 @@ final class CheckDatasetTests: XCTestCase {
         let ratio = try XCTUnwrap(obj["ratio"] as? Double), fps = try XCTUnwrap(obj["decode_fps"] as? Double)
         let ff = try XCTUnwrap(obj["ffmpeg_fps"] as? Double)
         XCTAssertEqual(ratio, fps / ff, accuracy: 1e-9 * ratio)
+        for mode in ["train", "test"] {
+            let sfps = try XCTUnwrap(obj["sample_fps_" + mode] as? Double, mode)
+            XCTAssertGreaterThan(sfps, 0, mode)
+            XCTAssertEqual(try XCTUnwrap(obj["sample_ratio_" + mode] as? Double), sfps / ff, accuracy: 1e-9 * sfps / ff)
+            XCTAssertGreaterThan(obj["clip_fps_" + mode] as? Double ?? 0, 0, mode)
+        }
     }
 }

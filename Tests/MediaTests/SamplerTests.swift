@@ -251,4 +251,20 @@ final class SamplerTests: XCTestCase {
         XCTAssertEqual(back, d)
         XCTAssertThrowsError(try JSONDecoder().decode(SamplerConfig.self, from: Data(#"{"spatial": "crop"}"#.utf8)))
     }
+
+    func testUnknownConfigKeysAreRejectedWithTheValidKeys() throws {
+        func message(_ json: String) -> String {
+            do {
+                _ = try JSONDecoder().decode(SamplerConfig.self, from: Data(json.utf8))
+                return "decoded without error"
+            } catch { return "\(error)" }
+        }
+        let top = message(#"{"clip_len": 16, "fragmentsH": 7}"#)
+        XCTAssertTrue(top.contains("sampler config") && top.contains("'clip_len'") && top.contains("did you mean 'clipLen'"), top)
+        XCTAssertTrue(top.contains("valid keys: spatial, fragmentsH"), top)
+        let nested = message(#"{"augment": {"ops": ["hflip"], "flipProb": 0.3, "binz": 3}}"#)
+        XCTAssertTrue(nested.contains("augment config") && nested.contains("'binz'") && nested.contains("'flipProb'"), nested)
+        XCTAssertTrue(nested.contains("in 'augment'") && nested.contains("flipProbability"), nested)
+        XCTAssertEqual(message(#"{"clipLen": 16, "augment": {"bins": 5}}"#), "decoded without error")
+    }
 }
