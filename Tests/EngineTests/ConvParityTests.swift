@@ -2,29 +2,6 @@ import Foundation
 import XCTest
 @testable import Engine
 
-/// Reads the float32 tensors of a safetensors file (test-only; bounds-checked).
-func readSafetensors(_ url: URL) throws -> [String: (shape: [Int], values: [Float])] {
-    let data = try Data(contentsOf: url)
-    guard data.count >= 8 else { throw CocoaError(.fileReadCorruptFile) }
-    let n = data.prefix(8).enumerated().reduce(0) { $0 | Int($1.element) << (8 * $1.offset) }
-    guard n > 0, 8 + n <= data.count,
-          let header = try JSONSerialization.jsonObject(with: data.subdata(in: 8..<8 + n)) as? [String: Any] else {
-        throw CocoaError(.fileReadCorruptFile)
-    }
-    var out: [String: (shape: [Int], values: [Float])] = [:]
-    for (name, entry) in header where name != "__metadata__" {
-        guard let e = entry as? [String: Any], e["dtype"] as? String == "F32", let shape = e["shape"] as? [Int],
-              let offs = e["data_offsets"] as? [Int], offs.count == 2, 0 <= offs[0], offs[0] <= offs[1],
-              8 + n + offs[1] <= data.count, offs[1] - offs[0] == 4 * shape.reduce(1, *) else { continue }
-        let bytes = data.subdata(in: 8 + n + offs[0]..<8 + n + offs[1])
-        let values = bytes.withUnsafeBytes { raw in
-            (0..<shape.reduce(1, *)).map { Float(bitPattern: UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: 4 * $0, as: UInt32.self))) }
-        }
-        out[name] = (shape, values)
-    }
-    return out
-}
-
 /// conv3d against PyTorch: the `fragnet` reference fixture (scripts/reference) stores the input,
 /// initial weights and every block's activation. Each block is recomputed here from the fixture's
 /// previous activation with the Engine convolutions and a float64 GroupNorm + exact GELU.
@@ -49,14 +26,10 @@ final class ConvParityTests: XCTestCase {
     }
 
     func testConvMatchesPyTorchFragnetActivations() throws {
-        guard let dir = Bundle.module.resourceURL?.appendingPathComponent("Fixtures/fragnet_reference.safetensors"),
-              FileManager.default.fileExists(atPath: dir.path) else {
-            throw XCTSkip("Fixtures/fragnet_reference.safetensors not present (it comes from the reference branch)")
-        }
-        let f = try readSafetensors(dir)
+        let f = try ParityFixture("fragnet_reference.safetensors")
         func t(_ name: String) throws -> (shape: [Int], values: [Float]) {
-            guard let v = f[name] else { XCTFail("fixture lacks \(name)"); throw XCTSkip("missing \(name)") }
-            return v
+            guard let v = f.file.tensors[name] else { throw EngineError("fixture lacks \(name)") }
+            return (v.shape, try v.floats())
         }
         let tape = Tape(compute: Compute(threads: 2))
         func conv(_ x: (shape: [Int], values: [Float]), _ p: String, stride: (Int, Int, Int) = (1, 1, 1),

@@ -8,39 +8,23 @@ import Foundation
 @testable import Engine
 
 final class FastVQAParityTests: XCTestCase {
-    var fixture: SafetensorsFile!
-    var path = ""
+    var fixture: ParityFixture!
+    var path: String { fixture.path }
 
-    override func setUpWithError() throws {
-        guard let url = Bundle.module.resourceURL?.appendingPathComponent("Fixtures/fastvqa_reference.safetensors") else {
-            return XCTFail("test bundle has no Fixtures directory")
-        }
-        path = url.path
-        fixture = try SafetensorsFile.read(path: path)
-    }
+    override func setUpWithError() throws { fixture = try ParityFixture("fastvqa_reference.safetensors") }
 
-    func tensor(_ name: String) throws -> [Float] {
-        guard let t = fixture.tensors[name] else { throw EngineError("fixture lacks \(name)") }
-        return try t.floats()
-    }
+    func tensor(_ name: String) throws -> [Float] { try fixture.tensor(name) }
 
     /// The fixture's tiny model (scripts/reference/fastvqa.py TINY, no dropout/drop path) with its weights.
     func makeModel() throws -> FastVQA {
         let options = ["embed_dim": "4", "depths": "2,2,2,2", "heads": "1,2,2,4", "window": "2,4,4",
                        "frag_biases": "1,1,1,0", "head_hidden": "16", "dropout": "0", "drop_path": "0"]
         let m = try ModelKind.fastVQAB.make(seed: 3, options: options) as! FastVQA
-        let missing = try m.parameters.load(fixture, path: path, prefix: "init.")
+        let missing = try m.parameters.load(fixture.file, path: path, prefix: "init.")
         XCTAssertEqual(missing, [])
         return m
     }
 
-    func assertClose(_ a: [Float], _ b: [Float], rel: Float, floor: Float = 1e-3, _ what: String,
-                     file: StaticString = #filePath, line: UInt = #line) {
-        XCTAssertEqual(a.count, b.count, "\(what): sizes", file: file, line: line)
-        let scale = max(b.map { abs($0) }.max() ?? 0, floor)
-        let err = zip(a, b).map { abs($0 - $1) }.max() ?? 0
-        XCTAssert(err / scale <= rel, "\(what): max error \(err) vs scale \(scale) (rel \(err / scale) > \(rel))", file: file, line: line)
-    }
 
     func testForwardLossAndEveryGradientMatchPyTorch() throws {
         let m = try makeModel()
@@ -72,7 +56,7 @@ final class FastVQAParityTests: XCTestCase {
             checked += 1
         }
         // Every fixture gradient has a Swift parameter and vice versa.
-        XCTAssertEqual(checked, fixture.tensors.keys.filter { $0.hasPrefix("grad.") }.count)
+        XCTAssertEqual(checked, fixture.file.tensors.keys.filter { $0.hasPrefix("grad.") }.count)
     }
 
     func testWindowGeometryMatchesPyTorch() throws {

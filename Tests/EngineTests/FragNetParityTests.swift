@@ -7,37 +7,20 @@ import Foundation
 @testable import Engine
 
 final class FragNetParityTests: XCTestCase {
-    var fixture: SafetensorsFile!
-    var path = ""
+    var fixture: ParityFixture!
+    var path: String { fixture.path }
 
-    override func setUpWithError() throws {
-        guard let url = Bundle.module.resourceURL?.appendingPathComponent("Fixtures/fragnet_reference.safetensors") else {
-            return XCTFail("test bundle has no Fixtures directory")
-        }
-        path = url.path
-        fixture = try SafetensorsFile.read(path: path)
-    }
+    override func setUpWithError() throws { fixture = try ParityFixture("fragnet_reference.safetensors") }
 
-    func tensor(_ name: String) throws -> [Float] {
-        guard let t = fixture.tensors[name] else { throw EngineError("fixture lacks \(name)") }
-        return try t.floats()
-    }
+    func tensor(_ name: String) throws -> [Float] { try fixture.tensor(name) }
 
     /// The fixture's model (widths [8,8,16,16], head 16, groups 4, no dropout) with its initial weights.
     func makeModel() throws -> FragNet {
         let m = try FragNet(config: FragNet.Config(options: ["widths": "8,8,16,16", "head_hidden": "16", "groups": "4", "dropout": "0"]), seed: 1)
-        _ = try m.parameters.load(fixture, path: path, prefix: "init.")
+        _ = try m.parameters.load(fixture.file, path: path, prefix: "init.")
         return m
     }
 
-    /// max |a − b| / max(|b|∞, floor) over a tensor.
-    func assertClose(_ a: [Float], _ b: [Float], rel: Float, floor: Float = 1e-3, _ what: String,
-                     file: StaticString = #filePath, line: UInt = #line) {
-        XCTAssertEqual(a.count, b.count, "\(what): sizes", file: file, line: line)
-        let scale = max(b.map { abs($0) }.max() ?? 0, floor)
-        let err = zip(a, b).map { abs($0 - $1) }.max() ?? 0
-        XCTAssert(err / scale <= rel, "\(what): max error \(err) vs scale \(scale) (rel \(err / scale) > \(rel))", file: file, line: line)
-    }
 
     /// Forward on the fixture input; returns (tape, scores var).
     func forward(_ m: FragNet, _ tape: Tape) throws -> (Var, Var) {
