@@ -67,7 +67,7 @@ public final class FastVQA: VQAModel {
     public let parameters = ParameterStore()
     public let config: Config
     let backbone: SwinBackbone
-    let fcHid: Conv3dLayer, fcLast: Conv3dLayer
+    let head: VQAHeadLayers
 
     /// Builds the model (`name` is its registry name) and initialises it from `seed`.
     public init(name: String = "fast-vqa-b", config: Config = .fastVQAB, seed: UInt64) throws {
@@ -76,13 +76,12 @@ public final class FastVQA: VQAModel {
         self.config = config
         let p = parameters
         backbone = SwinBackbone(p, prefix: "backbone", config: config.swin)
-        fcHid = Conv3dLayer(p, "vqa_head.fc_hid", cin: config.swin.outDim, cout: config.headHidden, kernel: (1, 1, 1), group: "head")
-        fcLast = Conv3dLayer(p, "vqa_head.fc_last", cin: config.headHidden, cout: 1, kernel: (1, 1, 1), group: "head")
+        head = VQAHeadLayers(p, "vqa_head", cin: config.swin.outDim, hidden: config.headHidden)
         p.allocate()
         p.initialize(seed: seed)
     }
 
-    public var headParameters: [Int] { [fcHid.weight, fcHid.bias!, fcLast.weight, fcLast.bias!] }
+    public var headParameters: [Int] { head.parameters }
 
     /// The quality map [N, 1, D, H', W'] before averaging.
     public func qualityMap(_ t: Tape, _ clips: Var) -> Var {
@@ -90,16 +89,14 @@ public final class FastVQA: VQAModel {
         var x = backbone(t, p, clips)  // [N, D, H, W, C]
         let s = t.shape(x), hid = config.headHidden, cin = config.swin.outDim
         if config.dropout > 0 { x = t.dropout(x, p: config.dropout) }
-        var h = t.gelu(t.linear(x, t.reshape(t.parameter(p, fcHid.weight), [hid, cin]), t.parameter(p, fcHid.bias!)))
+        var h = t.gelu(t.linear(x, t.reshape(t.parameter(p, head.fcHid.weight), [hid, cin]), t.parameter(p, head.fcHid.bias!)))
         if config.dropout > 0 { h = t.dropout(h, p: config.dropout) }
-        let q = t.linear(h, t.reshape(t.parameter(p, fcLast.weight), [1, hid]), t.parameter(p, fcLast.bias!))
+        let q = t.linear(h, t.reshape(t.parameter(p, head.fcLast.weight), [1, hid]), t.parameter(p, head.fcLast.bias!))
         return t.reshape(q, [s[0], 1, s[1], s[2], s[3]])  // one channel: channel-last equals channel-first
     }
 
     public func forward(_ t: Tape, _ clips: Var) -> Var {
-        let map = qualityMap(t, clips)
-        let n = t.shape(map)[0]
-        return t.reshape(t.mean(map, axes: [1, 2, 3, 4], keepDims: false), [n])
+        VQAHeadLayers.score(t, qualityMap(t, clips))
     }
 
     public func forwardFlops(frames: Int, height: Int, width: Int) -> Double {

@@ -55,7 +55,7 @@ public final class FragNet: VQAModel {
     public let config: Config
     let stem: Conv3dLayer, stemNorm: GroupNormLayer
     let stages: [Stage]
-    let fcHid: Conv3dLayer, fcLast: Conv3dLayer
+    let head: VQAHeadLayers
 
     /// Builds fragnet and initialises its parameters (PyTorch defaults) from `seed`.
     public init(config: Config = Config(), seed: UInt64) throws {
@@ -71,13 +71,12 @@ public final class FragNet: VQAModel {
                                      padding: (0, 1, 1)),
                   blockNorm: GroupNormLayer(p, "stages.\(i).block.norm", groups: g, channels: w[i + 1]))
         }
-        fcHid = Conv3dLayer(p, "head.fc_hid", cin: w[3], cout: config.headHidden, kernel: (1, 1, 1), group: "head")
-        fcLast = Conv3dLayer(p, "head.fc_last", cin: config.headHidden, cout: 1, kernel: (1, 1, 1), group: "head")
+        head = VQAHeadLayers(p, "head", cin: w[3], hidden: config.headHidden)
         p.allocate()
         p.initialize(seed: seed)
     }
 
-    public var headParameters: [Int] { [fcHid.weight, fcHid.bias!, fcLast.weight, fcLast.bias!] }
+    public var headParameters: [Int] { head.parameters }
 
     /// The quality map [N, 1, T/2, H/32, W/32] before averaging.
     public func qualityMap(_ t: Tape, _ x: Var) -> Var {
@@ -91,15 +90,13 @@ public final class FragNet: VQAModel {
             let d = t.gelu(st.downNorm(t, p, st.down(t, p, h)))
             h = t.add(d, t.gelu(st.blockNorm(t, p, st.block(t, p, d))))
         }
-        var y = t.gelu(fcHid(t, p, h))
+        var y = t.gelu(head.fcHid(t, p, h))
         if config.dropout > 0 { y = t.dropout(y, p: config.dropout) }
-        return fcLast(t, p, y)
+        return head.fcLast(t, p, y)
     }
 
     public func forward(_ t: Tape, _ clips: Var) -> Var {
-        let map = qualityMap(t, clips)
-        let n = t.shape(map)[0]
-        return t.reshape(t.mean(map, axes: [1, 2, 3, 4], keepDims: false), [n])
+        VQAHeadLayers.score(t, qualityMap(t, clips))
     }
 
     /// Every convolution with its output positions per clip, in forward order.
@@ -110,7 +107,7 @@ public final class FragNet: VQAModel {
             pos /= 4
             out += [(st.down, pos), (st.block, pos)]
         }
-        return out + [(fcHid, pos), (fcLast, pos)]
+        return out + [(head.fcHid, pos), (head.fcLast, pos)]
     }
 
     public func forwardFlops(frames: Int, height: Int, width: Int) -> Double {

@@ -51,3 +51,24 @@ public struct GroupNormLayer {
         t.groupNorm(x, groups: groups, t.parameter(store, weight), t.parameter(store, bias))
     }
 }
+
+/// FAST-VQA's regression head: 1×1×1 convolutions cin → hidden → 1 (`fc_hid`, `fc_last`, group "head").
+public struct VQAHeadLayers {
+    /// The hidden and the output convolution.
+    public let fcHid: Conv3dLayer, fcLast: Conv3dLayer
+
+    /// Declares `prefix.fc_hid` [hidden, cin, 1, 1, 1] and `prefix.fc_last` [1, hidden, 1, 1, 1] with biases.
+    public init(_ store: ParameterStore, _ prefix: String, cin: Int, hidden: Int) {
+        fcHid = Conv3dLayer(store, "\(prefix).fc_hid", cin: cin, cout: hidden, kernel: (1, 1, 1), group: "head")
+        fcLast = Conv3dLayer(store, "\(prefix).fc_last", cin: hidden, cout: 1, kernel: (1, 1, 1), group: "head")
+    }
+
+    /// Indices of the four head tensors (re-initialised when fine-tuning).
+    public var parameters: [Int] { [fcHid.weight, fcHid.bias!, fcLast.weight, fcLast.bias!] }
+
+    /// One score per clip: the mean of the quality map [N, 1, ...] over every axis but N.
+    public static func score(_ t: Tape, _ map: Var) -> Var {
+        let s = t.shape(map)
+        return t.reshape(t.mean(map, axes: Array(1..<s.count), keepDims: false), [s[0]])
+    }
+}
