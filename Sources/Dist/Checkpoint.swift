@@ -67,10 +67,11 @@ public enum Checkpoint {
         return SafetensorsFile(tensors: tensors, metadata: m)
     }
 
-    /// Writes `file` atomically (temporary file, fsync, rename).
-    public static func save(_ file: SafetensorsFile, to path: String) throws {
+    /// Writes `file` atomically (temporary file, fsync, rename): on failure the previous file at
+    /// `path` is untouched. `byteLimit` simulates a full disk (test hook, see SafetensorsFile.write).
+    public static func save(_ file: SafetensorsFile, to path: String, byteLimit: Int = .max) throws {
         try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
-        try file.write(to: path)
+        try file.write(to: path, byteLimit: byteLimit)
     }
 
     /// Reads a checkpoint, verifying format and checksum; errors name the file and how to recover.
@@ -80,7 +81,7 @@ public enum Checkpoint {
         }
         let file: SafetensorsFile
         do { file = try SafetensorsFile.read(path: path) } catch {
-            throw DistError("\(path): corrupt or truncated checkpoint (\(error)); use an older epoch-NNN.safetensors or best.safetensors, or start without --resume")
+            throw DistError("\(path): corrupt or truncated checkpoint (\(reason(error))); use an older epoch-NNN.safetensors or best.safetensors, or start without --resume")
         }
         let m = file.metadata
         guard m["format"] == format else {
@@ -113,11 +114,14 @@ public enum Checkpoint {
         guard FileManager.default.fileExists(atPath: path) else { throw DistError("\(path): no such checkpoint; check the path") }
         let file: SafetensorsFile
         do { file = try SafetensorsFile.read(path: path) } catch {
-            throw DistError("\(path): corrupt or truncated safetensors file (\(error))")
+            throw DistError("\(path): corrupt, truncated or not a safetensors file (\(reason(error))); pass a checkpoint written by `vqa-mpi train`")
         }
         if file.metadata["format"] == format { let r = try read(path: path); return (r.file, r.info) }
         return (file, nil)
     }
+
+    /// An error's reason without the path (the caller's message names the file once).
+    static func reason(_ error: Error) -> String { (error as? SafetensorsError)?.reason ?? "\(error)" }
 
     /// Restores weights, EMA weights and optimizer state (exact resume).
     public static func restore(_ file: SafetensorsFile, path: String, store: ParameterStore, ema: WeightEMA?,

@@ -58,6 +58,8 @@ public struct StepResult: Sendable {
     public var predictions: [Float], labels: [Float]
     /// False when the step was skipped on every rank (non-finite loss or gradient).
     public var applied: Bool
+    /// The stop signal some rank reported through `DataParallelStep.stopSignal` (0: none; same on every rank).
+    public var stopSignal: Int32 = 0
     /// Seconds: forward, backward, waiting on communication, perturbation, optimizer.
     public var forwardSeconds = 0.0, backwardSeconds = 0.0, commSeconds = 0.0, perturbSeconds = 0.0, optimizerSeconds = 0.0
 }
@@ -74,6 +76,9 @@ public final class DataParallelStep {
     let buckets: GradientBuckets?
     let store: ParameterStore
     var rankOffsets: [Int] = []
+    /// Preemption hook (Preemption.swift): this rank's pending signal, polled once per step and agreed
+    /// over the ranks inside the step's existing count all-gather, so it costs no extra collective.
+    public var stopSignal: (() -> Int32)?
 
     /// Builds the step; `comm` may be a solo communicator (no MPI).
     public init(model: VQAModel, comm: Communicator, optimizer: OptimizerConfig, config: StepConfig, compute: Compute) throws {
@@ -110,8 +115,8 @@ public final class DataParallelStep {
     public func step(clips: UnsafePointer<Float>, clipShape: [Int], labels: [Float], sampleKeys: [UInt64],
                      lr: Float, epoch: Int, step: Int, seed: UInt64) throws -> StepResult {
         let globalLabels = try comm.allGather(labels)
-        let counts = try gatherCounts(labels.count)
         var result = StepResult(loss: 0, predictions: [], labels: globalLabels, applied: true)
+        let counts = try gatherCounts(labels.count, stop: &result.stopSignal)
         let perturb = perturbs(epoch: epoch, step: step)
         let noiseOnly = perturb && perturbation!.config.kind == .rwp
         let passSeed = seed &+ UInt64(step) &* 0x9E37_79B9_7F4A_7C15
@@ -150,9 +155,13 @@ public final class DataParallelStep {
         return result
     }
 
-    /// Every rank's sample count this step (identical on all ranks).
-    func gatherCounts(_ n: Int) throws -> [Int] {
-        try comm.allGather([Float(n)]).map { Int($0) }
+    /// Every rank's sample count this step (identical on all ranks); `stop` receives the first
+    /// non-zero `stopSignal` of any rank (pairs [count, signal] per rank in one all-gather).
+    func gatherCounts(_ n: Int, stop: inout Int32) throws -> [Int] {
+        let g = try comm.allGather([Float(n), Float(stopSignal?() ?? 0)])
+        stop = 0
+        for i in stride(from: 1, to: g.count, by: 2) where g[i] != 0 { stop = Int32(g[i]); break }
+        return stride(from: 0, to: g.count, by: 2).map { Int(g[$0]) }
     }
 
     /// True when every gradient is finite (identical on all ranks after the all-reduce).

@@ -95,6 +95,10 @@ public struct TrainConfig: Codable, Equatable, Sendable {
         public var logEvery = 10
         /// Evaluate the validation sets every N epochs (and after the last).
         public var evalEvery = 1
+        /// Stop (with diagnostics) after this many skipped non-finite steps in a row (0: never).
+        public var maxNonfiniteSteps = 5
+        /// Stop after this many failed checkpoint saves in a row (each failure is retried at the next save).
+        public var maxFailedSaves = 3
     }
 
     public var model = ModelSection()
@@ -148,6 +152,8 @@ public struct TrainConfig: Codable, Equatable, Sendable {
         if train.threads < 1 || train.decodeThreads < 1 { try fail("train.threads and train.decode_threads must be ≥ 1") }
         if !(0..<1).contains(train.ema) { try fail("train.ema must be in [0, 1), got \(train.ema)") }
         if train.keepLast < 1 { try fail("train.keep_last must be ≥ 1, got \(train.keepLast)") }
+        if train.maxNonfiniteSteps < 0 { try fail("train.max_nonfinite_steps must be ≥ 0 (0: never stop), got \(train.maxNonfiniteSteps)") }
+        if train.maxFailedSaves < 1 { try fail("train.max_failed_saves must be ≥ 1, got \(train.maxFailedSaves)") }
         if train.linearProbeEpochs < 0 || train.linearProbeEpochs >= train.epochs {
             try fail("train.linear_probe_epochs must be in 0..<epochs (\(train.epochs)), got \(train.linearProbeEpochs)")
         }

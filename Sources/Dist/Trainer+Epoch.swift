@@ -58,9 +58,11 @@ extension Trainer {
             time.decodeWait += Clock.now() - t0
             let keep = (0..<b.capacity).filter { b.valid[$0] }
             var ptr = UnsafePointer(b.data)
-            if keep.count != b.capacity {
+            let poison = hooks.nanSteps.contains(info.step) && comm.rank == comm.size - 1 && !keep.isEmpty
+            if keep.count != b.capacity || poison {
                 for (j, i) in keep.enumerated() { (compact.base + j * perSample).update(from: b.sample(i), count: perSample) }
                 ptr = UnsafePointer(compact.base)
+                if poison { compact.base[0] = .nan }  // test hook VQA_MPI_TEST_INJECT_NAN
             }
             var y: [Float] = [], keys: [UInt64] = []
             for i in keep {
@@ -72,17 +74,22 @@ extension Trainer {
                                   epoch: epoch, step: info.step, seed: UInt64(config.train.seed))
             time.forward += r.forwardSeconds; time.backward += r.backwardSeconds; time.communication += r.commSeconds
             time.perturbation += r.perturbSeconds; time.optimizer += r.optimizerSeconds
+            info.step += 1
+            info.samplerStep = s + 1
             if r.applied {
                 lossSum += r.loss; lossCount += 1
                 if let p = r.perturbedLoss, p.isFinite { riseSum += p - r.loss; riseCount += 1 }
                 preds += r.predictions; labels += r.labels
+                nonfiniteStreak = 0
             } else {
                 skipped += 1
+                try noteSkipped(r, epoch: epoch, index: s, steps: steps, lr: lr)
             }
-            info.step += 1
-            info.samplerStep = s + 1
             if config.train.checksumEvery > 0 && info.step % config.train.checksumEvery == 0 { try step.verifyReplicas() }
             progress.update(epoch: epoch, step: s, total: steps, count: r.labels.count, loss: r.loss, lr: lr)
+            // Preemption agreed in this step: stop here unless the epoch is complete anyway (then its
+            // checkpoint at the end of the epoch serves, see finishEpoch).
+            if r.stopSignal != 0 && s + 1 < steps { try preempt(signal: r.stopSignal, epoch: epoch, index: s, steps: steps) }
         }
         if info.samplerStep >= steps { completed = true }
         let rate = progress.rate

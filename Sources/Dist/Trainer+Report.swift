@@ -102,26 +102,22 @@ extension Trainer {
         records.append(rec)
         say(summary(rec))
         var improved = false
+        let previousBest = (info.bestMetric, info.bestEpoch)
         if let first = valSets.first?.name, let m = rec.val[first]?["ema"] ?? rec.val[first]?["raw"] {
             let score = m.srcc + m.plcc
             if score.isFinite && score > info.bestMetric { info.bestMetric = score; info.bestEpoch = rec.epoch; improved = true }
         }
+        var saveError: String?
         if isRoot {
-            try Trainer.atomicWrite(records.map { String(decoding: try Trainer.jsonEncoder.encode($0), as: UTF8.self) + "\n" }.joined(), to: metricsPath)
-            let file = Checkpoint.make(store: model.parameters, ema: step.ema, optimizer: step.optimizer, info: info)
-            try Checkpoint.save(file, to: lastPath)
-            if rec.complete {
-                let dir = options.outDir as NSString
-                try Checkpoint.save(file, to: dir.appendingPathComponent(String(format: "epoch-%03d.safetensors", rec.epoch)))
-                if !config.train.keepEpochs {
-                    let old = rec.epoch - config.train.keepLast
-                    if old >= 1 { try? FileManager.default.removeItem(atPath: dir.appendingPathComponent(String(format: "epoch-%03d.safetensors", old))) }
-                }
-            }
-            if improved { try Checkpoint.save(file, to: bestPath) }
-            try writeCurves()
+            do {
+                try Trainer.atomicWrite(records.map { String(decoding: try Trainer.jsonEncoder.encode($0), as: UTF8.self) + "\n" }.joined(), to: metricsPath)
+                try saveCheckpoints(epochFile: rec.complete ? rec.epoch : nil, best: improved)
+                try writeCurves()
+            } catch { saveError = "\(error)" }
         }
-        try comm.barrier()
+        // Collective: a failed save is retried next time (or stops the run); a pending signal stops it.
+        let position = rec.complete ? "at the end of epoch \(rec.epoch) (global step \(info.step))" : "in epoch \(rec.epoch) (global step \(info.step))"
+        if try agreeAfterSave(saveError, at: position) && improved { (info.bestMetric, info.bestEpoch) = previousBest }
     }
 
     func writeCurves() throws {
@@ -149,7 +145,8 @@ extension Trainer {
         try withWeights(scoring) { cal = try calibrate() }
         info.calibration = cal
         if isRoot {
-            try Checkpoint.save(Checkpoint.make(store: model.parameters, ema: step.ema, optimizer: step.optimizer, info: info), to: lastPath)
+            try Checkpoint.save(Checkpoint.make(store: model.parameters, ema: step.ema, optimizer: step.optimizer, info: info), to: lastPath,
+                                byteLimit: hooks.nextSaveLimit())
         }
         do {
             // Every rank needs the best weights: rank 0 reads the file and broadcasts it.

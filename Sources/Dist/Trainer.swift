@@ -7,6 +7,10 @@
 // DIR/last.safetensors, and every random choice is keyed by (seed, epoch, sample index, step), so a
 // resumed run repeats the uninterrupted one bit for bit. A checkpoint saved mid-epoch (max_steps)
 // records its in-epoch step; resuming replays the loader to that position.
+//
+// Faults (Trainer+Faults, docs/faults.md): a SIGTERM/SIGINT stops every rank at the next step
+// boundary after a checkpoint; a damaged last checkpoint falls back to the newest good one; a failed
+// save is retried at the next one; non-finite steps are skipped and stop the run when they repeat.
 
 import Foundation
 import Engine
@@ -22,6 +26,8 @@ public struct TrainOptions: Sendable {
     public var initFrom: String?
     /// Print progress (rank 0 only in any case).
     public var verbose = true
+    /// This rank's pending stop signal (0: none), e.g. `PreemptionSignal.pending`; polled once per step.
+    public var stopSignal: (@Sendable () -> Int32)?
     public init(outDir: String) { self.outDir = outDir }
 }
 
@@ -47,6 +53,11 @@ public final class Trainer {
     var info = CheckpointInfo()
     var records: [EpochRecord] = []
     let batchPerRank: Int
+    /// Fault handling state: test hooks, skipped steps in a row (and the first of them), failed
+    /// saves in a row, and what last.safetensors holds (epoch, step) when known to be good.
+    var hooks: FaultHooks
+    var nonfiniteStreak = 0, nonfiniteFirst = 0, failedSaves = 0
+    var lastSaved: (epoch: Int, step: Int)?
 
     var isRoot: Bool { comm.rank == 0 }
     func say(_ s: String) { if isRoot && options.verbose { print(s); fflush(nil) } }
@@ -59,6 +70,7 @@ public final class Trainer {
             throw DistError("train: the global batch size \(c.train.batchSize) is not divisible by the \(comm.size) ranks; use --batch-size \((c.train.batchSize + comm.size - 1) / comm.size * comm.size) or run with a number of ranks that divides it")
         }
         batchPerRank = c.train.batchSize / comm.size
+        hooks = try FaultHooks(environment: ProcessInfo.processInfo.environment)
         if c.data.train.labels.isEmpty { throw DistError("train: no training labels; pass --train-labels FILE or set data.train.labels") }
         compute = Compute(threads: c.train.threads)
         BLAS.setThreads(c.train.threads)
@@ -67,6 +79,7 @@ public final class Trainer {
         probing = c.train.linearProbeEpochs > 0
         step = try DataParallelStep(model: model, comm: comm, optimizer: try c.optimizerConfig(backboneMultiplier: probing ? 0 : nil),
                                     config: try c.stepConfig(), compute: compute)
+        step.stopSignal = options.stopSignal
         trainEntries = try Labels.load(path: c.data.train.labels, dataRoot: c.data.train.dataRoot.isEmpty ? nil : c.data.train.dataRoot)
         let sampler = try c.trainSampler()
         trainLoader = try Loader(entries: trainEntries, sampler: sampler, rank: comm.rank, worldSize: comm.size,
@@ -91,8 +104,7 @@ public final class Trainer {
     func start() throws {
         let store = model.parameters
         if options.resume {
-            let path = lastPath
-            let (file, saved) = try Checkpoint.read(path: path)
+            let (path, file, saved) = try resumeCheckpoint()
             if saved.model != config.model.name || saved.modelOptions != config.model.options {
                 throw DistError("\(path): saved from model \(saved.model) \(saved.modelOptions), but the config asks for \(config.model.name) \(config.model.options); resume with the same model settings")
             }
@@ -101,6 +113,7 @@ public final class Trainer {
             info = saved
             info.config = configYAML
             records = try loadRecords().filter { $0.epoch <= saved.epoch }
+            if path == lastPath { lastSaved = (saved.epoch, saved.step) }
             say("resumed from \(path): epoch \(saved.epoch), step \(saved.step)")
         } else if let from = options.initFrom {
             var (file, _) = try Checkpoint.readWeights(path: from)
@@ -121,6 +134,7 @@ public final class Trainer {
     func leaveProbe() throws {
         let old = step
         step = try DataParallelStep(model: model, comm: comm, optimizer: try config.optimizerConfig(), config: try config.stepConfig(), compute: compute)
+        step.stopSignal = options.stopSignal
         if let a = old.ema, let b = step.ema { b.shadow.copy(from: a.shadow) }
         probing = false
         say("linear probe done: training the whole model")
@@ -133,7 +147,10 @@ public final class Trainer {
 
     /// Runs the remaining epochs, then calibrates and writes the final files (collective).
     public func run() throws {
-        if isRoot { try FileManager.default.createDirectory(atPath: options.outDir, withIntermediateDirectories: true) }
+        if isRoot {
+            try FileManager.default.createDirectory(atPath: options.outDir, withIntermediateDirectories: true)
+            removeStaleTemporaries()
+        }
         say("training \(config.model.name) (\(model.parameters.parameterCount) parameters) on \(trainEntries.count) samples, \(comm.size) rank(s) × batch \(batchPerRank), \(trainLoader.stepsPerEpoch) steps/epoch, regularizer \(config.regularization.kind)")
         var epoch = info.samplerEpoch
         while epoch < config.train.epochs && !stepLimitReached {

@@ -144,7 +144,9 @@ public struct SafetensorsFile: Sendable, Equatable {
     }
 
     /// Writes the file atomically: temporary file in the same directory, fsync, rename, fsync dir.
-    public func write(to path: String) throws {
+    /// `byteLimit` is a test hook only (VQA_MPI_TEST_FAIL_WRITE, docs/faults.md): after that many
+    /// bytes the write fails exactly as on a full disk (ENOSPC), exercising the cleanup path.
+    public func write(to path: String, byteLimit: Int = .max) throws {
         precondition(tensors.keys.allSatisfy { $0 != "__metadata__" }, "safetensors: a tensor may not be called __metadata__")
         let (head, order) = header()
         let slash = path.lastIndex(of: "/")
@@ -153,10 +155,17 @@ public struct SafetensorsFile: Sendable, Equatable {
         let tmp = "\(dir.isEmpty ? "" : dir)/.\(base).tmp.\(getpid())"
         do {
             let file = try FileDescriptor(path: tmp, flags: O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode: 0o644)
+            var budget = byteLimit
+            func put(_ bytes: UnsafeRawBufferPointer) throws {
+                let n = min(bytes.count, budget)
+                try file.writeAll(UnsafeRawBufferPointer(rebasing: bytes[0..<n]))
+                budget -= n
+                if n < bytes.count { errno = ENOSPC; throw FileDescriptor.failure("write") }
+            }
             var length = UInt64(head.count).littleEndian
-            try withUnsafeBytes(of: &length) { try file.writeAll($0) }
-            try head.withUnsafeBytes { try file.writeAll($0) }
-            for name in order { try tensors[name]!.data.withUnsafeBytes { try file.writeAll($0) } }
+            try withUnsafeBytes(of: &length) { try put($0) }
+            try head.withUnsafeBytes { try put($0) }
+            for name in order { try tensors[name]!.data.withUnsafeBytes { try put($0) } }
             try file.sync()
             try file.close()
             try FileDescriptor.check(rename(tmp, path), "rename \(tmp) to \(path)")

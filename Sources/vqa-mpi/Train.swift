@@ -1,5 +1,6 @@
 // `vqa-mpi train`: resolves the configuration (defaults ← --config ← --set ← flags), then trains on
-// one process or under mpirun (rank 0 prints and writes files).
+// one process or under mpirun (rank 0 prints and writes files). SIGTERM/SIGINT stop the run at the
+// next step boundary with a checkpoint and exit status 143/130 (docs/faults.md).
 
 import ArgumentParser
 import Foundation
@@ -70,9 +71,20 @@ struct Train: ParsableCommand {
         var options = TrainOptions(outDir: out!)
         options.resume = resume
         options.initFrom = initFrom
+        let preemption = PreemptionSignal()
+        options.stopSignal = { preemption.pending }
+        var stopped: TrainingStopped?
         try collective(comm) {
-            let trainer = try Trainer(resolved: resolved, options: options, comm: comm)
-            try trainer.run()
+            do {
+                let trainer = try Trainer(resolved: resolved, options: options, comm: comm)
+                try trainer.run()
+            } catch let s as TrainingStopped {
+                stopped = s  // every rank stopped together: no abort, a clean exit with its status
+            }
+        }
+        if let s = stopped {
+            if comm.isRoot { FileHandle.standardError.write(Data("\(s.exitCode == 1 ? "error" : "stopped"): \(s.message)\n".utf8)) }
+            throw ExitCode(s.exitCode)
         }
     }
 }
