@@ -88,7 +88,7 @@ extension Trainer {
 
     /// What last.safetensors holds, for messages after a failed save.
     var lastSavedDescription: String {
-        lastSaved.map { "\(lastPath) still holds epoch \($0.epoch), global step \($0.step) (intact)" } ?? "no checkpoint of this run was saved yet"
+        lastSaved.map { "\(lastPath) still holds epoch \($0.epoch), global step \($0.step) (intact)" } ?? "no intact \(lastPath) was written by this run yet (older checkpoints in \(options.outDir) are untouched)"
     }
 
     /// Collective, after rank 0's save attempt (`saveError` nil: saved): agrees on the outcome and on
@@ -148,7 +148,7 @@ extension Trainer {
         var detail = "global step \(global) (epoch \(epoch + 1), step \(s + 1)/\(steps)): loss \(r.loss)"
         if let p = r.perturbedLoss { detail += ", loss at the perturbed weights \(p)" }
         detail += String(format: ", lr %.4g", Double(lr))
-        detail += bad.isEmpty ? ", all gradients finite" : ", non-finite gradients in \(bad.count) of \(total) tensors: " + bad.prefix(8).joined(separator: ", ") + (bad.count > 8 ? ", …" : "")
+        detail += bad.isEmpty ? ", all gradients finite" : ", non-finite gradients in \(bad.count) of \(total) tensors: " + bad.prefix(8).joined(separator: ", ") + (bad.count > 8 ? " and \(bad.count - 8) more" : "")
         guard stop else {
             warn("step skipped on every rank, no update applied: \(detail) (\(nonfiniteStreak) in a row; the run stops at \(limit), train.max_nonfinite_steps)")
             return

@@ -88,7 +88,7 @@ final class FaultTests: XCTestCase {
     func testSigtermToMpirunSavesAndResumeIsExact() throws {
         let mpirun = try mpirunPath()
         let out = Self.data + "/sigterm"
-        let flags = Self.mpiFlags(2) + ["--mca", "odls_base_sigkill_timeout", "3"]
+        let flags = Self.mpiFlags(2) + ["--mca", "odls_base_sigkill_timeout", "5"]
         let run = try BackgroundRun(mpirun, flags + [CLI.binary] + Self.trainArgs(out: out, epochs: 100), env: Self.mpiEnv, logPrefix: out + "-log")
         XCTAssertTrue(run.waitFor(timeout: 120) { run.stdout.contains("epoch 1  step 2/3") }, run.stdout + run.stderr)
         let sent = Date()
