@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Collects what a built vqa-mpi needs at run time, for the container's runtime stage:
+#   DEST/runtime-packages.txt  the Debian packages owning its shared libraries (one per line)
+#   DEST/lib/                  copies of the libraries no package owns (the Swift runtime that
+#                              came with the toolchain tarball: libswiftCore, libFoundation, ...)
+#
+#   cluster/runtime-deps.sh .build/release/vqa-mpi /opt/vqa-mpi
+#
+# Deriving the list from `ldd` keeps the runtime stage in step with scripts/setup.sh: whatever
+# -dev package setup.sh adds, the library the binary links against brings its runtime package.
+set -euo pipefail
+bin="${1:?usage: cluster/runtime-deps.sh BINARY DEST}"
+dest="${2:?usage: cluster/runtime-deps.sh BINARY DEST}"
+[[ -x "$bin" ]] || { echo "runtime-deps.sh: $bin is not an executable; build it first" >&2; exit 1; }
+mkdir -p "$dest/lib"
+libs=$(ldd "$bin" | awk '$2 == "=>" && $3 ~ /^\// {print $3}')
+if ldd "$bin" | grep -q "not found"; then
+  echo "runtime-deps.sh: $bin has unresolved libraries:" >&2; ldd "$bin" | grep "not found" >&2; exit 1
+fi
+packages=(); copied=0
+for lib in $libs; do
+  owner=""
+  for candidate in "$lib" "$(realpath "$lib")" "/usr$lib" "${lib#/usr}"; do
+    owner=$(dpkg -S "$candidate" 2>/dev/null | head -1 | cut -d: -f1) && [[ -n "$owner" ]] && break
+  done
+  if [[ -n "$owner" ]]; then
+    packages+=("$owner")
+  else
+    cp -L "$lib" "$dest/lib/"; copied=$((copied + 1))
+  fi
+done
+printf '%s\n' "${packages[@]}" | sort -u > "$dest/runtime-packages.txt"
+echo "runtime-deps.sh: $(wc -l < "$dest/runtime-packages.txt") packages -> $dest/runtime-packages.txt; $copied unpackaged libraries -> $dest/lib"
