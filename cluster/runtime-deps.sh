@@ -17,14 +17,25 @@ libs=$(ldd "$bin" | awk '$2 == "=>" && $3 ~ /^\// {print $3}')
 if ldd "$bin" | grep -q "not found"; then
   echo "runtime-deps.sh: $bin has unresolved libraries:" >&2; ldd "$bin" | grep "not found" >&2; exit 1
 fi
+# One dpkg query for every library under each name it may be registered with (usrmerge moved
+# /lib to /usr/lib; dpkg knows the path the package shipped).
+declare -A owner=()
+candidates=()
+for lib in $libs; do
+  candidates+=("$lib" "$(realpath "$lib")" "/usr$lib" "${lib#/usr}")
+done
+while IFS= read -r line; do
+  pkg="${line%%: *}"; path="${line#*: }"
+  owner["$path"]="${pkg%%:*}"
+done < <(dpkg -S "${candidates[@]}" 2>/dev/null || true)
 packages=(); copied=0
 for lib in $libs; do
-  owner=""
-  for candidate in "$lib" "$(realpath "$lib")" "/usr$lib" "${lib#/usr}"; do
-    owner=$(dpkg -S "$candidate" 2>/dev/null | head -1 | cut -d: -f1) && [[ -n "$owner" ]] && break
+  found=""
+  for c in "$lib" "$(realpath "$lib")" "/usr$lib" "${lib#/usr}"; do
+    if [[ -n "${owner[$c]:-}" ]]; then found="${owner[$c]}"; break; fi
   done
-  if [[ -n "$owner" ]]; then
-    packages+=("$owner")
+  if [[ -n "$found" ]]; then
+    packages+=("$found")
   else
     cp -L "$lib" "$dest/lib/"; copied=$((copied + 1))
   fi

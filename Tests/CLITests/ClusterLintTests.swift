@@ -24,6 +24,17 @@ enum Repo {
             .map { dir + "/" + $0 }.sorted()
     }
 
+    /// Every document of a YAML stream (split at `---` lines), each loaded strictly by Yams.
+    static func yamlDocuments(_ text: String) throws -> [Any?] {
+        var docs: [String] = [], current: [Substring] = []
+        for line in text.split(separator: "\n", omittingEmptySubsequences: false) {
+            if line.trimmingCharacters(in: .whitespaces) == "---" { docs.append(current.joined(separator: "\n")); current = [] } else { current.append(line) }
+        }
+        docs.append(current.joined(separator: "\n"))
+        return try docs.filter { d in d.split(separator: "\n").contains { !$0.trimmingCharacters(in: .whitespaces).isEmpty && !$0.hasPrefix("#") } }
+            .map { try Yams.load(yaml: $0) }
+    }
+
     /// Runs a bash snippet in the repository root.
     static func bash(_ script: String, env: [String: String] = [:]) throws -> CLI.Result {
         try CLI.run("/bin/bash", ["-c", "cd \"$VQA_REPO\" && " + script], env: env.merging(["VQA_REPO": root.path]) { a, _ in a })
@@ -130,11 +141,12 @@ final class ClusterLintTests: XCTestCase {
         XCTAssertTrue(files.contains("cluster/k8s/mpijob.yaml") && files.contains("configs/lsvq.yaml"), "\(files)")
         for f in files {
             var docs: [Any?] = []
-            XCTAssertNoThrow(docs = Array(try Yams.load_all(yaml: Repo.text(f))), f)
+            XCTAssertNoThrow(docs = try Repo.yamlDocuments(Repo.text(f)), f)
             XCTAssertFalse(docs.isEmpty, "\(f): no YAML document")
             for d in docs { XCTAssertNotNil(d as? [String: Any], "\(f): a document is not a mapping") }
         }
-        XCTAssertThrowsError(try Array(Yams.load_all(yaml: "a: [1, 2\nb: 3\n")), "Yams must reject broken YAML")
+        XCTAssertThrowsError(try Repo.yamlDocuments("a: 1\n---\nb: [1, 2\nc: 3\n"), "broken YAML must be rejected")
+        XCTAssertEqual(try Repo.yamlDocuments("a: 1\n---\nb: 2\n").count, 2)
     }
 
     func testEveryConfigResolvesWithDryRun() throws {
@@ -218,7 +230,7 @@ final class ClusterLintTests: XCTestCase {
     }
 
     func testMPIJobIsWellFormedAndRefersToExistingFiles() throws {
-        let docs = try Array(Yams.load_all(yaml: Repo.text("cluster/k8s/mpijob.yaml"))).compactMap { $0 as? [String: Any] }
+        let docs = try Repo.yamlDocuments(Repo.text("cluster/k8s/mpijob.yaml")).compactMap { $0 as? [String: Any] }
         let pvc = try XCTUnwrap(docs.first { $0["kind"] as? String == "PersistentVolumeClaim" })
         let pvcName = try XCTUnwrap((pvc["metadata"] as? [String: Any])?["name"] as? String)
         let job = try XCTUnwrap(docs.first { $0["kind"] as? String == "MPIJob" })

@@ -88,7 +88,7 @@ final class PrepareDatasetTests: XCTestCase {
         try ("flickr_id,MOS\n" + (0..<50).map { "\(1000 + $0),\(1.0 + Double($0) / 20)" }.joined(separator: "\n") + "\n")
             .write(to: meta, atomically: true, encoding: .utf8)
         try fm.createDirectory(at: big, withIntermediateDirectories: true)
-        for i in 0..<50 { fm.createFile(atPath: big.appendingPathComponent("\(1000 + i).mp4").path, contents: Data()) }
+        for i in 0..<50 { _ = fm.createFile(atPath: big.appendingPathComponent("\(1000 + i).mp4").path, contents: Data()) }
         func split(_ seed: Int, _ out: String) throws -> Set<String> {
             let r = try prepare("konvid1k.py", ["--metadata", meta.path, "--videos", big.path, "--out", dir.appendingPathComponent(out).path,
                                                 "--data-root", big.path, "--seed", "\(seed)", "--test-fraction", "0.3"])
@@ -176,7 +176,7 @@ final class PrepareDatasetTests: XCTestCase {
         XCTAssertEqual(try labels(root.appendingPathComponent("labels_test.txt")).count, 2)
         try check(root.appendingPathComponent("labels_test.txt"), root: root)
         let xlsx = dir.appendingPathComponent("original_videos_MOS_for_YouTube_UGC_dataset.xlsx")
-        fm.createFile(atPath: xlsx.path, contents: Data("PK".utf8))
+        _ = fm.createFile(atPath: xlsx.path, contents: Data("PK".utf8))
         let refused = try prepare("youtube_ugc.py", ["--metadata", xlsx.path, "--videos", root.path, "--out", root.path])
         XCTAssertEqual(refused.status, 2)
         XCTAssertTrue(refused.stderr.contains("export the spreadsheet to CSV"), refused.stderr)
