@@ -20,8 +20,10 @@
 #   rank per socket) each rank is given T cores (`--map-by slot:PE=T --bind-to core`) unless
 #   --map-by/--bind-to are passed; T = 1 keeps Open MPI's default (one rank bound per core);
 # - SIGTERM to this script (Slurm's --signal, Kubernetes, Ctrl-C) is forwarded by mpirun to every
-#   rank, which then has VQA_TERM_GRACE seconds (default 100) to write its checkpoint before
-#   SIGKILL (Open MPI's own default is 1 s: `odls_base_sigkill_timeout`);
+#   rank at once, which then has VQA_TERM_GRACE seconds (default 45) to write its checkpoint before
+#   SIGKILL (Open MPI's own default is 1 s: `odls_base_sigkill_timeout`). mpirun itself exits only
+#   about 2 × VQA_TERM_GRACE after the signal, even when the ranks finish sooner (measured with
+#   Open MPI 4.1.4), so keep 2 × VQA_TERM_GRACE below the scheduler's warning time;
 # - root is allowed (containers); above the local core count with no hostfile, --oversubscribe.
 #   With a hostfile (--hostfile, -H, or one given by the environment as in Kubeflow's MPIJob:
 #   OMPI_MCA_orte_default_hostfile) or inside a Slurm allocation, Open MPI's slots decide;
@@ -55,7 +57,7 @@ done
 [[ "$np" =~ ^[1-9][0-9]*$ ]] || { echo "launch.sh: -np must be a positive integer, got '$np'" >&2; exit 2; }
 threads="${VQA_THREADS:-1}"
 [[ "$threads" =~ ^[1-9][0-9]*$ ]] || { echo "launch.sh: VQA_THREADS must be a positive integer, got '$threads'" >&2; exit 2; }
-grace="${VQA_TERM_GRACE:-100}"
+grace="${VQA_TERM_GRACE:-45}"
 [[ "$grace" =~ ^[0-9]+$ ]] || { echo "launch.sh: VQA_TERM_GRACE must be whole seconds, got '$grace'" >&2; exit 2; }
 if [[ "${VQA_LAUNCH_PRINT:-0}" != 1 && ! -x "$bin" ]]; then
   echo "launch.sh: $bin is missing; build it with: swift build -c release (or set VQA_MPI_BIN)" >&2; exit 1

@@ -37,7 +37,7 @@ final class LaunchScriptTests: XCTestCase {
         XCTAssertTrue(has(c, ["-np", "2"]), "\(c)")
         XCTAssertTrue(has(c, ["--mca", "btl", "self,vader,tcp"]), "\(c)")
         XCTAssertTrue(has(c, ["--mca", "btl_vader_single_copy_mechanism", "none"]), "\(c)")
-        XCTAssertTrue(has(c, ["--mca", "odls_base_sigkill_timeout", "100"]), "\(c)")
+        XCTAssertTrue(has(c, ["--mca", "odls_base_sigkill_timeout", "45"]), "\(c)")
         for v in ["OMPI_ALLOW_RUN_AS_ROOT", "GLIBC_TUNABLES", "OPENBLAS_NUM_THREADS", "PATH"] {
             XCTAssertTrue(has(c, ["-x", v]), "\(v) not forwarded: \(c)")
         }
@@ -112,7 +112,7 @@ final class LaunchScriptTests: XCTestCase {
         p.executableURL = URL(fileURLWithPath: "/bin/bash")
         p.arguments = [Repo.root.appendingPathComponent("scripts/launch.sh").path, "-np", "2", "--oversubscribe", "run"]
         var env = ProcessInfo.processInfo.environment
-        env["VQA_MPI_BIN"] = rank.path; env["VQA_MPI_BTL"] = "self,vader"; env["VQA_TERM_GRACE"] = "30"
+        env["VQA_MPI_BIN"] = rank.path; env["VQA_MPI_BTL"] = "self,vader"; env["VQA_TERM_GRACE"] = "6"
         env.removeValue(forKey: "SLURM_JOB_ID"); env.removeValue(forKey: "OMPI_MCA_orte_default_hostfile")
         p.environment = env
         p.standardOutput = FileHandle.nullDevice; p.standardError = FileHandle.nullDevice

@@ -59,6 +59,8 @@ final class SlurmRecipeTests: XCTestCase {
         // mpirun outside a real allocation: keep Open MPI's Slurm components out of the way.
         env["OMPI_MCA_ras"] = "^slurm"; env["OMPI_MCA_plm"] = "^slurm"; env["OMPI_MCA_ess"] = "^slurm"
         env["OMPI_MCA_rmaps_base_oversubscribe"] = "1"
+        // The fake checkpoint takes 2 s; mpirun exits about 2 × the grace after SIGTERM.
+        env["VQA_TERM_GRACE"] = "6"
         for (k, v) in extra { env[k] = v }
         p.environment = env
         p.standardOutput = FileHandle.nullDevice; p.standardError = FileHandle.nullDevice
