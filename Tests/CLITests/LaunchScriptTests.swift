@@ -32,9 +32,9 @@ final class LaunchScriptTests: XCTestCase {
     }
 
     func testSingleNodeKeepsTheFastSettings() throws {
-        let c = try command(["-np", "2", "train", "--config", "configs/demo.yaml", "--out", "runs/x"])
+        let c = try command(["-np", "1", "train", "--config", "configs/demo.yaml", "--out", "runs/x"])
         XCTAssertEqual(c.first, "mpirun")
-        XCTAssertTrue(has(c, ["-np", "2"]), "\(c)")
+        XCTAssertTrue(has(c, ["-np", "1"]), "\(c)")
         XCTAssertTrue(has(c, ["--mca", "btl", "self,vader,tcp"]), "\(c)")
         XCTAssertTrue(has(c, ["--mca", "btl_vader_single_copy_mechanism", "none"]), "\(c)")
         XCTAssertTrue(has(c, ["--mca", "odls_base_sigkill_timeout", "45"]), "\(c)")
@@ -43,7 +43,7 @@ final class LaunchScriptTests: XCTestCase {
         }
         XCTAssertEqual(Array(c.suffix(5)), ["train", "--config", "configs/demo.yaml", "--out", "runs/x"])
         XCTAssertEqual(c[c.count - 6], CLI.binary)
-        XCTAssertFalse(c.contains("--oversubscribe"), "2 ranks fit \(ProcessInfo.processInfo.activeProcessorCount) cores? \(c)")
+        XCTAssertFalse(c.contains("--oversubscribe"), "one rank always fits: \(c)")
         XCTAssertFalse(c.contains("--map-by"), "one thread per rank keeps Open MPI's default placement: \(c)")
     }
 
