@@ -176,6 +176,9 @@ final class ClusterLintTests: XCTestCase {
         XCTAssertTrue(ContainerPackages.problems(setup: setup, containerfile: extra).contains { $0.contains("libzstd-dev") })
         let declaredInSetup = setup.replacingOccurrences(of: "pkg-config)", with: "pkg-config python3-pip)")
         XCTAssertTrue(ContainerPackages.problems(setup: declaredInSetup, containerfile: containerfile).contains { $0.contains("python3-pip") })
+        // `COPY . .` must not send build products or datasets to the builder.
+        let ignored = try Repo.text(".dockerignore").split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }
+        for dir in [".build/", "data/", "runs/"] { XCTAssertTrue(ignored.contains(dir), ".dockerignore lacks \(dir)") }
         let noSetup = containerfile.replacingOccurrences(of: "RUN bash scripts/setup.sh", with: "RUN true")
         XCTAssertTrue(ContainerPackages.problems(setup: setup, containerfile: noSetup).contains { $0.contains("does not run scripts/setup.sh") })
         // The Swift image tag follows the toolchain the project is built with.
