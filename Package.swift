@@ -40,6 +40,6 @@ let package = Package(
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "MediaTests", dependencies: ["Media"], path: "Tests/MediaTests"),
         .testTarget(name: "DistTests", dependencies: ["Dist"], path: "Tests/DistTests"),
-        .testTarget(name: "CLITests", dependencies: [], path: "Tests/CLITests"),
+        .testTarget(name: "CLITests", dependencies: [.product(name: "Yams", package: "Yams")], path: "Tests/CLITests"),
     ]
 )
