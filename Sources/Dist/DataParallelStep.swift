@@ -45,6 +45,9 @@ public struct StepConfig: Sendable {
     public var emaDecay: Float = 0.999
     /// All-reduce bucket sizes.
     public var bucketMiB = 25.0, firstBucketMiB = 1.0
+    /// All-reduce on a communication thread during the backward pass, or after it (`.auto`: the
+    /// thread only when this rank has a core to spare for it; GradientBuckets+Overlap.swift).
+    public var overlap = OverlapMode.auto
     public init() {}
 }
 
@@ -60,6 +63,8 @@ public struct StepResult: Sendable {
     public var applied: Bool
     /// Seconds: forward, backward, waiting on communication, perturbation, optimizer.
     public var forwardSeconds = 0.0, backwardSeconds = 0.0, commSeconds = 0.0, perturbSeconds = 0.0, optimizerSeconds = 0.0
+    /// CPU seconds the communication thread spent in all-reduces (0 with overlap `.after`).
+    public var commThreadCPUSeconds = 0.0
 }
 
 /// One model replica on one rank and everything its training step needs.
@@ -75,6 +80,9 @@ public final class DataParallelStep {
     let store: ParameterStore
     var rankOffsets: [Int] = []
 
+    /// How this rank all-reduces gradients: `.thread` or `.after` (nil on a world of one).
+    public var overlap: OverlapMode? { buckets?.overlap }
+
     /// Builds the step; `comm` may be a solo communicator (no MPI).
     public init(model: VQAModel, comm: Communicator, optimizer: OptimizerConfig, config: StepConfig, compute: Compute) throws {
         self.model = model
@@ -88,7 +96,8 @@ public final class DataParallelStep {
         perturbation = config.perturbation.map { WeightPerturbation(config: $0, store: store, compute: compute) }
         if comm.size > 1 {
             buckets = try GradientBuckets(store: store, communicator: try comm.duplicate(), bucketMiB: config.bucketMiB,
-                                          firstBucketMiB: config.firstBucketMiB, scale: 1)
+                                          firstBucketMiB: config.firstBucketMiB, scale: 1,
+                                          overlap: config.overlap, computeThreads: compute.threads)
         } else {
             buckets = nil
         }
@@ -203,6 +212,7 @@ public final class DataParallelStep {
         if reduce {
             let timing = try buckets!.waitAll()
             result.commSeconds += timing.exposedSeconds
+            result.commThreadCPUSeconds += timing.threadCPUSeconds
         }
         return (loss.loss, preds)
     }
