@@ -2,7 +2,8 @@
 // backward pass, and synchronous AWP/RWP.
 //
 // Per step, every rank holds a shard of the global batch (clips [n_r, 3, T, H, W], Σ n_r = B):
-//   1. forward on the shard → ŷ_r; all-gather ŷ and y → the global vectors (identical on every rank)
+//   1. forward on the shard → ŷ_r; all-gather ŷ and (with the per-rank counts, in one call) y →
+//      the global vectors (identical on every rank)
 //   2. loss L(ŷ, y) on the whole global batch; each rank back-propagates dL/dŷ of its own samples
 //   3. parameter gradients are SUMMED over ranks (bucketed, on the communication thread, while the
 //      backward pass goes on): Σ_r ∂L/∂w through rank r's samples = ∂L/∂w of the global batch,
@@ -118,8 +119,7 @@ public final class DataParallelStep {
     /// ([3, T, H, W]); `sampleKeys` are their global sample indices (dropout streams).
     public func step(clips: UnsafePointer<Float>, clipShape: [Int], labels: [Float], sampleKeys: [UInt64],
                      lr: Float, epoch: Int, step: Int, seed: UInt64) throws -> StepResult {
-        let globalLabels = try comm.allGather(labels)
-        let counts = try gatherCounts(labels.count)
+        let (globalLabels, counts) = try gatherLabels(labels)
         var result = StepResult(loss: 0, predictions: [], labels: globalLabels, applied: true)
         let perturb = perturbs(epoch: epoch, step: step)
         let noiseOnly = perturb && perturbation!.config.kind == .rwp
@@ -159,9 +159,27 @@ public final class DataParallelStep {
         return result
     }
 
-    /// Every rank's sample count this step (identical on all ranks).
-    func gatherCounts(_ n: Int) throws -> [Int] {
-        try comm.allGather([Float(n)]).map { Int($0) }
+    /// The global labels in rank order and every rank's sample count (identical on all ranks), in
+    /// one all-gather: each rank sends its count followed by its labels (a count is exact as a
+    /// Float below 2^24 samples per rank).
+    func gatherLabels(_ labels: [Float]) throws -> (labels: [Float], counts: [Int]) {
+        guard labels.count < 1 << 24 else {
+            throw DistError("\(labels.count) samples on rank \(comm.rank) in one step: at most \((1 << 24) - 1) per rank")
+        }
+        let all = try comm.allGather([Float(labels.count)] + labels)
+        var global: [Float] = [], counts: [Int] = []
+        global.reserveCapacity(all.count - comm.size)
+        var i = 0
+        for r in 0..<comm.size {
+            guard i < all.count, let n = Int(exactly: all[i]), n >= 0, i + 1 + n <= all.count else {
+                throw DistError("label all-gather is malformed at rank \(r)'s block (offset \(i) of \(all.count)): "
+                    + "every rank must run the same binary and step")
+            }
+            counts.append(n)
+            global += all[(i + 1)..<(i + 1 + n)]
+            i += 1 + n
+        }
+        return (global, counts)
     }
 
     /// True when every gradient is finite (identical on all ranks after the all-reduce).
