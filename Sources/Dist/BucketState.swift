@@ -16,6 +16,9 @@ final class BucketState: @unchecked Sendable {
     private var marked: [Bool]        // parameter marked in this step
     private var reduced = 0           // buckets finished this step (reduced in index order)
     private var seconds: [Double]     // per-bucket all-reduce + scale time
+    private var cpu: [Double]         // per-bucket CPU time of the reducing thread
+    private var byCaller = 0          // buckets the caller of finishStep reduced itself
+    private var threadCPU = 0.0       // CPU seconds of the communication thread's all-reduces
     private var duplicate: Int?       // first parameter marked twice this step
     private var failure: Error?       // first communication error (sticky: MPI failures are fatal)
     private var stopping = false
@@ -33,6 +36,7 @@ final class BucketState: @unchecked Sendable {
         ready = [Bool](repeating: false, count: buckets.count)
         marked = [Bool](repeating: false, count: owner.count)
         seconds = [Double](repeating: 0, count: buckets.count)
+        cpu = [Double](repeating: 0, count: buckets.count)
     }
 
     func markReady(_ p: Int) {
@@ -72,13 +76,14 @@ final class BucketState: @unchecked Sendable {
 
     /// With the lock held and `nextIsFree`: reduces bucket `reduced` outside the lock. Only one
     /// thread at a time holds `busy`, so the collectives are issued in bucket order on every rank.
-    private func reduceNextLocked() {
+    private func reduceNextLocked(caller: Bool = false) {
         guard let comm else { return }
         busy = true
+        if caller { byCaller += 1 }
         let bucket = buckets[reduced]
         let failed = failure != nil
         condition.unlock()
-        let t0 = Clock.now()
+        let t0 = Clock.now(), c0 = threadCPUSeconds()
         var error: Error?
         if !failed {
             do {
@@ -87,35 +92,39 @@ final class BucketState: @unchecked Sendable {
                 if scale != 1 { for i in 0..<bucket.count { base[i] *= scale } }
             } catch let e { error = e }
         }
-        let elapsed = Clock.now() - t0
+        let elapsed = Clock.now() - t0, used = threadCPUSeconds() - c0
         condition.lock()
         if let error, failure == nil {
             failure = DistError("gradient all-reduce of bucket \(bucket.index) (parameters \(bucket.parameters), "
                 + "\(bucket.count) floats): \(error)")
         }
         seconds[bucket.index] = elapsed
+        cpu[bucket.index] = used
+        if !caller { threadCPU += used }
         reduced += 1
         busy = false
         condition.broadcast()
     }
 
-    /// Marks what is left, waits for the thread (if any), re-arms, and returns the bucket timings.
-    /// The calling thread reduces buckets itself when the communication thread has not picked
-    /// them up yet: it is already running, while waking the other thread can take a scheduler
-    /// slice on a loaded machine.
-    func finishStep() throws -> [Double] {
+    /// Marks what is left, waits for the thread (if any), re-arms, and returns the per-bucket wall
+    /// and CPU seconds and how many buckets the caller reduced. The calling thread reduces buckets
+    /// itself when no communication thread has picked them up yet (or there is none): it is
+    /// already running, while waking the other thread can take a scheduler slice on a busy machine.
+    func finishStep() throws -> (seconds: [Double], cpu: [Double], byCaller: Int, threadCPU: Double) {
         condition.lock()
         defer { condition.unlock() }
         for p in 0..<marked.count where !marked[p] { markLocked(p) }
         if comm != nil {
             while reduced < buckets.count && !stopping {
-                if nextIsFree { reduceNextLocked() } else { condition.wait() }
+                if nextIsFree { reduceNextLocked(caller: true) } else { condition.wait() }
             }
         } else {
             reduced = buckets.count
-            for b in seconds.indices { seconds[b] = 0 }
+            for b in seconds.indices { seconds[b] = 0; cpu[b] = 0 }
         }
-        let timings = seconds
+        let timings = (seconds, cpu, byCaller, threadCPU)
+        byCaller = 0
+        threadCPU = 0
         let twice = duplicate
         for b in buckets.indices { pending[b] = buckets[b].parameters.count; ready[b] = false }
         for p in marked.indices { marked[p] = false }

@@ -2,7 +2,8 @@
 // backward pass, and synchronous AWP/RWP.
 //
 // Per step, every rank holds a shard of the global batch (clips [n_r, 3, T, H, W], Σ n_r = B):
-//   1. forward on the shard → ŷ_r; all-gather ŷ and y → the global vectors (identical on every rank)
+//   1. forward on the shard → ŷ_r; all-gather ŷ and (with the per-rank counts, in one call) y →
+//      the global vectors (identical on every rank)
 //   2. loss L(ŷ, y) on the whole global batch; each rank back-propagates dL/dŷ of its own samples
 //   3. parameter gradients are SUMMED over ranks (bucketed, on the communication thread, while the
 //      backward pass goes on): Σ_r ∂L/∂w through rank r's samples = ∂L/∂w of the global batch,
@@ -45,6 +46,9 @@ public struct StepConfig: Sendable {
     public var emaDecay: Float = 0.999
     /// All-reduce bucket sizes.
     public var bucketMiB = 25.0, firstBucketMiB = 1.0
+    /// All-reduce on a communication thread during the backward pass, or after it (`.auto`: the
+    /// thread only when this rank has a core to spare for it; GradientBuckets+Overlap.swift).
+    public var overlap = OverlapMode.auto
     public init() {}
 }
 
@@ -62,6 +66,8 @@ public struct StepResult: Sendable {
     public var stopSignal: Int32 = 0
     /// Seconds: forward, backward, waiting on communication, perturbation, optimizer.
     public var forwardSeconds = 0.0, backwardSeconds = 0.0, commSeconds = 0.0, perturbSeconds = 0.0, optimizerSeconds = 0.0
+    /// CPU seconds the communication thread spent in all-reduces (0 with overlap `.after`).
+    public var commThreadCPUSeconds = 0.0
 }
 
 /// One model replica on one rank and everything its training step needs.
@@ -80,6 +86,9 @@ public final class DataParallelStep {
     /// over the ranks inside the step's existing count all-gather, so it costs no extra collective.
     public var stopSignal: (() -> Int32)?
 
+    /// How this rank all-reduces gradients: `.thread` or `.after` (nil on a world of one).
+    public var overlap: OverlapMode? { buckets?.overlap }
+
     /// Builds the step; `comm` may be a solo communicator (no MPI).
     public init(model: VQAModel, comm: Communicator, optimizer: OptimizerConfig, config: StepConfig, compute: Compute) throws {
         self.model = model
@@ -93,7 +102,8 @@ public final class DataParallelStep {
         perturbation = config.perturbation.map { WeightPerturbation(config: $0, store: store, compute: compute) }
         if comm.size > 1 {
             buckets = try GradientBuckets(store: store, communicator: try comm.duplicate(), bucketMiB: config.bucketMiB,
-                                          firstBucketMiB: config.firstBucketMiB, scale: 1)
+                                          firstBucketMiB: config.firstBucketMiB, scale: 1,
+                                          overlap: config.overlap, computeThreads: compute.threads)
         } else {
             buckets = nil
         }
@@ -114,9 +124,9 @@ public final class DataParallelStep {
     /// ([3, T, H, W]); `sampleKeys` are their global sample indices (dropout streams).
     public func step(clips: UnsafePointer<Float>, clipShape: [Int], labels: [Float], sampleKeys: [UInt64],
                      lr: Float, epoch: Int, step: Int, seed: UInt64) throws -> StepResult {
-        let globalLabels = try comm.allGather(labels)
-        var result = StepResult(loss: 0, predictions: [], labels: globalLabels, applied: true)
-        let counts = try gatherCounts(labels.count, stop: &result.stopSignal)
+        var result = StepResult(loss: 0, predictions: [], labels: [], applied: true)
+        let (globalLabels, counts) = try gatherLabels(labels, stop: &result.stopSignal)
+        result.labels = globalLabels
         let perturb = perturbs(epoch: epoch, step: step)
         let noiseOnly = perturb && perturbation!.config.kind == .rwp
         let passSeed = seed &+ UInt64(step) &* 0x9E37_79B9_7F4A_7C15
@@ -155,13 +165,29 @@ public final class DataParallelStep {
         return result
     }
 
-    /// Every rank's sample count this step (identical on all ranks); `stop` receives the first
-    /// non-zero `stopSignal` of any rank (pairs [count, signal] per rank in one all-gather).
-    func gatherCounts(_ n: Int, stop: inout Int32) throws -> [Int] {
-        let g = try comm.allGather([Float(n), Float(stopSignal?() ?? 0)])
+    /// The global labels in rank order and every rank's sample count (identical on all ranks), in
+    /// one all-gather: each rank sends its count, its pending `stopSignal` and its labels (a count is
+    /// exact as a Float below 2^24 samples per rank). `stop` receives the first non-zero signal.
+    func gatherLabels(_ labels: [Float], stop: inout Int32) throws -> (labels: [Float], counts: [Int]) {
+        guard labels.count < 1 << 24 else {
+            throw DistError("\(labels.count) samples on rank \(comm.rank) in one step: at most \((1 << 24) - 1) per rank")
+        }
+        let all = try comm.allGather([Float(labels.count), Float(stopSignal?() ?? 0)] + labels)
+        var global: [Float] = [], counts: [Int] = []
+        global.reserveCapacity(all.count - 2 * comm.size)
         stop = 0
-        for i in stride(from: 1, to: g.count, by: 2) where g[i] != 0 { stop = Int32(g[i]); break }
-        return stride(from: 0, to: g.count, by: 2).map { Int(g[$0]) }
+        var i = 0
+        for r in 0..<comm.size {
+            guard i + 1 < all.count, let n = Int(exactly: all[i]), n >= 0, i + 2 + n <= all.count else {
+                throw DistError("label all-gather is malformed at rank \(r)'s block (offset \(i) of \(all.count)): "
+                    + "every rank must run the same binary and step")
+            }
+            if stop == 0, all[i + 1] != 0 { stop = Int32(all[i + 1]) }
+            counts.append(n)
+            global += all[(i + 2)..<(i + 2 + n)]
+            i += 2 + n
+        }
+        return (global, counts)
     }
 
     /// True when every gradient is finite (identical on all ranks after the all-reduce).
@@ -212,6 +238,7 @@ public final class DataParallelStep {
         if reduce {
             let timing = try buckets!.waitAll()
             result.commSeconds += timing.exposedSeconds
+            result.commThreadCPUSeconds += timing.threadCPUSeconds
         }
         return (loss.loss, preds)
     }

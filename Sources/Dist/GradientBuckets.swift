@@ -9,14 +9,15 @@
 // contiguous span of the buffer (padding between its parameters is reduced too; it stays zero).
 //
 // Per step: the tape calls `markReady(i)` as each parameter's gradient completes; when every
-// parameter of a bucket is ready the communication thread all-reduces that span in place and
-// scales it (by 1/size unless told otherwise). Buckets are always reduced in bucket index order,
-// identical on all ranks, whatever order markReady comes in. `waitAll()` marks the parameters that
-// never fired (unused in this forward pass), reduces itself the buckets the thread has not started
-// (the caller is already running, while waking the thread can cost a scheduler slice on a busy
-// machine; one thread at a time issues collectives, so the order holds), waits, reports timings
-// and re-arms for the next step.
-// Nothing is allocated per step except the small timing array returned.
+// parameter of a bucket is ready the communication thread (overlap `.thread`) all-reduces that
+// span in place and scales it (by 1/size unless told otherwise). Buckets are always reduced in
+// bucket index order, identical on all ranks, whatever order markReady comes in. `waitAll()` marks
+// the parameters that never fired (unused in this forward pass), reduces itself the buckets the
+// thread has not started (the caller is already running, while waking the thread can cost a
+// scheduler slice on a busy machine; one thread at a time issues collectives, so the order holds),
+// waits, reports timings and re-arms for the next step. With overlap `.after` there is no thread:
+// `waitAll()` reduces every bucket (see GradientBuckets+Overlap.swift for when that is faster).
+// Nothing is allocated per step except the small timing arrays returned.
 
 import Foundation
 import Engine
@@ -50,6 +51,14 @@ public struct BucketTiming: Sendable {
     public let exposedSeconds: Double
     /// Seconds each bucket spent in all-reduce plus scaling, in bucket order.
     public let bucketSeconds: [Double]
+    /// CPU seconds the reducing thread used per bucket (Open MPI polls: up to the wall time).
+    public let bucketCPUSeconds: [Double]
+    /// Buckets that the caller of `waitAll()` reduced itself (all of them with overlap `.after`).
+    public let callerBuckets: Int
+
+    /// CPU seconds of this step's all-reduces on the communication thread: compute time taken
+    /// from the backward pass when the thread shares a core with it.
+    public let threadCPUSeconds: Double
 }
 
 /// Reusable bucketed, overlapped all-reduce of a flat gradient buffer (`markReady` may be called
@@ -59,6 +68,8 @@ public final class GradientBuckets: @unchecked Sendable {
     public let buckets: [GradientBucket]
     /// The factor applied after summing (1/size for a mean).
     public let scale: Float
+    /// `.thread` or `.after` (never `.auto`): how the buckets are reduced.
+    public let overlap: OverlapMode
     private let state: BucketState
     private let thread: CommThread?
 
@@ -94,11 +105,14 @@ public final class GradientBuckets: @unchecked Sendable {
         return result
     }
 
-    /// Buckets over `views` of `buffer` (`bufferCount` floats), reduced on a thread with a
-    /// duplicate of `communicator`. Caps are in MiB (2^20 bytes); `scale` defaults to 1/size.
-    /// `buffer` must outlive this object; finish a started step with `waitAll()` before releasing it.
+    /// Buckets over `views` of `buffer` (`bufferCount` floats), reduced with a duplicate of
+    /// `communicator` on a thread or after the backward pass (`overlap`; `.auto` decides from the
+    /// cores left beside `computeThreads`, with one collective on `communicator`). Caps are in MiB
+    /// (2^20 bytes); `scale` defaults to 1/size. `buffer` must outlive this object; finish a
+    /// started step with `waitAll()` before releasing it.
     public init(views: [GradientView], buffer: UnsafeMutablePointer<Float>, bufferCount: Int,
-                communicator: Communicator, bucketMiB: Double = 25, firstBucketMiB: Double = 1, scale: Float? = nil) throws {
+                communicator: Communicator, bucketMiB: Double = 25, firstBucketMiB: Double = 1, scale: Float? = nil,
+                overlap: OverlapMode = .auto, computeThreads: Int = 1) throws {
         guard bucketMiB > 0, firstBucketMiB > 0, bucketMiB.isFinite, firstBucketMiB.isFinite else {
             throw DistError("bucket sizes must be positive MiB (got \(bucketMiB), first \(firstBucketMiB))")
         }
@@ -114,20 +128,28 @@ public final class GradientBuckets: @unchecked Sendable {
             // Nothing to do: the sum over one rank is the identity.
             state = BucketState(buckets: buckets, owner: owner, buffer: buffer, scale: 1, comm: nil)
             thread = nil
+            self.overlap = .after
         } else {
+            let mode = overlap == .auto
+                ? overlap.resolve(computeThreads: computeThreads, localRanks: try CorePlacement.localRanks(communicator),
+                                  affinityCores: CorePlacement.affinityCores(), onlineCores: CorePlacement.onlineCores())
+                : overlap
             let state = BucketState(buckets: buckets, owner: owner, buffer: buffer, scale: self.scale,
                                     comm: try communicator.duplicate())
             self.state = state
-            thread = try CommThread(name: "vqa-allreduce") { state.run() }
+            self.overlap = mode
+            thread = mode == .thread ? try CommThread(name: "vqa-allreduce") { state.run() } : nil
         }
     }
 
     /// Buckets over every parameter of `store` (its flat gradient buffer).
     public convenience init(store: ParameterStore, communicator: Communicator,
-                            bucketMiB: Double = 25, firstBucketMiB: Double = 1, scale: Float? = nil) throws {
+                            bucketMiB: Double = 25, firstBucketMiB: Double = 1, scale: Float? = nil,
+                            overlap: OverlapMode = .auto, computeThreads: Int = 1) throws {
         try self.init(views: store.infos.map { GradientView(offset: $0.offset, count: $0.count) },
                       buffer: store.grads.base, bufferCount: store.flatCount, communicator: communicator,
-                      bucketMiB: bucketMiB, firstBucketMiB: firstBucketMiB, scale: scale)
+                      bucketMiB: bucketMiB, firstBucketMiB: firstBucketMiB, scale: scale,
+                      overlap: overlap, computeThreads: computeThreads)
     }
 
     /// Records that parameter `index`'s gradient is complete (call from the backward pass, any order).
@@ -138,8 +160,9 @@ public final class GradientBuckets: @unchecked Sendable {
     @discardableResult
     public func waitAll() throws -> BucketTiming {
         let t0 = Clock.now()
-        let seconds = try state.finishStep()
-        return BucketTiming(exposedSeconds: Clock.now() - t0, bucketSeconds: seconds)
+        let r = try state.finishStep()
+        return BucketTiming(exposedSeconds: Clock.now() - t0, bucketSeconds: r.seconds, bucketCPUSeconds: r.cpu,
+                            callerBuckets: r.byCaller, threadCPUSeconds: r.threadCPU)
     }
 
     deinit {

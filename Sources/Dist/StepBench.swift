@@ -68,6 +68,9 @@ public struct StepBenchResult: Sendable {
     public var stepMs: [Double] = [], commMs: [Double] = [], perturbMs: [Double] = []
     /// Per measured step: forward (with the loss), backward and optimizer ms.
     public var forwardMs: [Double] = [], backwardMs: [Double] = [], optimizerMs: [Double] = []
+    /// Per measured step: CPU ms of the communication thread's all-reduces, and of the whole
+    /// process (all threads; above the step's wall time when the rank uses more than one core).
+    public var commThreadCPUMs: [Double] = [], processCPUMs: [Double] = []
     /// Losses of every step (warm-up included).
     public var losses: [Double] = []
     /// Arena buffers obtained from the system during the measured steps.
@@ -101,10 +104,10 @@ extension DataParallelStep {
             work.fill(buffer.base, indices: indices, compute: tape.compute)
             if faulty, case .crash(let at) = fault, at == s { exit(3) }
             if faulty, case .desync(let at) = fault, at == s { model.parameters.values.base[0] += 1e-3 }
-            let t0 = Clock.now()
+            let t0 = Clock.now(), c0 = processCPUSeconds()
             let r = try step(clips: buffer.base, clipShape: work.clipShape, labels: indices.map(work.label),
                              sampleKeys: indices.map { UInt64($0) }, lr: lr, epoch: 0, step: s, seed: work.seed)
-            let dt = Clock.now() - t0
+            let dt = Clock.now() - t0, cpu = processCPUSeconds() - c0
             out.losses.append(r.loss)
             if s >= warmup {
                 out.stepMs.append(dt * 1000)
@@ -113,10 +116,26 @@ extension DataParallelStep {
                 out.forwardMs.append(r.forwardSeconds * 1000)
                 out.backwardMs.append(r.backwardSeconds * 1000)
                 out.optimizerMs.append(r.optimizerSeconds * 1000)
+                out.commThreadCPUMs.append(r.commThreadCPUSeconds * 1000)
+                out.processCPUMs.append(cpu * 1000)
             }
             if checksumEvery > 0 && (s + 1) % checksumEvery == 0 { try verifyReplicas() }
         }
         out.freshAllocations = tape.arena.freshAllocations - allocationsBefore
         return out
     }
+}
+
+/// CPU seconds of this process, every thread, user and system (getrusage).
+public func processCPUSeconds() -> Double {
+    var usage = rusage()
+    getrusage(RUSAGE_SELF.rawValue, &usage)
+    let t = { (v: timeval) in Double(v.tv_sec) + Double(v.tv_usec) * 1e-6 }
+    return t(usage.ru_utime) + t(usage.ru_stime)
+}
+
+/// The 1-minute load average (`/proc/loadavg`; nil where there is none): noise context for timings.
+public func loadAverage() -> Double? {
+    var loads = [Double](repeating: 0, count: 1)
+    return getloadavg(&loads, 1) == 1 ? loads[0] : nil
 }

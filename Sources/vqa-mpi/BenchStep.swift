@@ -1,7 +1,9 @@
 // `vqa-mpi bench step`: the data-parallel training step under mpirun on synthetic clips.
 //
 //   mpirun -np 2 vqa-mpi bench step --model fragnet --batch-per-rank 2 --threads 1 [--regularizer awp] --json
-// prints (rank 0) samples_per_s, step_ms, comm_exposed_ms and its share of the step. `--dump` writes
+// prints (rank 0) samples_per_s, step_ms, comm_exposed_ms and its share of the step, the phase
+// times, the CPU time of the communication thread and of the process per step, the overlap mode
+// and the 1-minute load average (timings on a shared machine need it to be judged). `--dump` writes
 // the final weights (safetensors), which the tests compare across world sizes; `--inject` is a
 // test hook (desync@STEP, crash@STEP on the last rank).
 
@@ -59,15 +61,30 @@ struct BenchStep: ParsableCommand {
         if let path = dump, comm.isRoot {
             try SafetensorsFile(tensors: model.parameters.safetensors(), metadata: ["ranks": "\(comm.size)"]).write(to: path)
         }
+        // Rank 0 prints; the slowest rank's step decides the pace, so report the per-rank maxima
+        // of the medians too (one collective, every rank).
+        var perRank = [median(r.stepMs), median(r.commMs), median(r.commThreadCPUMs)]
+        var slots = [Double](repeating: 0, count: perRank.count * comm.size)
+        for (k, v) in perRank.enumerated() { slots[comm.rank * perRank.count + k] = v }
+        try slots.withUnsafeMutableBufferPointer { try comm.allReduceSum($0.baseAddress!, count: $0.count) }
+        perRank = (0..<perRank.count).map { k in (0..<comm.size).map { slots[$0 * perRank.count + k] }.max() ?? 0 }
         guard comm.isRoot else { return }
         let stepMs = median(r.stepMs), commMs = median(r.commMs)
-        let fields: [(String, String)] = [
-            ("model", "\"\(model.name)\""), ("ranks", "\(comm.size)"), ("global_batch", "\(batch)"),
-            ("regularizer", "\"\(options.regularizer)\""), ("threads", "\(options.threads)"),
+        var fields: [(String, String)] = [
+            ("model", "\"\(model.name)\""), ("params", "\(model.parameters.parameterCount)"), ("ranks", "\(comm.size)"),
+            ("global_batch", "\(batch)"), ("regularizer", "\"\(options.regularizer)\""), ("threads", "\(options.threads)"),
+            ("overlap", "\"\(step.overlap?.rawValue ?? "none")\""), ("bucket_mb", fmt(options.bucketMB)),
+            ("first_bucket_mb", fmt(options.firstBucketMB)), ("steps", "\(steps)"),
             ("samples_per_s", fmt(Double(batch) / (stepMs / 1000))), ("step_ms", fmt(stepMs)),
             ("comm_exposed_ms", fmt(commMs)), ("comm_share", fmt(commMs / max(stepMs, 1e-9))),
-            ("perturb_ms", fmt(median(r.perturbMs))), ("loss_first", fmt(r.losses.first ?? 0)), ("loss_last", fmt(r.losses.last ?? 0)),
+            ("forward_ms", fmt(median(r.forwardMs))), ("backward_ms", fmt(median(r.backwardMs))),
+            ("optimizer_ms", fmt(median(r.optimizerMs))), ("perturb_ms", fmt(median(r.perturbMs))),
+            ("comm_thread_cpu_ms", fmt(median(r.commThreadCPUMs))), ("process_cpu_ms", fmt(median(r.processCPUMs))),
+            ("max_rank_step_ms", fmt(perRank[0])), ("max_rank_comm_exposed_ms", fmt(perRank[1])),
+            ("max_rank_comm_thread_cpu_ms", fmt(perRank[2])),
+            ("loss_first", fmt(r.losses.first ?? 0)), ("loss_last", fmt(r.losses.last ?? 0)),
         ]
+        if let load = loadAverage() { fields.append(("loadavg_1m", fmt(load))) }
         if json {
             print("{" + fields.map { "\"\($0.0)\": \($0.1)" }.joined(separator: ", ") + "}")
         } else {

@@ -18,6 +18,10 @@ struct StepOptions: ParsableArguments {
     @Option(help: "AWP/RWP γ (relative perturbation size).") var gamma: Float = 1e-4
     @Option(help: "AWP ascent gradient: global (all-reduced) or local (per rank).") var sync = "global"
     @Option(help: "Seed of the weights and of the synthetic data.") var seed: UInt64 = 0
+    @Option(help: "Gradient all-reduce: thread (during backward, on its own thread), after (once backward is done) or auto (thread only with a spare core).")
+    var overlap = "auto"
+    @Option(name: .customLong("bucket-mb"), help: "All-reduce bucket cap in MiB.") var bucketMB = 25.0
+    @Option(name: .customLong("first-bucket-mb"), help: "Cap of the first (last-layer) bucket in MiB.") var firstBucketMB = 1.0
 
     /// The parsed model options.
     func parsedModelOptions() throws -> [String: String] {
@@ -51,6 +55,9 @@ struct StepOptions: ParsableArguments {
         }
         var c = StepConfig()
         c.sync = s
+        c.overlap = try OverlapMode.parse(overlap)
+        c.bucketMiB = bucketMB
+        c.firstBucketMiB = firstBucketMB
         switch reg {
         case .awp: c.perturbation = PerturbationConfig(kind: .awp, gamma: gamma)
         case .rwp: c.perturbation = PerturbationConfig(kind: .rwp, gamma: gamma)
@@ -63,5 +70,11 @@ struct StepOptions: ParsableArguments {
         guard frames >= 2, frames % 2 == 0 else { throw ValidationError("--frames must be an even number ≥ 2, got \(frames)") }
         guard size >= 32, size % 32 == 0 else { throw ValidationError("--size must be a multiple of 32, got \(size)") }
         guard threads >= 1 else { throw ValidationError("--threads must be at least 1, got \(threads)") }
+        guard OverlapMode(rawValue: overlap) != nil else {
+            throw ValidationError("--overlap must be one of \(OverlapMode.allCases.map(\.rawValue).joined(separator: ", ")), got '\(overlap)'")
+        }
+        guard bucketMB > 0, firstBucketMB > 0, bucketMB.isFinite, firstBucketMB.isFinite else {
+            throw ValidationError("--bucket-mb and --first-bucket-mb must be positive, got \(bucketMB) and \(firstBucketMB)")
+        }
     }
 }
