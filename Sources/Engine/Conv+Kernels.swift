@@ -51,6 +51,19 @@ struct ConvGeometry {
         return nb
     }
 
+    /// For a stride-1 convolution whose padding is at most d·(k−1) per axis: the geometry whose
+    /// forward pass maps dY [N, Cout, To, Ho, Wo] to dX [N, Cin, T, H, W] (same kernel size and
+    /// dilation, padding d·(k−1) − p, channels swapped); nil otherwise.
+    var inputGradGeometry: ConvGeometry? {
+        guard st == 1, sh == 1, sw == 1, !isDepthwise, !isPointwise else { return nil }
+        let pads = (dt * (kt - 1) - pt, dh * (kh - 1) - ph, dw * (kw - 1) - pw)
+        guard pads.0 >= 0, pads.1 >= 0, pads.2 >= 0 else { return nil }
+        var r = self
+        (r.cin, r.t, r.h, r.w, r.cout) = (cout, to, ho, wo, cin)
+        (r.pt, r.ph, r.pw) = pads
+        return r
+    }
+
     /// Floats of the column matrices of every sample and group.
     var allColumns: Int { groups * kRows * n * outPlane }
 

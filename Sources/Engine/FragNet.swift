@@ -85,10 +85,14 @@ public final class FragNet: VQAModel {
         precondition(s.count == 5 && s[1] == 3, "fragnet expects clips [N, 3, T, H, W], got \(s)")
         precondition(s[2] % 2 == 0 && s[3] % 32 == 0 && s[4] % 32 == 0,
                      "fragnet needs an even frame count and H, W divisible by 32, got \(s)")
-        var h = t.gelu(stemNorm(t, p, stem(t, p, x)))
+        // gelu(norm(x)) as one fused op, bit-identical to t.gelu(norm(t, p, x)).
+        func normGelu(_ norm: GroupNormLayer, _ x: Var) -> Var {
+            t.groupNormGelu(x, groups: norm.groups, t.parameter(p, norm.weight), t.parameter(p, norm.bias))
+        }
+        var h = normGelu(stemNorm, stem(t, p, x))
         for st in stages {
-            let d = t.gelu(st.downNorm(t, p, st.down(t, p, h)))
-            h = t.add(d, t.gelu(st.blockNorm(t, p, st.block(t, p, d))))
+            let d = normGelu(st.downNorm, st.down(t, p, h))
+            h = t.add(d, normGelu(st.blockNorm, st.block(t, p, d)))
         }
         var y = t.gelu(head.fcHid(t, p, h))
         if config.dropout > 0 { y = t.dropout(y, p: config.dropout) }

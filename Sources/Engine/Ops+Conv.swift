@@ -4,7 +4,9 @@
 //         (2-D: [Cout, Cin/groups, kh, kw]), bias [Cout] → y [N, Cout, To, Ho, Wo] with
 //         To = ⌊(T + 2·pt − dt·(kt−1) − 1) / st⌋ + 1, likewise Ho and Wo.
 // Forward per group: Y_g[Cout/g, nb·P] = W_g[Cout/g, K] · col[K, nb·P], K = Cin/g·kt·kh·kw.
-// Backward: dW_g += dY_g · colᵀ, db = Σ dY, dcol = W_gᵀ · dY_g then col2vol into dX.
+// Backward: dW_g += dY_g · colᵀ, db = Σ dY, dcol = W_gᵀ · dY_g then col2vol into dX; stride-1
+// convolutions instead compute dX as the convolution of dY with the flipped kernel (see
+// `inputGradByConvolution`).
 // 1×1×1 stride-1 unpadded convolutions use the input as the column matrix; depthwise
 // convolutions (groups == Cin) run a direct kernel (Conv+Depthwise.swift).
 
@@ -143,6 +145,31 @@ extension Tape {
         return keepColumns ? buffer : nil
     }
 
+    /// dX += conv(dY, W′) for a stride-1 convolution, W′ the kernel flipped in (t, h, w) with input
+    /// and output channels swapped; `tg` is `g.inputGradGeometry`. One GEMM per sample and group:
+    /// dX_g[Cin/g, T·H·W] += W′_g[Cin/g, Cout/g·kvol] · col(dY)_g[Cout/g·kvol, T·H·W].
+    private func inputGradByConvolution(_ gy: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>,
+                                        _ gx: UnsafeMutablePointer<Float>, _ g: ConvGeometry, _ tg: ConvGeometry) {
+        let kv = g.kvol, cig = g.cinG, cog = g.coutG, kr = tg.kRows, pin = tg.outPlane
+        let flipped = scratch(g.groups * cig * kr)
+        for grp in 0..<g.groups {
+            for o in 0..<cog {
+                for ci in 0..<cig {
+                    let src = w + ((grp * cog + o) * cig + ci) * kv, dst = flipped + (grp * cig + ci) * kr + o * kv
+                    for k in 0..<kv { dst[k] = src[kv - 1 - k] }
+                }
+            }
+        }
+        let col = scratch(kr * pin)
+        for n in 0..<g.n {
+            for grp in 0..<g.groups {
+                ConvKernels.vol2col(gy, tg, group: grp, n0: n, nb: 1, col: col, ld: pin, compute: compute)
+                BLAS.gemm(m: cig, n: pin, k: kr, a: flipped + grp * cig * kr, lda: kr, b: col, ldb: pin,
+                          beta: 1, c: gx + (n * g.cin + grp * cig) * pin, ldc: pin)
+            }
+        }
+    }
+
     /// Backward pass. `kept` is forward's column buffer for every sample (then overwritten by dcol).
     private func convBackward(_ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ gy: UnsafeMutablePointer<Float>,
                               _ gx: UnsafeMutablePointer<Float>?, _ gw: UnsafeMutablePointer<Float>?, _ g: ConvGeometry,
@@ -164,6 +191,13 @@ extension Tape {
                 }
             }
             return
+        }
+        // Stride 1: dX is itself a convolution of dY (no dcol matrix, no zero-fill, no scatter-add).
+        var gx = gx
+        if let dx = gx, let tg = g.inputGradGeometry {
+            inputGradByConvolution(gy, w, dx, g, tg)
+            if gw == nil { return }
+            gx = nil
         }
         let nbMax = g.sampleBlock
         let buffer = kept ?? scratch(kr * nbMax * p)  // columns for dW, then overwritten by dcol

@@ -85,6 +85,9 @@ final class ConvTests: XCTestCase {
                                                              padding: (0, 1, 1))),
         ("stride 2 wide rows, dilation 3", Case(x: [1, 3, 1, 6, 52], w: [2, 3, 1, 2, 4], stride: (1, 1, 2),
                                                 padding: (0, 1, 3), dilation: (1, 1, 3))),
+        ("stride 1, groups 2, dilation (1,2,1), asymmetric kernel (dX by convolution)",
+         Case(x: [2, 4, 4, 9, 6], w: [6, 2, 3, 3, 2], padding: (1, 2, 0), dilation: (1, 2, 1), groups: 2)),
+        ("stride 1, padding above d·(k−1) (dX by col2vol)", Case(x: [2, 3, 2, 5, 6], w: [4, 3, 1, 3, 3], padding: (1, 1, 1))),
         ("groups 3 without bias", Case(x: [2, 6, 3, 5, 5], w: [3, 2, 2, 2, 2], stride: (1, 1, 2), padding: (1, 0, 1), groups: 3, bias: false)),
     ]
 
