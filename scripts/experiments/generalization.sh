@@ -2,7 +2,7 @@
 # The regulariser study (issue #6): does AWP flatten the loss landscape and narrow the generalisation
 # gap, compared with no regularisation, L2, augmentation and random weight perturbation?
 #
-#   scripts/experiments/generalization.sh [--quick|--smoke] [--out DIR] [--seeds N] [--data DIR] [--np N]
+#   scripts/experiments/generalization.sh [--quick|--smoke] [--out DIR] [--seeds N] [--data DIR] [--np N] [--only KINDS]
 #
 # 1. synthesises (once; reused while the synth options are unchanged, see DATA/stamp) a `default`
 #    profile set with a held-out test split and a `shifted` profile test set;
@@ -18,10 +18,11 @@
 #
 # Modes: full (default; 12 settings), --quick (5 settings, 4×4 fragments, short budget: ≤ 20 min on 2 quiet cores),
 # --smoke (2 settings, 1 seed, 2 steps, tiny data: checks the pipeline in seconds; used by the tests).
+# --only none,awp keeps the settings of those kinds (a partial study, e.g. when time is short).
 set -euo pipefail
 here="$(cd "$(dirname "$0")/../.." && pwd)"
 
-mode=full; out=""; seeds=""; data=""; np=2
+mode=full; out=""; seeds=""; data=""; np=2; only=""
 while (($#)); do
   case "$1" in
     --quick) mode=quick; shift ;;
@@ -30,8 +31,9 @@ while (($#)); do
     --seeds) seeds="$2"; shift 2 ;;
     --data) data="$2"; shift 2 ;;
     --np) np="$2"; shift 2 ;;
+    --only) only="$2"; shift 2 ;;
     -h|--help) sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
-    *) echo "generalization.sh: unknown argument '$1'; valid: --quick --smoke --out DIR --seeds N --data DIR --np N" >&2; exit 2 ;;
+    *) echo "generalization.sh: unknown argument '$1'; valid: --quick --smoke --out DIR --seeds N --data DIR --np N --only KIND,KIND" >&2; exit 2 ;;
   esac
 done
 [[ -z "$seeds" || "$seeds" =~ ^[1-9][0-9]*$ ]] || { echo "generalization.sh: --seeds must be a positive integer, got '$seeds'" >&2; exit 2; }
@@ -69,6 +71,11 @@ case "$mode" in
     sharp=(--subset 4 --directions 1 --hessian-iters 1); overlay_points=3; subset=4 ;;
 esac
 seeds="${seeds:-$default_seeds}"
+if [[ -n "$only" ]]; then # keep the settings of the listed kinds (a partial study when time is short)
+  kept=(); for st in "${settings[@]}"; do [[ ",$only," == *",${st%% *},"* ]] && kept+=("$st"); done
+  (( ${#kept[@]} )) || { echo "generalization.sh: --only '$only' matches no setting; kinds: none, l2, aug, rwp, awp" >&2; exit 2; }
+  settings=("${kept[@]}")
+fi
 out="${out:-$here/runs/study-$mode}"
 data="${data:-$here/data/study/$mode}"
 mkdir -p "$out" "$data"
