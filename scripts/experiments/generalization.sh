@@ -47,7 +47,8 @@ config="$here/configs/study.yaml"
 # ---- the budget of each mode (equal for every run inside a mode) -------------------------------
 case "$mode" in
   full)
-    synth_train=(--videos 160 --test-fraction 0.25); synth_shifted=(--videos 40)
+    # The demo branch's data recipe (scripts/demo.sh, af973bf): many short (1 s, 24-frame) videos.
+    synth_train=(--videos 240 --frames 24 --test-fraction 0.2); synth_shifted=(--videos 64 --frames 24)
     epochs=12; batch=8; default_seeds=3
     sampler=(); lsamp=(--clip-len 8 --frame-interval 2 --fragments 7 --fsize 32 --clips 1)
     settings=("none" "l2 0.01" "l2 0.05" "l2 0.2" "aug" "rwp 0.005" "rwp 0.02" "rwp 0.05"
