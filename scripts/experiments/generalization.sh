@@ -118,7 +118,7 @@ common=(--config "$config" --epochs "$epochs" --batch-size "$batch"
         "${sampler[@]}")
 
 # ---- 2./3. training, train-set evaluation, sharpness per run -----------------------------------
-run_dirs=(); run_seconds=()
+run_dirs=(); run_seconds=(); trained_now=0
 for setting in "${settings[@]}"; do
   read -r kind value <<< "$setting"
   case "$kind" in
@@ -144,7 +144,7 @@ for setting in "${settings[@]}"; do
     run "$dir/landscape.log" "$dir/landscape.err" "${launch[@]}" landscape --checkpoint "$dir/last.safetensors" --ema \
         --labels "$train_labels" --data-root "$data/train" --seed 7 --points 1 --range 0:1 "${sharp[@]}" "${lsamp[@]}" \
         --out "$dir/sharpness"
-    echo $(( $(date +%s) - t0 )) > "$dir/seconds"
+    echo $(( $(date +%s) - t0 )) > "$dir/seconds"; trained_now=$((trained_now + 1))
     echo "$key" > "$dir/done"
     say "$tag seed $s ($(cat "$dir/seconds") s): $(grep '^epoch' "$dir/train.log" | tail -n 1 | cut -c1-170)"
   done
@@ -173,13 +173,12 @@ kill "$sampler_pid" 2>/dev/null || true
 load_mean=$(awk '{ s += $2; n++ } END { if (n) printf "%.1f", s / n; else print "n/a" }' "$out/load.txt")
 load_max=$(awk 'BEGIN { m = 0 } { if ($2 > m) m = $2 } END { printf "%.1f", m }' "$out/load.txt")
 per_run=$(printf '%s\n' "${run_seconds[@]}" | awk '{ s += $1; n++ } END { printf "%.0f", n ? s / n : 0 }')
-fresh=$(printf '%s\n' "${run_seconds[@]}" | awk '$1 > 0 { n++ } END { print n + 0 }')
 {
   echo "# Regulariser study ($mode)"
   echo
   echo "$(date -u '+%Y-%m-%d %H:%M UTC'), commit $(git -C "$here" rev-parse --short HEAD 2>/dev/null || echo unknown), $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'))."
   echo
-  echo "- **Wall time**: $((wall / 60)) min $((wall % 60)) s for ${#run_dirs[@]} runs ($fresh trained now; mean $per_run s per run: train + train-set eval + sharpness) on $np MPI ranks."
+  echo "- **Wall time of this call**: $((wall / 60)) min $((wall % 60)) s for ${#run_dirs[@]} runs ($trained_now trained by this call, the others kept from earlier calls; mean $per_run s per run: train + train-set eval + sharpness) on $np MPI ranks."
   echo "- **Machine load** (1-min load average on $(nproc) cores, sampled every 20 s): mean $load_mean, max $load_max; at the start $load_start."
   echo "- **Budget** (every run): $epochs epochs, global batch $batch, the same data; settings: $(printf '%s; ' "${settings[@]}")seeds 1–$seeds."
   echo "- **Data**: \`$data\` — ${synth_train[*]} (\`default\` profile, seed 1) and ${synth_shifted[*]} (\`shifted\` profile, seed 2)."
