@@ -34,6 +34,7 @@ struct LandscapeCommand: ParsableCommand {
     @Option(help: "Sharpness radius ρ in filter-normalised units.") var radius = 0.05
     @Option(name: .customLong("hessian-iters"), help: "Power-iteration steps for the top Hessian eigenvalue (0: skip).") var hessianIters = 20
     @Flag(name: .customLong("include-bn-bias"), help: "Perturb biases and normalisation parameters too.") var includeBNBias = false
+    @Flag(help: "Analyse the EMA weights (ema.* tensors, what eval scores with) instead of the raw weights.") var ema = false
     @Option(help: "Model used when a checkpoint has no 'model' metadata.") var model = "fragnet"
     @Option(name: .customLong("model-option"), help: "Model option k=v (repeatable) when a checkpoint has no 'model_options' metadata.") var modelOptions: [String] = []
     @Option(name: .customLong("batch-size"), help: "Samples per forward pass on each rank.") var batchSize = 4
@@ -117,7 +118,10 @@ struct LandscapeCommand: ParsableCommand {
         var results: [LandscapeResult] = []
         for ((path, file), name) in zip(files, names) {
             let net = try Self.model(for: file, path: path, fallback: model, options: try parsedOptions())
-            try net.parameters.load(file, path: path)
+            if ema && !file.tensors.keys.contains(where: { $0.hasPrefix("ema.") }) {
+                throw ValidationError("\(path) has no EMA weights (ema.* tensors); drop --ema to analyse its raw weights")
+            }
+            try net.parameters.load(file, path: path, prefix: ema ? "ema." : "")
             let runner = try LandscapeRunner(model: net, data: data, comm: comm, config: config, compute: compute)
             let r = try runner.run(checkpoint: name) { done, total in
                 if comm.isRoot && (done == total || done % 10 == 0) { log("  \(name): \(done)/\(total) points") }
