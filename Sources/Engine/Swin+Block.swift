@@ -61,7 +61,7 @@ struct SwinBlock {
         let s = t.shape(x)
         let (b, size, c) = (s[0], Array(s[1...3]), s[4])
         let (win, sh) = geometry(size)
-        let padded = zip(size, win).map { ($0 + $1 - 1) / $1 * $1 }
+        let padded: [Int] = zip(size, win).map { (n: Int, k: Int) -> Int in (n + k - 1) / k * k }
         let g = cache.geometry(size: padded, window: win, shift: sh, full: window, gated: gated, fragments: [1, win[1], win[2]])
         let shifted = sh.contains { $0 > 0 }
         var h = t.padEnd(norm1(t, p, x), to: [b] + padded + [c])
@@ -81,7 +81,7 @@ struct SwinBlock {
     func flops(_ size: [Int]) -> Double {
         let (win, _) = geometry(size)
         let tokens = size.reduce(1, *), c = Double(attn.dim)
-        let paddedTokens = zip(size, win).map { ($0 + $1 - 1) / $1 * $1 }.reduce(1, *)
+        let paddedTokens: Int = zip(size, win).map { (n: Int, k: Int) -> Int in (n + k - 1) / k * k }.reduce(1, *)
         let hidden = Double(mlpHidden)
         return attn.flops(tokens: paddedTokens, windowTokens: win.reduce(1, *)) + 2 * 2 * Double(tokens) * c * hidden
     }
@@ -103,7 +103,8 @@ struct SwinPatchMerging {
         var x = x
         let s0 = t.shape(x)
         // An odd H or W is zero-padded by one row/column at the end (FAST-VQA PatchMerging).
-        x = t.padEnd(x, to: [s0[0], s0[1], s0[2] + s0[2] % 2, s0[3] + s0[3] % 2, s0[4]])
+        let evenH: Int = s0[2] + s0[2] % 2, evenW: Int = s0[3] + s0[3] % 2
+        x = t.padEnd(x, to: [s0[0], s0[1], evenH, evenW, s0[4]])
         let s = t.shape(x)
         let (b, d, h, w, c) = (s[0], s[1], s[2], s[3], s[4])
         // [B, D, H/2, hOff, W/2, wOff, C] → [B, D, H/2, W/2, wOff, hOff, C]: channel block k = hOff + 2·wOff.
@@ -113,6 +114,8 @@ struct SwinPatchMerging {
     }
 
     func flops(_ size: [Int]) -> Double {
-        2 * Double(size[0] * ((size[1] + 1) / 2) * ((size[2] + 1) / 2)) * Double(4 * dim) * Double(2 * dim)
+        let outTokens: Int = size[0] * ((size[1] + 1) / 2) * ((size[2] + 1) / 2)
+        let perToken: Double = 2 * Double(4 * dim) * Double(2 * dim)
+        return Double(outTokens) * perToken
     }
 }

@@ -45,7 +45,7 @@ final class SimpleVQAMotionTests: XCTestCase {
         [Float(1)].withUnsafeBufferPointer { tape.backward(score, seed: $0.baseAddress!) }
         let w1 = Array(m.parameters.value(m.fc1.weight)), w2 = Array(m.parameters.value(m.fc2.weight))
         let f = m.config.spatialDim + 3
-        let g = tape.array(tape.grad(motion))
+        let g = Array(UnsafeBufferPointer(start: tape.grad(motion), count: 6))
         for t in 0..<2 { for j in 0..<3 {
             let want = (0..<4).reduce(Float(0)) { $0 + w2[$1] * w1[$1 * f + m.config.spatialDim + j] } / 2
             XCTAssertEqual(g[t * 3 + j], want, accuracy: 1e-5)
