@@ -22,6 +22,8 @@ public enum LossKind: String, Sendable, CaseIterable, Codable {
     case mse
     /// Mean absolute error on raw scores.
     case l1
+    /// SimpleVQA's rank term (L1RankLoss): pairwise hinge over label pairs 0 < |Δy| < 1, averaged over those pairs.
+    case simpleRank = "simple_rank"
 }
 
 /// Weights of the loss terms; terms with weight 0 are not evaluated.
@@ -87,6 +89,7 @@ enum Losses {
         case .rank: return rank(p, y)
         case .mse: return mse(p, y)
         case .l1: return l1(p, y)
+        case .simpleRank: return simpleRank(p, y)
         }
     }
 

@@ -26,6 +26,7 @@ extension VQAModel {
 public enum ModelKind: String, CaseIterable, Sendable, Codable {
     case fragnet
     case fastVQAB = "fast-vqa-b", fastVQAM = "fast-vqa-m"
+    case simpleVQA = "simplevqa"
 
     /// Builds the model with its default configuration and parameters initialised from `seed`.
     public func make(seed: UInt64, options: [String: String] = [:]) throws -> VQAModel {
@@ -33,6 +34,7 @@ public enum ModelKind: String, CaseIterable, Sendable, Codable {
         case .fragnet: return try FragNet(config: FragNet.Config(options: options), seed: seed)
         case .fastVQAB: return try FastVQA(name: rawValue, config: .init(base: .fastVQAB, options: options), seed: seed)
         case .fastVQAM: return try FastVQA(name: rawValue, config: .init(base: .fastVQAM, options: options), seed: seed)
+        case .simpleVQA: return try SimpleVQA(config: SimpleVQA.Config(options: options), seed: seed)
         }
     }
 

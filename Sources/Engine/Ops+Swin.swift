@@ -7,7 +7,9 @@
 //         dropPath    x [B, ...] → [B, ...] (one keep/drop decision per sample b)
 
 /// Geometry of one window attention bias: the table rows each (query, key) pair reads, and the
-/// optional per-window gate and shift mask (constants computed by `SwinGeometry`).
+/// optional per-window gate and shift mask (constants computed by `SwinGeometryCache`). Windows
+/// share patterns: the gate and mask are stored once per distinct [N, N] pattern (a shifted mask
+/// has at most 8, the stage-0 gate of a 224² clip 49 of 128), with the pattern of every window.
 public struct WindowBiasGeometry: Sendable {
     /// Tokens per window.
     public let tokens: Int
@@ -15,16 +17,50 @@ public struct WindowBiasGeometry: Sendable {
     public let windows: Int
     /// Table row for each (i, j), i·N + j.
     public let index: [Int32]
-    /// FAST-VQA fragment gate g[w, i, j] (L1 distance of the fragment coordinates), or nil.
-    public let gate: [Float]?
-    /// Shifted-window mask (0 or −100) per (w, i, j), or nil.
-    public let mask: [Float]?
+    /// Distinct FAST-VQA fragment gates g[i, j] (L1 distance of the fragment coordinates), P·N² floats, or nil.
+    let gatePatterns: [Float]?
+    /// Gate pattern of each window.
+    let gateOf: [Int32]
+    /// Distinct shifted-window masks (0 or −100), Q·N² floats, or nil.
+    let maskPatterns: [Float]?
+    /// Mask pattern of each window.
+    let maskOf: [Int32]
+
+    /// A geometry from dense per-window gate and mask [nW, N, N] (deduplicated here).
+    public init(tokens: Int, windows: Int, index: [Int32], gate: [Float]?, mask: [Float]?) {
+        self.tokens = tokens
+        self.windows = windows
+        self.index = index
+        let nn = tokens * tokens
+        func dedupe(_ dense: [Float]?, _ what: String) -> ([Float]?, [Int32]) {
+            guard let dense else { return (nil, []) }
+            precondition(dense.count == windows * nn, "WindowBiasGeometry: \(what) has \(dense.count) values, needs \(windows)×\(tokens)×\(tokens)")
+            var patterns: [Float] = [], of: [Int32] = [], seen: [ArraySlice<Float>: Int32] = [:]
+            for w in 0..<windows {
+                let slice = dense[(w * nn)..<((w + 1) * nn)]
+                if let k = seen[slice] { of.append(k); continue }
+                let k = Int32(seen.count)
+                seen[slice] = k
+                patterns += slice
+                of.append(k)
+            }
+            return (patterns, of)
+        }
+        (gatePatterns, gateOf) = dedupe(gate, "gate")
+        (maskPatterns, maskOf) = dedupe(mask, "mask")
+    }
+
+    /// Whether a gate is present.
+    public var hasGate: Bool { gatePatterns != nil }
+    /// Floats held by the distinct gate and mask patterns.
+    public var patternFloats: Int { (gatePatterns?.count ?? 0) + (maskPatterns?.count ?? 0) }
 }
 
 extension Tape {
     /// logits + bias + mask, with bias[w, h, i, j] = R[idx(i,j), h]·g[w,i,j] + F[idx(i,j), h]·(1 − g[w,i,j])
-    /// when a fragment table F is given (FAST-VQA's gated relative position bias; g from `geometry.gate`),
-    /// R[idx(i,j), h] otherwise. Backward scatter-adds into the tables.
+    /// when a fragment table F is given (FAST-VQA's gated relative position bias; g from `geometry`),
+    /// R[idx(i,j), h] otherwise. The bias is gathered on the fly per (window, head): nothing of
+    /// size nW·h·N² is materialised. Backward scatter-adds into the tables, one head per task.
     public func windowBias(_ logits: Var, relative: Var, fragment: Var?, geometry g: WindowBiasGeometry) -> Var {
         let s = shape(logits), n = g.tokens, nW = g.windows
         precondition(s.count == 4 && s[2] == n && s[3] == n && s[0] % nW == 0,
@@ -35,84 +71,68 @@ extension Tape {
                      "windowBias: index does not address the \(rs[0]) rows of the table")
         if let f = fragment {
             precondition(shape(f) == rs, "windowBias: fragment table \(shape(f)) differs from \(rs)")
-            precondition(g.gate?.count == nW * n * n, "windowBias: a fragment table needs a gate of \(nW)×\(n)×\(n)")
+            precondition(g.hasGate, "windowBias: a fragment table needs a gate of \(nW)×\(n)×\(n)")
         }
-        if let m = g.mask { precondition(m.count == nW * n * n, "windowBias: mask has \(m.count) values, needs \(nW * n * n)") }
         let nn = n * n, batchWindows = s[0]
-        let gate = fragment == nil ? nil : g.gate
+        let gate = fragment == nil ? nil : g.gatePatterns, gateOf = g.gateOf
+        let mask = g.maskPatterns, maskOf = g.maskOf
         let inputs = [logits, relative] + (fragment.map { [$0] } ?? [])
         let (y, yp) = output(shape: s, needsGrad: anyNeedsGrad(inputs))
         let xp = value(logits), rp = value(relative), fp = fragment.map { value($0) }
         let c = compute
-        // The bias of window w, head h: bias[(w·heads + h)·N² + ij] (built once per call, nW·h·N² floats).
-        let bias = scratch(nW * heads * nn)
-        c.forEach(nW * heads) { wh in
-            let w = wh / heads, h = wh % heads, dst = bias + wh * nn
-            g.index.withUnsafeBufferPointer { idx in
-                if let gt = gate, let fp {
-                    gt.withUnsafeBufferPointer { gp in
-                        let gw = gp.baseAddress! + w * nn
+        withOptionalPointer(g.index) { idx in withOptionalPointer(gate) { gp in withOptionalPointer(mask) { mp in
+            let idx = idx!
+            c.forEach(batchWindows * heads) { bh in
+                let w = (bh / heads) % nW, h = bh % heads
+                let src = xp + bh * nn, dst = yp + bh * nn
+                let mw = mp.map { $0 + Int(maskOf[w]) * nn }
+                if let gp, let fp {
+                    let gw = gp + Int(gateOf[w]) * nn
+                    if let mw {
                         for ij in 0..<nn {
                             let r = Int(idx[ij]) * heads + h
-                            dst[ij] = rp[r] * gw[ij] + fp[r] * (1 - gw[ij])
+                            dst[ij] = (src[ij] + (rp[r] * gw[ij] + fp[r] * (1 - gw[ij]))) + mw[ij]
+                        }
+                    } else {
+                        for ij in 0..<nn {
+                            let r = Int(idx[ij]) * heads + h
+                            dst[ij] = src[ij] + (rp[r] * gw[ij] + fp[r] * (1 - gw[ij]))
                         }
                     }
+                } else if let mw {
+                    for ij in 0..<nn { dst[ij] = (src[ij] + rp[Int(idx[ij]) * heads + h]) + mw[ij] }
                 } else {
-                    for ij in 0..<nn { dst[ij] = rp[Int(idx[ij]) * heads + h] }
+                    for ij in 0..<nn { dst[ij] = src[ij] + rp[Int(idx[ij]) * heads + h] }
                 }
             }
-        }
-        let mask = g.mask
-        c.forEach(batchWindows * heads) { bh in
-            let w = (bh / heads) % nW, h = bh % heads
-            let src = xp + bh * nn, dst = yp + bh * nn, b = bias + (w * heads + h) * nn
-            if let m = mask {
-                m.withUnsafeBufferPointer { mp in
-                    let mw = mp.baseAddress! + w * nn
-                    for ij in 0..<nn { dst[ij] = (src[ij] + b[ij]) + mw[ij] }
-                }
-            } else {
-                for ij in 0..<nn { dst[ij] = src[ij] + b[ij] }
-            }
-        }
+        } } }
         setBackward(y) { t in
             let gy = t.grad(y)
             if t.needsGrad(logits) { Kernels.axpy(batchWindows * heads * nn, gy, t.grad(logits), compute: c) }
             let needR = t.needsGrad(relative), needF = fragment.map { t.needsGrad($0) } ?? false
             guard needR || needF else { return }
-            // Sum dy over the batch per (w, h, ij), in a fixed order, then scatter into the tables.
-            let sum = t.scratch(nW * heads * nn)
-            let reps = batchWindows / nW
-            c.forEach(nW * heads) { wh in
-                let d = sum + wh * nn
-                for ij in 0..<nn { d[ij] = 0 }
-                for b in 0..<reps {
-                    let src = gy + (b * nW * heads + wh) * nn
-                    for ij in 0..<nn { d[ij] += src[ij] }
-                }
-            }
             let gr = needR ? t.grad(relative) : nil
             let gf = needF ? t.grad(fragment!) : nil
-            // Table rows are shared by many (w, ij): scatter per head (heads are disjoint columns).
-            c.forEach(heads) { h in
-                g.index.withUnsafeBufferPointer { idx in
-                    for w in 0..<nW {
-                        let d = sum + (w * heads + h) * nn
-                        if let gt = gate {
-                            gt.withUnsafeBufferPointer { gp in
-                                let gw = gp.baseAddress! + w * nn
-                                for ij in 0..<nn {
-                                    let r = Int(idx[ij]) * heads + h
-                                    gr?[r] += d[ij] * gw[ij]
-                                    gf?[r] += d[ij] * (1 - gw[ij])
-                                }
+            // Table rows are shared by many (w, ij): scatter per head (heads are disjoint columns),
+            // in a fixed (b, w, ij) order, so the result does not depend on the thread count.
+            withOptionalPointer(g.index) { idx in withOptionalPointer(gate) { gp in
+                let idx = idx!
+                c.forEach(heads) { h in
+                    for bw in 0..<batchWindows {
+                        let d = gy + (bw * heads + h) * nn
+                        if let gp {
+                            let gw = gp + Int(gateOf[bw % nW]) * nn
+                            for ij in 0..<nn {
+                                let r = Int(idx[ij]) * heads + h
+                                gr?[r] += d[ij] * gw[ij]
+                                gf?[r] += d[ij] * (1 - gw[ij])
                             }
                         } else if let gr {
                             for ij in 0..<nn { gr[Int(idx[ij]) * heads + h] += d[ij] }
                         }
                     }
                 }
-            }
+            } }
         }
         return y
     }
@@ -146,4 +166,10 @@ extension Tape {
         }
         return y
     }
+}
+
+/// Calls body with the base address of `a`, or nil when `a` is nil.
+private func withOptionalPointer<T, R>(_ a: [T]?, _ body: (UnsafePointer<T>?) -> R) -> R {
+    guard let a else { return body(nil) }
+    return a.withUnsafeBufferPointer { body($0.baseAddress!) }
 }

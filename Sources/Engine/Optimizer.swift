@@ -66,8 +66,14 @@ public struct OptimizerConfig: Sendable, Equatable {
         self.groups = groups; self.defaultRule = defaultRule
     }
 
+    /// The group of constant tensors stored with the parameters (frozen BatchNorm statistics):
+    /// never updated, never decayed, whatever `groups` says.
+    public static let frozenGroup = "frozen"
+
     /// The rule for a parameter group.
-    public func rule(for group: String) -> GroupRule { groups[group] ?? defaultRule }
+    public func rule(for group: String) -> GroupRule {
+        group == OptimizerConfig.frozenGroup ? GroupRule(lrMultiplier: 0, weightDecay: false) : groups[group] ?? defaultRule
+    }
 }
 
 /// A contiguous range of the flat buffers sharing one group rule.

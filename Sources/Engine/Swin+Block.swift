@@ -18,12 +18,13 @@ struct LayerNormLayer {
     }
 }
 
-/// A linear layer (trunc-normal 0.02 weight, zero bias: Video Swin's init).
+/// A linear layer (default: trunc-normal 0.02 weight, zero bias: Video Swin's init).
 struct LinearLayer {
     let weight: Int, bias: Int?
-    init(_ store: ParameterStore, _ name: String, _ cin: Int, _ cout: Int, bias: Bool = true) {
-        weight = store.declare("\(name).weight", shape: [cout, cin], initializer: .truncatedNormal(0.02))
-        self.bias = bias ? store.declare("\(name).bias", shape: [cout], initializer: .zeros) : nil
+    init(_ store: ParameterStore, _ name: String, _ cin: Int, _ cout: Int, bias: Bool = true,
+         initializer: ParameterInit = .truncatedNormal(0.02), biasInitializer: ParameterInit = .zeros, group: String = "backbone") {
+        weight = store.declare("\(name).weight", shape: [cout, cin], initializer: initializer, group: group)
+        self.bias = bias ? store.declare("\(name).bias", shape: [cout], initializer: biasInitializer, group: group) : nil
     }
     func callAsFunction(_ t: Tape, _ p: ParameterStore, _ x: Var) -> Var {
         t.linear(x, t.parameter(p, weight), bias.map { t.parameter(p, $0) })
@@ -52,21 +53,24 @@ struct SwinBlock {
     /// The window and shift used on a [D, H, W] feature.
     func geometry(_ size: [Int]) -> (window: [Int], shift: [Int]) { swinWindow(size: size, window: window, shift: shift) }
 
-    func callAsFunction(_ t: Tape, _ p: ParameterStore, _ x: Var, cache: SwinGeometryCache, fragments: [Int]) -> Var {
+    /// Video Swin / FAST-VQA `forward_part1` + `forward_part2`: after norm1 the feature is zero-padded at
+    /// the end of D, H, W to multiples of the window; the shift mask and the fragment gate (a
+    /// (1, wh, ww) grid, `fragments=(1,) + window_size[1:]`) are built on the padded grid; padded
+    /// tokens take part in attention as in the reference and are cropped afterwards.
+    func callAsFunction(_ t: Tape, _ p: ParameterStore, _ x: Var, cache: SwinGeometryCache) -> Var {
         let s = t.shape(x)
         let (b, size, c) = (s[0], Array(s[1...3]), s[4])
         let (win, sh) = geometry(size)
-        precondition(zip(size, win).allSatisfy { $0 % $1 == 0 },
-                     "swin block: feature [D, H, W] = \(size) is not divisible by the window \(win); "
-                        + "use clip sizes whose token grid (T/2, H/4, W/4 and its halvings) the window divides")
-        let g = cache.geometry(size: size, window: win, shift: sh, full: window, gated: gated, fragments: fragments)
+        let padded: [Int] = zip(size, win).map { (n: Int, k: Int) -> Int in (n + k - 1) / k * k }
+        let g = cache.geometry(size: padded, window: win, shift: sh, full: window, gated: gated, fragments: [1, win[1], win[2]])
         let shifted = sh.contains { $0 > 0 }
-        var h = norm1(t, p, x)
+        var h = t.padEnd(norm1(t, p, x), to: [b] + padded + [c])
         if shifted { h = t.roll(h, shifts: sh.map { -$0 }, axes: [1, 2, 3]) }
         h = t.windowPartition3d(h, window: (win[0], win[1], win[2]))
         h = attn(t, p, h, geometry: g)
-        h = t.windowReverse3d(h, window: (win[0], win[1], win[2]), batch: b, depth: size[0], height: size[1], width: size[2])
+        h = t.windowReverse3d(h, window: (win[0], win[1], win[2]), batch: b, depth: padded[0], height: padded[1], width: padded[2])
         if shifted { h = t.roll(h, shifts: sh, axes: [1, 2, 3]) }
+        h = t.cropEnd(h, to: [b] + size + [c])
         var y = t.add(x, t.dropPath(h, p: dropPath))
         let m = fc2(t, p, t.gelu(fc1(t, p, norm2(t, p, y))))
         y = t.add(y, t.dropPath(m, p: dropPath))
@@ -77,8 +81,9 @@ struct SwinBlock {
     func flops(_ size: [Int]) -> Double {
         let (win, _) = geometry(size)
         let tokens = size.reduce(1, *), c = Double(attn.dim)
+        let paddedTokens: Int = zip(size, win).map { (n: Int, k: Int) -> Int in (n + k - 1) / k * k }.reduce(1, *)
         let hidden = Double(mlpHidden)
-        return attn.flops(tokens: tokens, windowTokens: win.reduce(1, *)) + 2 * 2 * Double(tokens) * c * hidden
+        return attn.flops(tokens: paddedTokens, windowTokens: win.reduce(1, *)) + 2 * 2 * Double(tokens) * c * hidden
     }
 }
 
@@ -95,9 +100,13 @@ struct SwinPatchMerging {
     }
 
     func callAsFunction(_ t: Tape, _ p: ParameterStore, _ x: Var) -> Var {
+        var x = x
+        let s0 = t.shape(x)
+        // An odd H or W is zero-padded by one row/column at the end (FAST-VQA PatchMerging).
+        let evenH: Int = s0[2] + s0[2] % 2, evenW: Int = s0[3] + s0[3] % 2
+        x = t.padEnd(x, to: [s0[0], s0[1], evenH, evenW, s0[4]])
         let s = t.shape(x)
         let (b, d, h, w, c) = (s[0], s[1], s[2], s[3], s[4])
-        precondition(h % 2 == 0 && w % 2 == 0, "swin patch merging: odd feature size \(h)×\(w); use H, W with even token grids")
         // [B, D, H/2, hOff, W/2, wOff, C] → [B, D, H/2, W/2, wOff, hOff, C]: channel block k = hOff + 2·wOff.
         let cat = t.permuteView(x, view: [b, d, h / 2, 2, w / 2, 2, c], [0, 1, 2, 4, 5, 3, 6],
                                 resultShape: [b, d, h / 2, w / 2, 4 * c], "swin.merge")
@@ -105,6 +114,8 @@ struct SwinPatchMerging {
     }
 
     func flops(_ size: [Int]) -> Double {
-        2 * Double(size.reduce(1, *) / 4) * Double(4 * dim) * Double(2 * dim)
+        let outTokens: Int = size[0] * ((size[1] + 1) / 2) * ((size[2] + 1) / 2)
+        let perToken: Double = 2 * Double(4 * dim) * Double(2 * dim)
+        return Double(outTokens) * perToken
     }
 }

@@ -17,9 +17,14 @@
 //   tokens from different regions of the rolled grid; compute_mask, labels 0..26).
 // - Gated fragment bias (layers 0-2, frag_biases [T, T, T, F]): a second table
 //   `fragment_position_bias_table` (zeros at init) with the same index; every token gets a fragment
-//   coordinate from a (1, 7, 7) grid stretched over the feature by nearest interpolation
-//   (floor(i·7/H)), rolled and partitioned like the tokens; g(i, j) = Σ|f_j − f_i| (L1, not 0/1);
+//   coordinate from a (1, wh, ww) grid (the window actually used: `fragments=(1,) + window_size[1:]`,
+//   (1, 7, 7) for fast-vqa-b) stretched over the padded feature by nearest interpolation
+//   (floor(i·7/Hp)), rolled and partitioned like the tokens; g(i, j) = Σ|f_j − f_i| (L1, not 0/1);
 //   bias = R[idx]·g + F[idx]·(1 − g). Layers without the table add R[idx] (ungated).
+// - Padding (forward_part1): after norm1, D/H/W are zero-padded at the end to multiples of the window;
+//   mask and gate are built on the padded grid; the padded tokens attend (no extra mask) and are
+//   cropped after the reverse roll. PatchMerging pads an odd H or W by one at the end. So any clip
+//   with T divisible by 2 and H, W by 4 runs (e.g. 16×160×160, whose 40×40 stage-0 grid pads to 42).
 // - PatchMerging after stages 0-2: cat(x[0::2, 0::2], x[1::2, 0::2], x[0::2, 1::2], x[1::2, 1::2])
 //   over (H, W) → LayerNorm(4C) → Linear(4C → 2C, no bias); T is never downsampled.
 // - Final LayerNorm(768) → feature [N, 768, T/2, H/32, W/32] (32×224×224 → [N, 768, 16, 7, 7]).
@@ -51,8 +56,6 @@ public struct SwinConfig: Sendable, Equatable {
     public var patch = [2, 4, 4]
     /// Stages with a gated fragment position bias table.
     public var fragmentBias = [true, true, true, false]
-    /// Fragment grid (fd, fh, fw) the gate assumes (FAST-VQA fixes (1, 7, 7)).
-    public var fragments = [1, 7, 7]
     /// MLP hidden width as a multiple of the block width.
     public var mlpRatio = 4
     /// Largest stochastic-depth rate (linear over the blocks; training only).
@@ -68,9 +71,9 @@ public struct SwinConfig: Sendable, Equatable {
         guard n >= 1, heads.count == n, fragmentBias.count == n else {
             throw EngineError("swin: depths (\(depths)), heads (\(heads)) and frag_biases (\(fragmentBias)) need one entry per stage")
         }
-        guard window.count == 3, patch.count == 3, fragments.count == 3,
-              (window + patch + fragments + depths).allSatisfy({ $0 > 0 }), embedDim > 0, mlpRatio > 0 else {
-            throw EngineError("swin: window, patch and fragments need 3 positive integers, depths/embed_dim/mlp_ratio positive")
+        guard window.count == 3, patch.count == 3,
+              (window + patch + depths).allSatisfy({ $0 > 0 }), embedDim > 0, mlpRatio > 0 else {
+            throw EngineError("swin: window and patch need 3 positive integers, depths/embed_dim/mlp_ratio positive")
         }
         for (i, h) in heads.enumerated() where h <= 0 || (embedDim << i) % h != 0 {
             throw EngineError("swin: stage \(i) width \(embedDim << i) is not divisible by \(h) heads")
@@ -126,13 +129,12 @@ final class SwinBackbone {
         let s = t.shape(clips)
         let pt = config.patch
         precondition(s.count == 5 && s[1] == 3, "fast-vqa expects clips [N, 3, T, H, W], got \(s)")
-        let scale = 1 << (config.depths.count - 1)
-        precondition(s[2] % pt[0] == 0 && s[3] % (pt[1] * scale) == 0 && s[4] % (pt[2] * scale) == 0,
-                     "fast-vqa needs T divisible by \(pt[0]) and H, W by \(pt[1] * scale) (got \(s)); sample 32×224×224 fragments")
+        precondition(s[2] % pt[0] == 0 && s[3] % pt[1] == 0 && s[4] % pt[2] == 0,
+                     "fast-vqa needs T divisible by \(pt[0]) and H, W by \(pt[1]) (got \(s)); sample e.g. 32×224×224 fragments")
         var x = patchConv(t, p, clips)                 // [N, C, D, H, W]
         x = patchNorm(t, p, t.permute(x, [0, 2, 3, 4, 1]))  // channel-last
         for st in stages {
-            for blk in st.blocks { x = blk(t, p, x, cache: cache, fragments: config.fragments) }
+            for blk in st.blocks { x = blk(t, p, x, cache: cache) }
             if let m = st.merge { x = m(t, p, x) }
         }
         return norm(t, p, x)
@@ -145,7 +147,7 @@ final class SwinBackbone {
         var f = 2 * tokens * Double(config.embedDim * 3 * config.patch.reduce(1, *))
         for st in stages {
             for blk in st.blocks { f += blk.flops(size) }
-            if let m = st.merge { f += m.flops(size); size = [size[0], size[1] / 2, size[2] / 2] }
+            if let m = st.merge { f += m.flops(size); size = [size[0], (size[1] + 1) / 2, (size[2] + 1) / 2] }
         }
         return f
     }

@@ -59,6 +59,54 @@ final class FastVQAParityTests: XCTestCase {
         XCTAssertEqual(checked, fixture.file.tensors.keys.filter { $0.hasPrefix("grad.") }.count)
     }
 
+    /// A clip whose token grids the window does not divide (3×10×10 with window 2×4×4: D/H/W padded,
+    /// odd 5×5 and 3×3 merges, a clipped 3×3 window): outputs and every gradient against PyTorch.
+    func testPaddedWindowsAndOddMergesMatchPyTorch() throws {
+        let m = try makeModel()
+        let tape = Tape(compute: Compute(threads: 2))
+        let x = tape.constant(try tensor("pad.input"), shape: [2, 3, 6, 40, 40])
+        let features = m.backbone(tape, m.parameters, x)
+        XCTAssertEqual(tape.shape(features), [2, 3, 2, 2, 32])
+        assertClose(tape.array(tape.permute(features, [0, 4, 1, 2, 3])), try tensor("pad.act.features"), rel: 2e-5, "pad.act.features")
+        let map = m.qualityMap(tape, x)
+        let scores = tape.reshape(tape.mean(map, axes: [1, 2, 3, 4]), [2])
+        assertClose(tape.array(map), try tensor("pad.out.map"), rel: 2e-5, "pad.out.map")
+        let loss = LossConfig().evaluate(predictions: tape.array(scores), labels: try tensor("pad.labels"))
+        XCTAssertEqual(loss.loss, Double(try tensor("pad.loss.total")[0]), accuracy: 2e-5)
+        m.parameters.zeroGrad()
+        loss.gradient.withUnsafeBufferPointer { tape.backward(scores, seed: $0.baseAddress!) }
+        for (i, info) in m.parameters.infos.enumerated() where info.name != "vqa_head.fc_last.bias" {
+            assertClose(Array(m.parameters.grad(i)), try tensor("pad.grad.\(info.name)"), rel: 2e-4, floor: 1e-6, "pad.grad.\(info.name)")
+        }
+    }
+
+    func testPadEndAndCropEndGradients() {
+        let x = randomArray(2 * 3 * 2, seed: 21)
+        gradCheck([(x, [2, 3, 2])]) { t, v in t.mul(t.padEnd(v[0], to: [3, 4, 2]), t.constant(randomArray(24, seed: 22), shape: [3, 4, 2])) }
+        gradCheck([(randomArray(24, seed: 23), [3, 4, 2])]) { t, v in t.cropEnd(v[0], to: [2, 3, 1]) }
+        let tape = Tape()
+        let y = tape.array(tape.padEnd(tape.constant(x, shape: [2, 3, 2]), to: [3, 4, 2]))
+        for a in 0..<3 { for b in 0..<4 { for c in 0..<2 {
+            XCTAssertEqual(y[(a * 4 + b) * 2 + c], a < 2 && b < 3 ? x[(a * 3 + b) * 2 + c] : 0)
+        } } }
+    }
+
+    /// Windows sharing a gate or mask pattern share its storage; the expansion is unchanged.
+    func testWindowGeometryDeduplicatesPatterns() {
+        let size = [16, 56, 56], win = [8, 7, 7], shift = [4, 3, 3]
+        let g = SwinGeometryCache().geometry(size: size, window: win, shift: shift, full: win, gated: true, fragments: [1, 7, 7])
+        XCTAssertEqual(g.windows, 128)
+        XCTAssertLessThanOrEqual(g.maskPatterns!.count / (392 * 392), 8)
+        XCTAssertLessThan(g.gatePatterns!.count / (392 * 392), 128)
+        let dense = swinFragmentGate(size: size, window: win, shift: shift, fragments: [1, 7, 7])
+        let denseMask = swinShiftMask(size: size, window: win, shift: shift)
+        let nn = 392 * 392
+        for w in [0, 1, 9, 63, 127] {
+            XCTAssertEqual(Array(g.gatePatterns![(Int(g.gateOf[w]) * nn)..<((Int(g.gateOf[w]) + 1) * nn)]), Array(dense[(w * nn)..<((w + 1) * nn)]))
+            XCTAssertEqual(Array(g.maskPatterns![(Int(g.maskOf[w]) * nn)..<((Int(g.maskOf[w]) + 1) * nn)]), Array(denseMask[(w * nn)..<((w + 1) * nn)]))
+        }
+    }
+
     func testWindowGeometryMatchesPyTorch() throws {
         let (size, window, shift) = ([4, 8, 8], [2, 4, 4], [1, 2, 2])
         XCTAssertEqual(swinShiftMask(size: size, window: window, shift: shift), try tensor("geom.mask"))

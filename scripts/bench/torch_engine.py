@@ -1,19 +1,24 @@
 #!/usr/bin/env python3
-"""PyTorch CPU speed baseline for one fragnet training step (forward + backward + AdamW).
+"""PyTorch CPU speed baseline for one training step (forward + backward + AdamW) of fragnet,
+fast-vqa-b or simplevqa (the PyTorch twins in scripts/reference/{fragnet,fastvqa,simplevqa}.py).
 
-Same model, loss (plcc + 0.3 rank), optimiser (AdamW, head 1e-3, backbone x0.1, wd 0.05) and AWP
-step as scripts/reference/fragnet.py. Prints one JSON line:
+Same loss (plcc + 0.3 rank; L1 for a batch of 1, where both batch losses are undefined and
+vqa-mpi back-propagates a zero gradient through the same graph), optimiser (AdamW, head 1e-3,
+backbone x0.1, wd 0.05) and AWP step as `vqa-mpi bench engine`. Prints one JSON line:
   step_ms      median wall time of a plain training step (after warm-up)
   awp_step_ms  median wall time of the full two-pass AWP step (only with --awp)
   params       parameter count
-  model_gflop  FLOPs of one plain training step: 2 x conv multiply-accumulates of one forward
-               pass, x3 for forward + backward (input grad + weight grad). Conv layers only:
-               GroupNorm, GELU, the loss and AdamW (a few % of element-wise work) are not
-               counted. An AWP step is 2x.
+  model_gflop  FLOPs of one plain training step: 2 x multiply-accumulates of one forward
+               pass, x3 for forward + backward (input grad + weight grad). fragnet: conv layers
+               only; fast-vqa-b / simplevqa: torch.utils.flop_counter (convs and matmuls).
+               Norms, activations, the loss and AdamW are not counted. An AWP step is 2x.
 Timing noise: on a shared, oversubscribed machine libgomp's spinning barriers make multi-thread
 torch steps up to 50x slower; run with OMP_WAIT_POLICY=PASSIVE there (recorded in the JSON, with
 the 1-minute load average) and compare figures taken under the same load.
-Usage: torch_engine.py --batch 4 --frames 8 --size 224 --threads 2 [--awp] [--channels-last]
+Usage: torch_engine.py [--model fragnet|fast-vqa-b|simplevqa] --batch 4 --frames 8 --size 224
+                       --threads 2 [--awp] [--channels-last]
+  e.g. torch_engine.py --model fast-vqa-b --batch 1 --frames 32 --size 224 --awp
+       torch_engine.py --model simplevqa --batch 1 --frames 8 --size 448 --awp
 Needs torch==2.13.0+cpu (scripts/reference/requirements.txt).
 """
 import argparse
@@ -27,13 +32,30 @@ import torch
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "reference"))
 import fragnet  # noqa: E402
+import fastvqa  # noqa: E402
+import simplevqa  # noqa: E402
+
+HEAD_PREFIXES = ("head.", "vqa_head.", "quality.")
+
+
+class ScoresOnly(torch.nn.Module):
+    """simplevqa's forward returns scores; the shared train_step expects (scores, map)."""
+
+    def __init__(self, model):
+        super().__init__()
+        self.model = model
+
+    def forward(self, x):
+        return self.model(x), None
 
 
 def parse():
-    ap = argparse.ArgumentParser(description="PyTorch CPU baseline for a fragnet training step")
-    ap.add_argument("--batch", type=int, default=4, help="clips per step (>= 2: batch losses)")
+    ap = argparse.ArgumentParser(description="PyTorch CPU baseline for a training step")
+    ap.add_argument("--model", default="fragnet", choices=["fragnet", "fast-vqa-b", "simplevqa"])
+    ap.add_argument("--depth", type=int, default=50, help="simplevqa ResNet depth")
+    ap.add_argument("--batch", type=int, default=4, help="clips per step (1: L1 loss)")
     ap.add_argument("--frames", type=int, default=8, help="frames per clip (even)")
-    ap.add_argument("--size", type=int, default=224, help="height = width, a multiple of 32")
+    ap.add_argument("--size", type=int, default=224, help="height = width (fragnet: a multiple of 32)")
     ap.add_argument("--threads", type=int, default=2, help="torch intra-op threads")
     ap.add_argument("--widths", type=int, nargs=4, default=list(fragnet.DEFAULT_WIDTHS))
     ap.add_argument("--head-hidden", type=int, default=64)
@@ -46,11 +68,11 @@ def parse():
     ap.add_argument("--steps", type=int, default=5, help="timed steps (median reported)")
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
-    if args.batch < 2:
-        ap.error(f"--batch {args.batch}: the PLCC and rank losses need at least 2 clips")
-    if args.frames % 2 or args.frames < 2:
-        ap.error(f"--frames {args.frames}: must be even (the stem has temporal stride 2)")
-    if args.size % 32 or args.size < 32:
+    if args.batch < 1:
+        ap.error(f"--batch {args.batch}: needs at least 1 clip")
+    if args.model != "simplevqa" and (args.frames % 2 or args.frames < 2):
+        ap.error(f"--frames {args.frames}: must be even (the patch embedding has temporal stride 2)")
+    if args.model == "fragnet" and (args.size % 32 or args.size < 32):
         ap.error(f"--size {args.size}: must be a positive multiple of 32 (e.g. 224)")
     if any(w % args.groups for w in args.widths):
         ap.error(f"--widths {args.widths}: every width must be divisible by --groups {args.groups}")
@@ -71,13 +93,54 @@ def time_steps(fn, warmup, steps):
     return statistics.median(times), times
 
 
+def build(args, shape):
+    """The model (forward returns (scores, map)) and the MACs of one forward pass."""
+    if args.model == "fragnet":
+        model = fragnet.FragNet(args.widths, args.head_hidden, args.groups, args.dropout)
+        return model, fragnet.conv_macs(model, shape)
+    if args.model == "fast-vqa-b":
+        model = fastvqa.FastVQA(**fastvqa.FAST_VQA_B, dropout=args.dropout, drop_path_rate=0.1)
+    else:
+        model = ScoresOnly(simplevqa.SimpleVQA(depth=args.depth))
+    from torch.utils.flop_counter import FlopCounterMode
+    model.eval()
+    with torch.no_grad(), FlopCounterMode(display=False) as counter:
+        model(torch.zeros(*shape))
+    return model, counter.get_total_flops() / 2
+
+
+def make_adamw(model, lr=1e-3, backbone_mult=0.1, wd=0.05):
+    """AdamW: head (names starting with HEAD_PREFIXES) at lr, the rest at lr*backbone_mult."""
+    named = list(model.named_parameters())
+    strip = lambda n: n[len("model."):] if n.startswith("model.") else n
+    head = [p for n, p in named if strip(n).startswith(HEAD_PREFIXES)]
+    backbone = [p for n, p in named if not strip(n).startswith(HEAD_PREFIXES)]
+    groups = [{"params": backbone, "lr": lr * backbone_mult}, {"params": head, "lr": lr}]
+    return torch.optim.AdamW(groups, lr=lr, betas=(0.9, 0.999), eps=1e-8, weight_decay=wd, foreach=False)
+
+
+def train_step(model, opt, x, y, awp_gamma=None):
+    """fragnet.train_step; with one clip the L1 loss replaces the undefined batch losses."""
+    if x.shape[0] > 1:
+        return fragnet.train_step(model, opt, x, y, awp_gamma)
+    opt.zero_grad(set_to_none=False)
+    loss = (model(x)[0] - y).abs().mean()
+    loss.backward()
+    if awp_gamma is not None:
+        backup = fragnet.awp_perturb(model, awp_gamma)
+        opt.zero_grad(set_to_none=False)
+        (model(x)[0] - y).abs().mean().backward()
+        fragnet.awp_restore(model, backup)
+    opt.step()
+    return loss.detach(), None
+
+
 def main():
     args = parse()
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
-    model = fragnet.FragNet(args.widths, args.head_hidden, args.groups, args.dropout)
     shape = (args.batch, 3, args.frames, args.size, args.size)
-    macs = fragnet.conv_macs(model, shape)
+    model, macs = build(args, shape)
     model.train()
     gen = torch.Generator().manual_seed(args.seed + 1)
     x = torch.randn(*shape, generator=gen)
@@ -85,15 +148,16 @@ def main():
     if args.channels_last:
         model = model.to(memory_format=torch.channels_last_3d)
         x = x.contiguous(memory_format=torch.channels_last_3d)
-    opt = fragnet.make_adamw(model)
+    opt = make_adamw(model)
 
-    step_ms, step_all = time_steps(lambda: fragnet.train_step(model, opt, x, y),
+    step_ms, step_all = time_steps(lambda: train_step(model, opt, x, y),
                                    args.warmup, args.steps)
     result = {
-        "bench": "torch_engine", "model": "fragnet", "batch": args.batch, "frames": args.frames,
-        "size": args.size, "widths": args.widths, "channels_last": args.channels_last,
+        "bench": "torch_engine", "model": args.model, "loss": "plcc+0.3rank" if args.batch > 1 else "l1", "batch": args.batch, "frames": args.frames,
+        "size": args.size, "widths": args.widths if args.model == "fragnet" else None, "channels_last": args.channels_last,
         "step_ms": round(step_ms, 2), "step_ms_all": [round(t, 2) for t in step_all],
         "params": sum(p.numel() for p in model.parameters()),
+        "peak_rss_mb": None,
         "forward_gflop": round(2 * macs / 1e9, 3), "model_gflop": round(3 * 2 * macs / 1e9, 3),
         "step_gflops": round(3 * 2 * macs / 1e9 / (step_ms / 1e3), 2),
         "threads": torch.get_num_threads(), "torch": torch.__version__,
@@ -101,10 +165,12 @@ def main():
         "loadavg_1min": round(os.getloadavg()[0], 2), "cpus": os.cpu_count(),
     }
     if args.awp:
-        awp_ms, awp_all = time_steps(lambda: fragnet.train_step(model, opt, x, y, args.gamma),
+        awp_ms, awp_all = time_steps(lambda: train_step(model, opt, x, y, args.gamma),
                                      args.warmup, args.steps)
         result.update(awp_step_ms=round(awp_ms, 2), awp_step_ms_all=[round(t, 2) for t in awp_all],
                       awp_gamma=args.gamma, awp_step_gflops=round(6 * 2 * macs / 1e9 / (awp_ms / 1e3), 2))
+    import resource
+    result["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
     print(json.dumps(result))
     return 0
 

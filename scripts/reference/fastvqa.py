@@ -11,6 +11,7 @@ Shapes: x [N, 3, T, H, W] -> patch embed [N, D=T/2, H/4, W/4, C] (channel-last i
         -> score [N] (mean of the map).
 """
 import argparse
+import functools
 import json
 import os
 import sys
@@ -59,6 +60,7 @@ def relative_index(window):
     return rel[..., 0] * (2 * window[1] - 1) * (2 * window[2] - 1) + rel[..., 1] * (2 * window[2] - 1) + rel[..., 2]
 
 
+@functools.lru_cache(maxsize=None)
 def shift_mask(size, window, shift):
     """[nW, N, N]: -100 between tokens from different regions of the rolled grid, else 0."""
     label = torch.zeros(1, *size, 1)
@@ -73,6 +75,7 @@ def shift_mask(size, window, shift):
     return torch.where(diff != 0, torch.tensor(-100.0), torch.tensor(0.0))
 
 
+@functools.lru_cache(maxsize=None)
 def fragment_gate(size, window, shift, fragments=FRAGMENTS):
     """[nW, N, N]: L1 distance of the tokens' fragment coordinates (nearest-stretched grid)."""
     grid = torch.stack(torch.meshgrid(*[torch.arange(f) for f in fragments], indexing="ij")).float()
@@ -148,17 +151,19 @@ class Block(nn.Module):
     def forward(self, x):
         b, d, h, w, c = x.shape
         win, sh = clipped_window((d, h, w), self.window, self.shift)
-        assert d % win[0] == 0 and h % win[1] == 0 and w % win[2] == 0, "window must divide the feature"
-        y = self.norm1(x)
+        # pad D, H, W at the end to window multiples after norm1; mask and gate live on the padded grid
+        dp, hp, wp = [-(-n // k) * k for n, k in zip((d, h, w), win)]
+        y = F.pad(self.norm1(x), (0, 0, 0, wp - w, 0, hp - h, 0, dp - d))
         shifted = any(s > 0 for s in sh)
         if shifted:
             y = torch.roll(y, shifts=tuple(-s for s in sh), dims=(1, 2, 3))
-        mask = shift_mask((d, h, w), win, sh) if shifted else None
-        gate = fragment_gate((d, h, w), win, sh).to(x.dtype)
+        mask = shift_mask((dp, hp, wp), tuple(win), tuple(sh)) if shifted else None
+        gate = fragment_gate((dp, hp, wp), tuple(win), tuple(sh), fragments=(1,) + tuple(win[1:])).to(x.dtype)
         y = self.attn(partition(y, win), None if mask is None else mask.to(x.dtype), gate)
-        y = unpartition(y, win, b, d, h, w)
+        y = unpartition(y, win, b, dp, hp, wp)
         if shifted:
             y = torch.roll(y, shifts=sh, dims=(1, 2, 3))
+        y = y[:, :d, :h, :w].contiguous()
         x = x + drop_path(y, self.dpr, self.training)
         return x + drop_path(self.mlp(self.norm2(x)), self.dpr, self.training)
 
@@ -170,6 +175,7 @@ class PatchMerging(nn.Module):
         self.norm = nn.LayerNorm(4 * dim)
 
     def forward(self, x):
+        x = F.pad(x, (0, 0, 0, x.shape[3] % 2, 0, x.shape[2] % 2))  # odd H or W: one zero row/column
         x = torch.cat([x[:, :, 0::2, 0::2], x[:, :, 1::2, 0::2], x[:, :, 0::2, 1::2], x[:, :, 1::2, 1::2]], -1)
         return self.reduction(self.norm(x))
 
@@ -273,12 +279,25 @@ def build_fixture(seed=0, n=4, t=4, size=32, dtype=torch.float32):
     out.update({"out.scores": scores, "out.map": qmap, **acts, "loss.plcc": lp.reshape(1),
                 "loss.rank": lr_.reshape(1), "loss.total": lt.reshape(1)})
     out.update({"grad." + k: p.grad.clone() for k, p in model.named_parameters()})
+    # padded case: tokens 3x10x10 (window 2x4x4 pads D to 4, H/W to 12), odd 5x5 and 3x3 merges,
+    # a clipped 3x3 window in stage 2
+    model.zero_grad()
+    xp = clip_like_input(2, 6, 40, gen).to(dtype)
+    yp = torch.tensor([2.0, 3.5], dtype=dtype)
+    pacts = {}
+    pscores, pmap = model(xp, pacts)
+    plp, plr, plt = total_loss(pscores, yp)
+    plt.backward()
+    out.update({"pad.input": xp, "pad.labels": yp, "pad.out.scores": pscores, "pad.out.map": pmap,
+                "pad.act.features": pacts["act.features"], "pad.loss.total": plt.reshape(1)})
+    out.update({"pad.grad." + k: p.grad.clone() for k, p in model.named_parameters()})
     # geometry oracles: a shifted 3-D window on a 4x8x8 grid
     out["geom.mask"] = shift_mask((4, 8, 8), (2, 4, 4), (1, 2, 2))
     out["geom.gate"] = fragment_gate((4, 8, 8), (2, 4, 4), (1, 2, 2))
     out["geom.index"] = relative_index((2, 4, 4)).to(dtype)
     out = {k: v.detach().to(dtype).contiguous() for k, v in out.items()}
-    config = dict(TINY, seed=seed, N=n, T=t, H=size, W=size, dropout=0.0, drop_path=0.0, fragments=FRAGMENTS)
+    config = dict(TINY, seed=seed, N=n, T=t, H=size, W=size, dropout=0.0, drop_path=0.0, fragments="(1,)+window[1:]",
+                  padded_case=dict(N=2, T=6, H=40, W=40))
     return out, config, model
 
 
@@ -316,7 +335,7 @@ def main():
         print(f"  saved {args.save_pth}")
     if not args.no_f64_check:
         ref64, _, _ = build_fixture(dtype=torch.float64)
-        for group in ("out.", "act.", "loss.", "grad."):
+        for group in ("out.", "act.", "loss.", "grad.", "pad."):
             keys = [k for k in tensors if k.startswith(group)]
             err = max((tensors[k].double() - ref64[k]).abs().max().item() for k in keys)
             scale = max(ref64[k].abs().max().item() for k in keys)
