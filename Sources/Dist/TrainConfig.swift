@@ -151,6 +151,7 @@ public struct TrainConfig: Codable, Equatable, Sendable {
         if train.batchSize < 1 { try fail("train.batch_size must be ≥ 1, got \(train.batchSize)") }
         if train.threads < 1 || train.decodeThreads < 1 { try fail("train.threads and train.decode_threads must be ≥ 1") }
         if !(0..<1).contains(train.ema) { try fail("train.ema must be in [0, 1), got \(train.ema)") }
+        if train.evalEvery < 1 { try fail("train.eval_every must be ≥ 1 (validate every N epochs and after the last), got \(train.evalEvery)") }
         if train.keepLast < 1 { try fail("train.keep_last must be ≥ 1, got \(train.keepLast)") }
         if train.maxNonfiniteSteps < 0 { try fail("train.max_nonfinite_steps must be ≥ 0 (0: never stop), got \(train.maxNonfiniteSteps)") }
         if train.maxFailedSaves < 1 { try fail("train.max_failed_saves must be ≥ 1, got \(train.maxFailedSaves)") }

@@ -1,6 +1,6 @@
 // One training epoch: batches from the sharded loader (invalid samples compacted away), the
 // data-parallel step with the scheduled LR, train-set metrics from the step's global predictions,
-// then validation (EMA and raw weights), the epoch record and checkpoints (Trainer+Report).
+// then validation (EMA and raw weights; every eval_every epochs and after the last), the epoch record and checkpoints (Trainer+Report).
 //
 // Shapes: a loader batch is [B, clips, 3, T, H, W]; its valid samples are compacted into
 // [n, clips, 3, T, H, W] = n·clips clips of [3, T, H, W] for the step (each clip carries its
@@ -96,7 +96,9 @@ extension Trainer {
         info.optimizerSteps = step.optimizer.stepCount
         if completed { info.epoch = epoch + 1; info.samplerEpoch = epoch + 1; info.samplerStep = 0 }
         let t1 = Clock.now()
-        let val = try evaluateValidation()
+        // Validation every eval_every epochs, after the last one and whenever training stops early.
+        let lastEpoch = !completed || stepLimitReached || epoch + 1 >= config.train.epochs
+        let val = try lastEpoch || (epoch + 1) % config.train.evalEvery == 0 ? evaluateValidation() : [:]
         time.evaluation = Clock.now() - t1
         time.total = Clock.now() - epochStart
         var rec = EpochRecord(epoch: epoch + 1, complete: completed, globalStep: info.step, lr: Double(lastLR),
