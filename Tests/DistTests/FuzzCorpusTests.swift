@@ -37,7 +37,7 @@ final class FuzzCorpusTests: XCTestCase {
         XCTAssertEqual(all["fastvqa-forced"], [LabelEntry(path: "a, b.mp4", mos: 1.5, fps: 30), LabelEntry(path: "/abs/c.mp4", mos: 2, duration: 10)])
         XCTAssertEqual(all["csv-koniq"]?.map(\.mos), [3.828571429, 3.479166667])
         XCTAssertEqual(all["csv-explicit"], [LabelEntry(path: "say \"hi\".mp4", mos: 2), LabelEntry(path: "v.mp4", mos: 4.5)])
-        XCTAssertEqual(all["csv-forced"], [LabelEntry(path: "x.mp4", mos: 1e-3)])
+        XCTAssertEqual(all["csv-forced"], [LabelEntry(path: "root/dir/x.mp4", mos: 1e-3)])
         XCTAssertEqual(all["latin1"]?.map(\.path), ["café.mp4"])
     }
 
@@ -62,6 +62,7 @@ final class FuzzCorpusTests: XCTestCase {
                 XCTAssertEqual(r.config.regularization.kind, "rwp")
                 XCTAssertEqual(r.config.loss["rank"], 0)
             }
+            if name == "anchors" { XCTAssertEqual(r.config.regularization.rwp.every, 2) }
         }
     }
 
