@@ -12,3 +12,6 @@ swift build -c release -Xswiftc -enable-testing
 swift build -c release -Xswiftc -enable-testing --build-tests
 export VQA_MPI_BIN="$PWD/.build/release/vqa-mpi"
 swift test -c release -Xswiftc -enable-testing --skip-build --disable-swift-testing "$@"
+# Fuzz the input parsers briefly (labels, config, safetensors; 10 s each on the committed seed
+# corpus). scripts/fuzz.sh prints a "skipped" line where the toolchain has no libFuzzer.
+if [ $# -eq 0 ]; then bash scripts/fuzz.sh --time 10; fi

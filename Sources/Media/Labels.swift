@@ -50,10 +50,17 @@ public enum Labels {
         do { data = try Data(contentsOf: URL(fileURLWithPath: path)) } catch {
             throw MediaError(path, "cannot read the label file (\(error.localizedDescription)); check the path")
         }
+        return try parse(data: data, source: path, dataRoot: dataRoot, format: format,
+                         fileColumn: fileColumn, scoreColumn: scoreColumn)
+    }
+
+    /// Parses the bytes of a label file (UTF-8, else Latin-1); errors name `source`.
+    public static func parse(data: Data, source: String, dataRoot: String? = nil, format: LabelFormat = .auto,
+                             fileColumn: String? = nil, scoreColumn: String? = nil) throws -> [LabelEntry] {
         guard let text = String(data: data, encoding: .utf8) ?? String(data: data, encoding: .isoLatin1) else {
-            throw MediaError(path, "the label file is not text")
+            throw MediaError(source, "the label file is not text")
         }
-        return try parse(text: text, source: path, dataRoot: dataRoot, format: format,
+        return try parse(text: text, source: source, dataRoot: dataRoot, format: format,
                          fileColumn: fileColumn, scoreColumn: scoreColumn)
     }
 

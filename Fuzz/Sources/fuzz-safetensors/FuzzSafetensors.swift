@@ -1,0 +1,62 @@
+// libFuzzer target: safetensors bytes → SafetensorsFile.parse → checkpoint checks.
+//
+// SafetensorsError is the expected outcome for bad input; anything else is a crash. Properties
+// checked on success: re-serialising the parsed file and parsing again gives the same file, and
+// re-serialising that gives the same bytes (the writer's layout is canonical); every tensor's
+// data has shape × dtype bytes and its typed accessors work; the checkpoint verification
+// (format tag, checksum, metadata fields) either accepts the file or throws a DistError, and
+// accepts it once the checksum is recomputed and the format tag set.
+
+import CFuzzDriver
+import Foundation
+import Dist
+import Engine
+
+@main
+enum FuzzSafetensors {
+    static func main() {
+        exit(fuzz_run(CommandLine.argc, CommandLine.unsafeArgv) { data, size in fuzzSafetensors(data, size) })
+    }
+}
+
+/// One libFuzzer input: 0 whatever the outcome; a broken property traps.
+func fuzzSafetensors(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
+    guard let data else { return 0 }
+    let bytes = Array(UnsafeBufferPointer(start: data, count: size))
+    let file: SafetensorsFile
+    do {
+        file = try SafetensorsFile.parse(bytes, path: "fuzz.safetensors")
+    } catch is SafetensorsError {
+        return 0
+    } catch {
+        fatalError("SafetensorsFile.parse threw a non-SafetensorsError: \(error)")
+    }
+    for (name, t) in file.tensors {
+        precondition(name != "__metadata__" && t.shape.allSatisfy { $0 >= 0 } && t.count * t.dtype.size == t.data.count,
+                     "tensor \(name) is inconsistent")
+        switch t.dtype {
+        case .F32: precondition((try? t.floats())?.count == t.count, "floats() of \(name)")
+        case .F64: precondition((try? t.doubles())?.count == t.count, "doubles() of \(name)")
+        case .I64: precondition((try? t.int64s())?.count == t.count, "int64s() of \(name)")
+        default: precondition((try? t.floats()) == nil, "floats() of a \(t.dtype) tensor")
+        }
+    }
+    let out = file.serialized()
+    do {
+        let again = try SafetensorsFile.parse(out, path: "reserialized")
+        precondition(again == file, "re-serialised file parses to another file")
+        precondition(again.serialized() == out, "serialisation is not canonical")
+    } catch {
+        fatalError("re-serialised file does not parse: \(error)")
+    }
+    do { _ = try Checkpoint.info(of: file, path: "fuzz.safetensors") } catch is DistError {} catch {
+        fatalError("Checkpoint.info threw a non-DistError: \(error)")
+    }
+    var fixed = file
+    fixed.metadata["format"] = Checkpoint.format
+    fixed.metadata["checksum"] = String(Checkpoint.checksum(fixed.tensors), radix: 16)
+    do { _ = try Checkpoint.info(of: fixed, path: "fixed.safetensors") } catch {
+        fatalError("Checkpoint.info rejects a file with the right format and checksum: \(error)")
+    }
+    return 0
+}
