@@ -75,7 +75,7 @@ public enum Labels {
             if line.hasSuffix("\r") { line = line.dropLast() }
             if i == 0 && line.hasPrefix("\u{FEFF}") { line = line.dropFirst() }
             let trimmed = line.trimmingCharacters(in: .whitespaces)
-            if trimmed.isEmpty || trimmed.hasPrefix("#") { continue }
+            if trimmed.isEmpty || trimmed.unicodeScalars.first == "#" { continue }
             lines.append((i + 1, try fields(of: trimmed, source: source, line: i + 1)))
         }
         guard let first = lines.first else { throw MediaError(source, "no label lines (only blanks or # comments)") }
@@ -142,12 +142,19 @@ public enum Labels {
     }
 
     /// Splits one line into comma-separated fields, honouring double quotes; trims unquoted space.
+    /// Works on Unicode scalars, not Characters: a combining mark after a quote or comma (valid
+    /// UTF-8, found by the fuzzer) would otherwise merge with it into one grapheme and hide it.
     static func fields(of line: String, source: String, line number: Int) throws -> [String] {
         var out: [String] = []
-        var field = ""
+        var field = String.UnicodeScalarView()
         var quoted = false, wasQuoted = false
-        var it = Array(line).makeIterator()
-        var pending: Character? = nil
+        var it = line.unicodeScalars.makeIterator()
+        var pending: Unicode.Scalar? = nil
+        func blank(_ v: String.UnicodeScalarView) -> Bool { v.allSatisfy { $0.properties.isWhitespace } }
+        func finish() -> String {
+            let s = String(field)
+            return wasQuoted ? s : s.trimmingCharacters(in: .whitespaces)
+        }
         while let ch = pending ?? it.next() {
             pending = nil
             if quoted {
@@ -156,19 +163,19 @@ public enum Labels {
                         if next == "\"" { field.append("\"") } else { quoted = false; pending = next }
                     } else { quoted = false }
                 } else { field.append(ch) }
-            } else if ch == "\"" && field.trimmingCharacters(in: .whitespaces).isEmpty && !wasQuoted {
-                field = ""; quoted = true; wasQuoted = true
+            } else if ch == "\"" && blank(field) && !wasQuoted {
+                field = String.UnicodeScalarView(); quoted = true; wasQuoted = true
             } else if ch == "," {
-                out.append(wasQuoted ? field : field.trimmingCharacters(in: .whitespaces))
-                field = ""; wasQuoted = false
+                out.append(finish())
+                field = String.UnicodeScalarView(); wasQuoted = false
             } else if wasQuoted {
-                if !ch.isWhitespace {
+                if !ch.properties.isWhitespace {
                     throw MediaError(source, "line \(number): text after a closing quote; quote the whole field")
                 }
             } else { field.append(ch) }
         }
         if quoted { throw MediaError(source, "line \(number): unterminated quote") }
-        out.append(wasQuoted ? field : field.trimmingCharacters(in: .whitespaces))
+        out.append(finish())
         return out
     }
 
