@@ -1,4 +1,6 @@
 // Progress output on rank 0: a redrawn bar when stdout is a terminal, else a plain line every N steps.
+// Under an MPI launcher the ranks' stdout is a pseudo-terminal even when mpirun's own output goes
+// to a log file, so plain lines are the default there; VQA_PROGRESS=bar|lines overrides.
 
 import Foundation
 #if canImport(Glibc)
@@ -17,7 +19,19 @@ public final class Progress {
     public init(enabled: Bool, every: Int) {
         self.enabled = enabled
         self.every = max(1, every)
-        tty = isatty(STDOUT_FILENO) != 0
+        tty = Progress.useBar(isTTY: isatty(STDOUT_FILENO) != 0, environment: ProcessInfo.processInfo.environment)
+    }
+
+    /// Whether to redraw a bar: `VQA_PROGRESS` (bar|lines) decides if set; otherwise a terminal
+    /// outside any MPI launcher (Open MPI, PMIx, Slurm, MPICH/Hydra variables absent).
+    static func useBar(isTTY: Bool, environment env: [String: String]) -> Bool {
+        switch env["VQA_PROGRESS"] {
+        case "bar": return true
+        case "lines": return false
+        default:
+            let launcher = ["OMPI_COMM_WORLD_SIZE", "PMIX_RANK", "PMI_RANK", "SLURM_PROCID"].contains { env[$0] != nil }
+            return isTTY && !launcher
+        }
     }
 
     /// Starts timing an epoch.
