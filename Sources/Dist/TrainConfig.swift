@@ -146,7 +146,16 @@ public struct TrainConfig: Codable, Equatable, Sendable {
         }
         _ = try AugmentConfig(names: regularization.aug.names)
         _ = try AugmentConfig(names: data.train.augment)
-        if optimizer.betas.count != 2 { try fail("optimizer.betas must be [beta1, beta2], got \(optimizer.betas)") }
+        if optimizer.betas.count != 2 || !optimizer.betas.allSatisfy({ (0..<1).contains($0) }) {
+            try fail("optimizer.betas must be [beta1, beta2] with each in [0, 1), got \(optimizer.betas)")
+        }
+        // Every real number must be finite and non-negative (NaN would pass a bare `< 0` test).
+        let reals: [(String, Double)] = [("optimizer.lr", optimizer.lr), ("optimizer.backbone_lr_mult", optimizer.backboneLrMult),
+            ("optimizer.wd", optimizer.wd), ("optimizer.eps", optimizer.eps), ("optimizer.momentum", optimizer.momentum),
+            ("optimizer.clip_norm", optimizer.clipNorm), ("schedule.warmup_epochs", schedule.warmupEpochs),
+            ("regularization.l2.wd", regularization.l2.wd), ("regularization.rwp.gamma", regularization.rwp.gamma),
+            ("regularization.awp.gamma", regularization.awp.gamma)] + loss.map { ("loss.\($0.key)", $0.value) }
+        for (key, v) in reals where !(v.isFinite && v >= 0) { try fail("\(key) must be a finite number ≥ 0, got \(v)") }
         if train.epochs < 1 { try fail("train.epochs must be ≥ 1, got \(train.epochs)") }
         if train.batchSize < 1 { try fail("train.batch_size must be ≥ 1, got \(train.batchSize)") }
         if train.threads < 1 || train.decodeThreads < 1 { try fail("train.threads and train.decode_threads must be ≥ 1") }
