@@ -2,8 +2,8 @@
 # The README's first command: set up, build, synthesise a training set and a distribution-shifted
 # test set, train fragnet with AWP on 2 MPI ranks (configs/demo.yaml), evaluate the final model on
 # both test sets, print their SRCC/PLCC and how long it all took. Data goes to data/demo, the run to
-# runs/demo (both git-ignored). Synthesis + training + evaluation take about 5 minutes on 2 idle
-# cores (measured figures in the README).
+# runs/demo (both git-ignored). Synthesis + training + evaluation took about 8 minutes on 2 cores at
+# load average ≈ 4 (measured figures in the README).
 #
 # Idempotent: the synthesised sets are kept between runs and re-made only when their options or the
 # generator's sources change (data/demo/synth.stamp records both).
