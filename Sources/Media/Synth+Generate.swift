@@ -5,7 +5,7 @@
 //   videos/NNNNN.mp4 (or .jpg)   the clips (images for the `images` profile)
 //   labels_train.txt, labels_test.txt, labels.txt (all)
 //                                `videos/NNNNN.mp4, duration, fps, MOS` (`-1, -1` for images)
-//   distortions.csv              one row per video with its content, levels and quantiser
+//   distortions.csv              one row per video with its scene, content, levels and quantiser
 
 import Foundation
 
@@ -20,7 +20,7 @@ final class SynthPipeline {
 
     init(video: SynthVideo) throws {
         self.video = video
-        var rng = SynthRNG(seed: video.seed, UInt64(video.index), SynthPurpose.content.rawValue)
+        var rng = SynthRNG(seed: video.seed, UInt64(video.scene), SynthPurpose.content.rawValue)
         scene = SynthScenes.make(video.content, width: video.width, height: video.height, duration: video.duration, rng: &rng)
         distorter = try SynthDistorter(video: video)
         sources = SynthDistorter.stutterSources(frames: video.frames, level: video.levels[.stutter], seed: video.seed, index: video.index)
@@ -165,7 +165,7 @@ public enum Synth {
     static func labels(_ videos: [SynthVideo]) -> String { videos.map { labelLine($0) + "\n" }.joined() }
 
     /// The header of distortions.csv.
-    public static let csvHeader = "file,split,content,width,height,frames,fps,"
+    public static let csvHeader = "file,split,scene,content,width,height,frames,fps,"
         + SynthDistortion.allCases.map(\.name).joined(separator: ",") + ",exposure_sign,codec,quantiser,mos_clean,mos"
 
     /// distortions.csv text: the header, then one row per video.
@@ -174,7 +174,7 @@ public enum Synth {
         for v in videos {
             let levels = SynthDistortion.allCases.map { String(format: "%.3f", v.levels[$0]) }.joined(separator: ",")
             let q = codec.quantiser(v.levels[.compression])
-            text += "\(v.file),\(v.split.rawValue),\(v.content.rawValue),\(v.width),\(v.height),\(v.frames),\(v.fps),"
+            text += "\(v.file),\(v.split.rawValue),\(v.scene),\(v.content.rawValue),\(v.width),\(v.height),\(v.frames),\(v.fps),"
                 + "\(levels),\(v.exposureSign),\(codec.rawValue),\(q),\(String(format: "%.4f", v.mosClean)),\(String(format: "%.4f", v.mos))\n"
         }
         return text

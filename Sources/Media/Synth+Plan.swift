@@ -68,6 +68,10 @@ public enum SynthProfile: String, CaseIterable, Sendable {
 public struct SynthOptions: Sendable {
     /// Number of videos (or images), ≥ 1.
     public var videos: Int
+    /// Distorted versions per scene, ≥ 1: videos `s·versions ..< (s+1)·versions` show scene `s` (the
+    /// same content, frames identical before distortion) with independent distortion draws, and
+    /// always share a split. 1 gives every video its own scene.
+    public var versions: Int
     /// Seed of every random choice; equal options give equal sets.
     public var seed: UInt64
     /// Distribution family.
@@ -84,8 +88,8 @@ public struct SynthOptions: Sendable {
 
     /// Options with the profile's geometry and an 80/20 split.
     public init(videos: Int, seed: UInt64, profile: SynthProfile = .default, width: Int? = nil, height: Int? = nil,
-                frames: Int? = nil, fps: Double? = nil, testFraction: Double = 0.2, threads: Int = 2) {
-        self.videos = videos; self.seed = seed; self.profile = profile
+                frames: Int? = nil, fps: Double? = nil, testFraction: Double = 0.2, threads: Int = 2, versions: Int = 1) {
+        self.videos = videos; self.versions = versions; self.seed = seed; self.profile = profile
         self.width = width; self.height = height; self.frames = frames; self.fps = fps
         self.testFraction = testFraction; self.threads = threads
     }
@@ -100,6 +104,9 @@ public struct SynthOptions: Sendable {
     public func validate() throws {
         guard videos >= 1 else { throw SynthError("--videos must be at least 1, got \(videos)") }
         guard videos <= 1_000_000 else { throw SynthError("--videos must be at most 1000000, got \(videos)") }
+        guard versions >= 1, versions <= videos else {
+            throw SynthError("--versions must be in 1...\(videos) (at most --videos), got \(versions)")
+        }
         guard threads >= 1 else { throw SynthError("--threads must be at least 1, got \(threads)") }
         guard testFraction >= 0, testFraction < 1 else {
             throw SynthError("--test-fraction must be in [0, 1), got \(testFraction)")
@@ -127,16 +134,25 @@ public struct SynthOptions: Sendable {
 /// Planning: the per-video decisions, made before any pixel is rendered.
 public enum SynthPlan {
     /// The videos of the set described by `options` (validated first), in index order.
+    ///
+    /// Video i shows scene s = i / versions. The scene's plan stream draws its content generator
+    /// (and the content stream keyed by s its picture); the video's own plan stream, after the same
+    /// first draw, decides the distortion levels, so with one version per scene every choice is
+    /// keyed by i alone. The test split is drawn over scenes, so no scene straddles it.
     public static func videos(_ options: SynthOptions) throws -> [SynthVideo] {
         try options.validate()
         let g = options.geometry
         let (num, den) = options.profile == .images ? (0, 1) : rational(g.fps)
-        let testSet = testIndices(count: options.videos, fraction: options.testFraction, seed: options.seed)
+        let scenes = sceneCount(options)
+        let testScenes = testIndices(count: scenes, fraction: options.testFraction, seed: options.seed)
         let digits = max(5, String(options.videos - 1).count)
         return (0..<options.videos).map { i in
-            var rng = SynthRNG(seed: options.seed, UInt64(i), SynthPurpose.plan.rawValue)
+            let scene = i / options.versions
+            var sceneRNG = SynthRNG(seed: options.seed, UInt64(scene), SynthPurpose.plan.rawValue)
             let contents = options.profile.contents
-            let content = contents[rng.int(below: contents.count)]
+            let content = contents[sceneRNG.int(below: contents.count)]
+            var rng = SynthRNG(seed: options.seed, UInt64(i), SynthPurpose.plan.rawValue)
+            _ = rng.next()   // the content draw (the scene's own for the first version of a one-version set)
             var levels = SynthLevels()
             for kind in SynthDistortion.allCases {
                 let m = options.profile.mix(kind)
@@ -147,13 +163,18 @@ public enum SynthPlan {
             let exposureSign = rng.chance(0.5) ? 1 : -1
             var labelRNG = SynthRNG(seed: options.seed, UInt64(i), SynthPurpose.label.rawValue)
             let name = String(repeating: "0", count: max(0, digits - String(i).count)) + String(i)
-            return SynthVideo(index: i, file: "videos/\(name).\(options.profile == .images ? "jpg" : "mp4")",
+            return SynthVideo(index: i, scene: scene, file: "videos/\(name).\(options.profile == .images ? "jpg" : "mp4")",
                               content: content, levels: levels, exposureSign: exposureSign,
                               width: g.width, height: g.height, frames: options.profile == .images ? 1 : g.frames,
                               fpsNum: num, fpsDen: den, mosClean: SynthMOS.clean(levels),
                               mos: SynthMOS.label(levels, standardNormal: labelRNG.gaussian()),
-                              split: testSet.contains(i) ? .test : .train, seed: options.seed)
+                              split: testScenes.contains(scene) ? .test : .train, seed: options.seed)
         }
+    }
+
+    /// Number of scenes: ⌈videos / versions⌉ (the last scene has fewer versions when K ∤ videos).
+    public static func sceneCount(_ options: SynthOptions) -> Int {
+        (options.videos + options.versions - 1) / options.versions
     }
 
     /// round(count·fraction) indices drawn by a seeded permutation (at least one when the

@@ -2,8 +2,8 @@
 // set. Rendering lives in Synth+Content.swift, degradations in Synth+Distortions.swift, encoding in
 // Synth+Encoder.swift and the parallel driver that writes a set in Synth+Generate.swift.
 //
-// Every random choice is drawn from SynthRNG keyed by (seed, video index, purpose[, frame]), so a
-// set depends only on its options, never on thread timing.
+// Every random choice is drawn from SynthRNG keyed by (seed, video index, purpose[, frame]) (the
+// content by the scene index instead), so a set depends only on its options, never on thread timing.
 
 import Foundation
 
@@ -115,6 +115,9 @@ public enum SynthSplit: String, Sendable {
 public struct SynthVideo: Sendable, Equatable {
     /// Position in the set (0-based).
     public var index: Int
+    /// The source scene (0-based): videos with the same scene have the same content generator and
+    /// identical frames before distortion; it keys the content stream.
+    public var scene: Int
     /// Path relative to the output directory, e.g. `videos/00007.mp4`.
     public var file: String
     /// The procedural scene.

@@ -13,13 +13,17 @@ struct SynthCommand: ParsableCommand {
             Writes DIR/videos/NNNNN.mp4 (H.264 via libx264, else MPEG-4; JPEG for --profile images), \
             DIR/labels_train.txt, DIR/labels_test.txt and DIR/labels.txt in the FAST-VQA format \
             (`videos/NNNNN.mp4, duration, fps, MOS`; `-1, -1` for images) and DIR/distortions.csv with \
-            every video's levels. The same options and seed give the same files (with the same FFmpeg build).
+            every video's scene and levels. The same options and seed give the same files (with the same FFmpeg build).
 
             Distortions (level 0–1 each, a random subset per video; compression always present): \
             compression (H.264 CRF 18–51), Gaussian blur (σ up to 2.5 px), sensor noise, down-up scaling \
             (to 30%), stutter (repeated frames), banding (down to 8 levels per channel), exposure faults.
 
             \(SynthMOS.formula)
+
+            --versions K renders each scene once and distorts it K times with independent draws (as \
+            LIVE, CSIQ and KADID do), so content cannot explain quality; the test split (--test-fraction \
+            of the scenes) keeps all versions of a scene together.
 
             Profiles: default (320×240, 24 fps, 72 frames; shapes, foliage, landscape, text; mostly \
             compression, blur, scaling, banding), shifted (240×320 portrait, 30 fps, 75 frames; faces, \
@@ -30,6 +34,8 @@ struct SynthCommand: ParsableCommand {
 
     @Option(help: "Output directory (created if missing).") var out: String
     @Option(help: "Number of videos (or images).") var videos = 24
+    @Option(help: "Distorted versions per scene: videos come in groups of K showing the same content with independent distortions, never split between train and test.")
+    var versions = 1
     @Option(help: "Seed of every random choice.") var seed: UInt64 = 0
     @Option(help: "Distribution profile: \(SynthProfile.allCases.map(\.rawValue).joined(separator: ", ")).")
     var profile = SynthProfile.default.rawValue
@@ -47,7 +53,8 @@ struct SynthCommand: ParsableCommand {
         let chosenCodec: SynthCodec?
         do {
             options = SynthOptions(videos: videos, seed: seed, profile: try SynthProfile.named(profile), width: width,
-                                   height: height, frames: frames, fps: fps, testFraction: testFraction, threads: threads)
+                                   height: height, frames: frames, fps: fps, testFraction: testFraction, threads: threads,
+                                   versions: versions)
             try options.validate()
             chosenCodec = try codec.map { name in
                 guard let c = SynthCodec(rawValue: name), c != .mjpeg else {
@@ -65,7 +72,7 @@ struct SynthCommand: ParsableCommand {
             let fields = [
                 "\"out\": \"\(out.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\""))\"",
                 "\"profile\": \"\(options.profile.rawValue)\"", "\"videos\": \(report.videos.count)",
-                "\"train\": \(report.videos.count - test)", "\"test\": \(test)", "\"codec\": \"\(report.codec.rawValue)\"",
+                "\"scenes\": \(SynthPlan.sceneCount(options))", "\"train\": \(report.videos.count - test)", "\"test\": \(test)", "\"codec\": \"\(report.codec.rawValue)\"",
                 "\"width\": \(g.width)", "\"height\": \(g.height)", "\"frames\": \(report.videos.first?.frames ?? 0)",
                 "\"fps\": \(report.videos.first?.fps ?? 0)", "\"bytes\": \(report.bytes)", "\"seconds\": \(report.seconds)",
                 "\"threads\": \(options.threads)",
@@ -73,7 +80,7 @@ struct SynthCommand: ParsableCommand {
             print("{" + fields.joined(separator: ", ") + "}")
         } else {
             print("wrote \(report.videos.count) \(options.profile == .images ? "images" : "videos") "
-                + "(\(report.videos.count - test) train, \(test) test, \(report.codec.encoderName), "
+                + "(\(SynthPlan.sceneCount(options)) scenes, \(report.videos.count - test) train, \(test) test, \(report.codec.encoderName), "
                 + "\(g.width)×\(g.height)) to \(out) in \(String(format: "%.2f", report.seconds)) s")
         }
     }

@@ -53,7 +53,7 @@ private func tempDir(_ name: String) -> URL {
 private func video(_ levels: [SynthDistortion: Double], content: SynthContent = .shapes, width: Int = 96, height: Int = 64,
                    frames: Int = 8, file: String = "videos/00000.mp4", sign: Int = 1) -> SynthVideo {
     let l = SynthLevels(levels)
-    return SynthVideo(index: 0, file: file, content: content, levels: l, exposureSign: sign, width: width, height: height,
+    return SynthVideo(index: 0, scene: 0, file: file, content: content, levels: l, exposureSign: sign, width: width, height: height,
                       frames: frames, fpsNum: 12, fpsDen: 1, mosClean: SynthMOS.clean(l), mos: SynthMOS.clean(l),
                       split: .train, seed: 7)
 }
@@ -159,7 +159,7 @@ final class SynthTests: XCTestCase {
             var first: RGBFrame?
             for index in 0..<3 {
                 var v = video([:], content: content, width: 128, height: 96, frames: 12)
-                v.index = index
+                v.index = index; v.scene = index
                 let f = try SynthFrameReader(video: v).frames(at: [0, 6])
                 let px = f[0].pixels.map(Double.init)
                 let mean = px.reduce(0, +) / Double(px.count)
@@ -295,7 +295,7 @@ final class SynthTests: XCTestCase {
             let f = row.split(separator: ",", omittingEmptySubsequences: false).map(String.init)
             XCTAssertEqual(f.count, Synth.csvHeader.split(separator: ",").count)
             XCTAssertEqual(f[0], v.file)
-            let levels = SynthLevels(Dictionary(uniqueKeysWithValues: SynthDistortion.allCases.map { ($0, Double(f[7 + $0.rawValue])!) }))
+            let levels = SynthLevels(Dictionary(uniqueKeysWithValues: SynthDistortion.allCases.map { ($0, Double(f[8 + $0.rawValue])!) }))
             XCTAssertEqual(SynthMOS.clean(levels), Double(f[f.count - 2])!, accuracy: 1e-4)
         }
         let leftovers = try FileManager.default.contentsOfDirectory(atPath: dir.appendingPathComponent("videos").path)

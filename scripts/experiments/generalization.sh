@@ -47,8 +47,9 @@ config="$here/configs/study.yaml"
 # ---- the budget of each mode (equal for every run inside a mode) -------------------------------
 case "$mode" in
   full)
-    # The demo branch's data recipe (scripts/demo.sh, af973bf): many short (1 s, 24-frame) videos.
-    synth_train=(--videos 240 --frames 24 --test-fraction 0.2); synth_shifted=(--videos 64 --frames 24)
+    # The demo's data recipe (scripts/demo.sh): 60 scenes × 4 independently distorted versions of
+    # short (1 s, 24-frame) videos, 12 scenes held out whole; 64 shifted-profile videos.
+    synth_train=(--videos 240 --versions 4 --frames 24 --test-fraction 0.2); synth_shifted=(--videos 64 --frames 24)
     epochs=12; batch=8; default_seeds=3
     sampler=(); lsamp=(--clip-len 8 --frame-interval 2 --fragments 7 --fsize 32 --clips 1)
     settings=("none" "l2 0.01" "l2 0.05" "l2 0.2" "aug" "rwp 0.005" "rwp 0.02" "rwp 0.05"
@@ -56,7 +57,8 @@ case "$mode" in
     sharp=(--subset 48 --directions 8 --hessian-iters 20); overlay_points=21; subset=48 ;;
   quick)
     # FAST-VQA-M's 4×4 fragment grid (128², ~3× cheaper than 7×7) and one sweep point per kind.
-    synth_train=(--videos 64 --test-fraction 0.25); synth_shifted=(--videos 24)
+    # The same data recipe as full (and the demo): 64 + 24 one-scene-per-video clips learned nothing.
+    synth_train=(--videos 240 --versions 4 --frames 24 --test-fraction 0.2); synth_shifted=(--videos 64 --frames 24)
     epochs=8; batch=8; default_seeds=3
     sampler=(--set data.train.sampler.fragments_h=4 --set data.train.sampler.fragments_w=4 --set data.train.sampler.test_clips=1)
     lsamp=(--clip-len 8 --frame-interval 2 --fragments 4 --fsize 32 --clips 1)
