@@ -21,6 +21,14 @@ extension TrainConfig {
     /// `key=value` of `sets`, then `flags` (dotted key → YAML value), validating as it goes.
     public static func resolve(yaml: String? = nil, source: String = "config", sets: [String] = [],
                                flags: [(String, Any)] = []) throws -> Resolved {
+        let tree = try resolvedTree(yaml: yaml, source: source, sets: sets, flags: flags)
+        let config = try decode(tree)
+        try config.validate()
+        return Resolved(config: config, yaml: try Yams.dump(object: tree, sortKeys: true))
+    }
+
+    /// The merged and checked tree of `resolve`, before decoding.
+    static func resolvedTree(yaml: String?, source: String, sets: [String], flags: [(String, Any)]) throws -> Any {
         var tree = try defaultTree()
         if let text = yaml {
             let loaded: Any?
@@ -42,9 +50,7 @@ extension TrainConfig {
         for (key, value) in flags {
             tree = try set(tree, key: key, value: value, source: "flag for \(key)")
         }
-        let config = try decode(tree)
-        try config.validate()
-        return Resolved(config: config, yaml: try Yams.dump(object: tree, sortKeys: true))
+        return tree
     }
 
     /// Reads a YAML file and resolves it (see `resolve`).
@@ -61,13 +67,21 @@ extension TrainConfig {
 
     /// Parses the YAML stored in a checkpoint's metadata back into a config.
     public static func fromStoredYAML(_ text: String, source: String) throws -> TrainConfig {
-        try resolve(yaml: text, source: source).config
+        let config = try decode(try resolvedTree(yaml: text, source: source, sets: [], flags: []))
+        try config.validate()
+        return config
     }
 
     /// The defaults as a snake_case tree.
     static func defaultTree() throws -> Any {
-        try tree(of: TrainConfig())
+        try defaults.get()
     }
+
+    // `TrainConfig()` and `ValSet()` are constants, so their trees are built once (encoding them through
+    // YAML text took most of a `resolve` call). Immutable after initialisation: a tree of value types
+    // (maps, lists, scalars) is safe to read from any thread.
+    nonisolated(unsafe) private static let defaults = Result<Any, Error> { try tree(of: TrainConfig()) }
+    nonisolated(unsafe) private static let valSetDefaults = Result<Any, Error> { try tree(of: ValSet()) }
 
     static func tree<T: Encodable>(of value: T) throws -> Any {
         let text = try YAMLEncoder().encode(value)
@@ -76,9 +90,49 @@ extension TrainConfig {
 
     static func decode(_ tree: Any) throws -> TrainConfig {
         let camel = convertKeys(tree, toSnake: false, path: "")
-        let text = try Yams.dump(object: camel)
-        do { return try YAMLDecoder().decode(TrainConfig.self, from: text) } catch let e as DecodingError {
+        do {
+            // `merge` has given every scalar its default's type, so JSON carries the tree exactly; JSONDecoder
+            // is several times faster than YAMLDecoder. JSON has no non-finite numbers: such a tree (which
+            // `validate` then rejects with the key's name) goes through Yams.
+            if isFinite(camel) {
+                return try JSONDecoder().decode(TrainConfig.self, from: try JSONSerialization.data(withJSONObject: camel))
+            }
+            return try YAMLDecoder().decode(TrainConfig.self, from: try typedNode(camel))
+        } catch let e as DecodingError {
             throw DistError("config: \(describe(e))")
+        }
+    }
+
+    /// True when no number in the tree is NaN or infinite.
+    static func isFinite(_ value: Any) -> Bool {
+        switch value {
+        case let m as [String: Any]: return m.values.allSatisfy(isFinite)
+        case let l as [Any]: return l.allSatisfy(isFinite)
+        case let d as Double: return d.isFinite
+        default: return true
+        }
+    }
+
+    /// The tree as a Yams node with explicit tags, decoded directly: no YAML text round trip and no
+    /// per-scalar tag resolution (which made up most of a `resolve` call).
+    static func typedNode(_ value: Any) throws -> Node {
+        switch value {
+        case let m as [String: Any]:
+            return Node(try m.sorted { $0.key < $1.key }.map { (Node($0.key, Tag(.str)), try typedNode($0.value)) }, Tag(.map))
+        case let l as [Any]:
+            return Node(try l.map(typedNode), Tag(.seq))
+        case let b as Bool:
+            return Node(b ? "true" : "false", Tag(.bool))
+        case let i as Int:
+            return Node(String(i), Tag(.int))
+        case let d as Double:
+            // Yams' spelling of the non-finite values; `validate` rejects them with the key's name.
+            let text = d.isNaN ? ".nan" : d.isInfinite ? (d < 0 ? "-.inf" : ".inf") : "\(d)"
+            return Node(text, Tag(.float))
+        case let s as String:
+            return Node(s, Tag(.str))
+        default:
+            throw DistError("config: the value '\(value)' is not a YAML scalar, list or map; write a number, string, true/false, list or map")
         }
     }
 
@@ -128,12 +182,14 @@ extension TrainConfig {
         }
         if path == "data.val" {
             guard let list = over as? [Any] else { throw DistError("\(source): data.val must be a list of {name, labels, data_root}") }
-            let item = try tree(of: ValSet())
+            let item = try valSetDefaults.get()
             return try list.enumerated().map { try merge(item, $0.element, path: "data.val[\($0.offset)]", source: source) }
         }
-        if base is [Any] {
+        if let b = base as? [Any] {
             guard let l = over as? [Any] else { throw DistError("\(source): \(path) must be a list") }
-            return l
+            // Items take the type of the default's items (a list of numbers or of names).
+            guard let first = b.first else { return l }
+            return try l.enumerated().map { try merge(first, $0.element, path: "\(path)[\($0.offset)]", source: source) }
         }
         if over is [String: Any] || over is [Any] { throw DistError("\(source): \(path) must be a single value, not a map or list") }
         if base is String { return "\(over)" }
