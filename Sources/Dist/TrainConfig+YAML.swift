@@ -88,13 +88,14 @@ extension TrainConfig {
         return convertKeys(try Yams.load(yaml: text) ?? [String: Any](), toSnake: true, path: "")
     }
 
-    static func decode(_ tree: Any) throws -> TrainConfig {
+    /// Decodes a resolved tree; `viaYAML` forces the Yams path (the tests compare both).
+    static func decode(_ tree: Any, viaYAML: Bool = false) throws -> TrainConfig {
         let camel = convertKeys(tree, toSnake: false, path: "")
         do {
             // `merge` has given every scalar its default's type, so JSON carries the tree exactly; JSONDecoder
             // is several times faster than YAMLDecoder. JSON has no non-finite numbers: such a tree (which
             // `validate` then rejects with the key's name) goes through Yams.
-            if isFinite(camel) {
+            if !viaYAML && isFinite(camel) {
                 return try JSONDecoder().decode(TrainConfig.self, from: try JSONSerialization.data(withJSONObject: camel))
             }
             return try YAMLDecoder().decode(TrainConfig.self, from: try typedNode(camel))
