@@ -52,7 +52,7 @@ let package = Package(
         .testTarget(name: "EngineTests", dependencies: ["Engine"], path: "Tests/EngineTests",
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "MediaTests", dependencies: ["Media"], path: "Tests/MediaTests"),
-        .testTarget(name: "DistTests", dependencies: ["Dist"], path: "Tests/DistTests"),
+        .testTarget(name: "DistTests", dependencies: ["Dist", .product(name: "Yams", package: "Yams")], path: "Tests/DistTests"),
         .testTarget(name: "CLITests", dependencies: [.product(name: "Yams", package: "Yams")], path: "Tests/CLITests"),
     ]
 )

@@ -43,6 +43,10 @@ def configs():
         "model: {name: fast-vqa-b, options: {window: 8}}\n\0data.train.sampler.clip_len=16")
     put("config", "anchors", "regularization:\n  kind: rwp\n  awp: &p {gamma: 1.0e-3, every: 2}\n  rwp: *p\n")
     put("config", "empty", "")
+    # Regressions: inputs that once crashed the target (they must now be rejected with an error).
+    put("config", "regress-list-as-map-key", "{[a]: 1}")
+    put("config", "regress-merge-and-map-key", "optimizer:\n  <<: [{kind: sgd, lr: 0.01}, {wd: 0.1}]\n  lr: 0.02\n"
+        "train:\n  ? {a: b}\n  : 3\n")
 
 
 def safetensors(tensors, metadata=None, pad=True):

@@ -53,6 +53,8 @@ echo "fuzz: built ${targets[*]} (-sanitize=$sanitizers) in $(( $(date +%s) - sta
 # took ~20% of the config target's time. Without it a report still has the crash stack; replay the crash
 # input with ASAN_OPTIONS=malloc_context_size=30 for allocation stacks too.
 export ASAN_OPTIONS="${ASAN_OPTIONS:-malloc_context_size=0}"
+# Swift's runtime backtracer would take a trap's SIGILL before libFuzzer, which then writes no crash input.
+export SWIFT_BACKTRACE=enable=no
 status=0
 for t in "${targets[@]}"; do
     exe="$bin/fuzz-$t"

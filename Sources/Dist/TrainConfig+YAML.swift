@@ -32,7 +32,7 @@ extension TrainConfig {
         var tree = try defaultTree()
         if let text = yaml {
             let loaded: Any?
-            do { loaded = try Yams.load(yaml: text) } catch {
+            do { loaded = try yamlTree(text, source: source) } catch let e as DistError { throw e } catch {
                 throw DistError("\(source): not valid YAML (\(error)); fix the syntax")
             }
             if let l = loaded {
@@ -212,7 +212,7 @@ extension TrainConfig {
 
     /// Sets dotted `key` to the YAML scalar/list `raw` (strings stay strings where the default is one).
     static func set(_ tree: Any, key: String, raw: String, source: String) throws -> Any {
-        let parsed: Any = (try? Yams.load(yaml: raw)).flatMap { $0 } ?? raw
+        let parsed: Any = (try? yamlTree(raw, source: source)).flatMap { $0 } ?? raw
         return try set(tree, key: key, value: parsed, rawString: raw, source: source)
     }
 

@@ -6,7 +6,8 @@ import Media
 
 /// Replays every committed fuzz seed (Fuzz/corpus/<target>/) through the parser its fuzz target
 /// drives and checks the same properties, so the corpus is exercised where libFuzzer is absent.
-/// Every seed is a valid input by construction (Fuzz/make_corpus.py), so each must parse.
+/// Every seed is a valid input by construction (Fuzz/make_corpus.py), so each must parse, except the
+/// `regress-*` inputs that once crashed a target, which must be rejected with an error.
 final class FuzzCorpusTests: XCTestCase {
     static let corpus = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .deletingLastPathComponent().appendingPathComponent("Fuzz/corpus")
@@ -54,6 +55,12 @@ final class FuzzCorpusTests: XCTestCase {
             let parts = [UInt8](data).split(separator: 0, maxSplits: 4, omittingEmptySubsequences: false)
             let yaml = String(decoding: parts[0], as: UTF8.self)
             let sets = parts.dropFirst().map { String(decoding: $0, as: UTF8.self) }
+            if name.hasPrefix("regress-") { // once crashed the fuzz target: now an error naming the source
+                XCTAssertThrowsError(try TrainConfig.resolve(yaml: yaml, source: name, sets: sets), name) { e in
+                    XCTAssertTrue("\(e)".contains(name), "\(e)")
+                }
+                continue
+            }
             let r = try TrainConfig.resolve(yaml: yaml, source: name, sets: sets)
             XCTAssertEqual(try TrainConfig.fromStoredYAML(r.yaml, source: name), r.config, name)
             _ = try r.config.optimizerConfig(); _ = try r.config.stepConfig(); _ = try r.config.trainSampler()
