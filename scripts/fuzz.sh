@@ -45,8 +45,17 @@ printf '{"schemaVersion": "1.0", "linker": {"path": "%s"}}\n' "$toolchain_bin/ld
 build=(swift build --package-path Fuzz "${scratch_path[@]}" -c release -Xswiftc -sanitize="$sanitizers" -Xswiftc -parse-as-library
        --toolset "$scratch/toolset.json")
 start=$(date +%s)
-for t in "${targets[@]}"; do "${build[@]}" --product "fuzz-$t" 2>&1 | grep -E "error|warning: " | grep -v "Cannot export local symbol" || true; done
 bin="$("${build[@]}" --show-bin-path)"
+# vqa-mpi is a path dependency of the Fuzz package: SwiftPM keeps its build plan (and so the list of
+# vqa-mpi's source files) until a manifest changes, so a new source file would be missed. Plan afresh.
+rm -f "$(dirname "$(dirname "$bin")")/release.yaml" "$bin/description.json"
+for t in "${targets[@]}"; do
+    if ! log=$("${build[@]}" --product "fuzz-$t" 2>&1); then
+        grep -E "error" <<<"$log" | head -20 || true
+        echo "fuzz: building fuzz-$t failed"; exit 1
+    fi
+    grep -E "warning: " <<<"$log" | grep -v "Cannot export local symbol" || true
+done
 echo "fuzz: built ${targets[*]} (-sanitize=$sanitizers) in $(( $(date +%s) - start )) s ($bin)"
 
 # ASan records a stack trace for every allocation by default: with Yams' many small allocations that
