@@ -43,6 +43,8 @@ def configs():
         "model: {name: fast-vqa-b, options: {window: 8}}\n\0data.train.sampler.clip_len=16")
     put("config", "anchors", "regularization:\n  kind: rwp\n  awp: &p {gamma: 1.0e-3, every: 2}\n  rwp: *p\n")
     put("config", "empty", "")
+    # Doubles with 17 significant digits must survive the stored YAML exactly (a fuzz finding).
+    put("config", "digits", "optimizer: {lr: 0.12345678901234568}\nregularization: {rwp: {gamma: 2.92233720368547758070e-2}}\n")
     # Regressions: inputs that once crashed the target (they must now be rejected with an error).
     put("config", "regress-list-as-map-key", "{[a]: 1}")
     put("config", "regress-merge-and-map-key", "optimizer:\n  <<: [{kind: sgd, lr: 0.01}, {wd: 0.1}]\n  lr: 0.02\n"

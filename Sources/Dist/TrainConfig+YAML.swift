@@ -24,7 +24,7 @@ extension TrainConfig {
         let tree = try resolvedTree(yaml: yaml, source: source, sets: sets, flags: flags)
         let config = try decode(tree)
         try config.validate()
-        return Resolved(config: config, yaml: try Yams.dump(object: tree, sortKeys: true))
+        return Resolved(config: config, yaml: try Yams.serialize(node: typedNode(tree, quotingStrings: true)))
     }
 
     /// The merged and checked tree of `resolve`, before decoding.
@@ -114,14 +114,18 @@ extension TrainConfig {
         }
     }
 
-    /// The tree as a Yams node with explicit tags, decoded directly: no YAML text round trip and no
-    /// per-scalar tag resolution (which made up most of a `resolve` call).
-    static func typedNode(_ value: Any) throws -> Node {
+    /// The tree as a Yams node with explicit tags and sorted keys. Decoded directly (no per-scalar tag
+    /// resolution) or, with `quotingStrings` (strings that would read back as another type are quoted),
+    /// serialised as the stored YAML. Doubles are written in their shortest exact form: Yams' own
+    /// representation keeps 15 digits, so a stored config could resolve to another one (config fuzzer).
+    static func typedNode(_ value: Any, quotingStrings: Bool = false) throws -> Node {
         switch value {
         case let m as [String: Any]:
-            return Node(try m.sorted { $0.key < $1.key }.map { (Node($0.key, Tag(.str)), try typedNode($0.value)) }, Tag(.map))
+            return Node(try m.sorted { $0.key < $1.key }.map {
+                (quotingStrings ? Node.scalar($0.key.represented()) : Node($0.key, Tag(.str)), try typedNode($0.value, quotingStrings: quotingStrings))
+            }, Tag(.map))
         case let l as [Any]:
-            return Node(try l.map(typedNode), Tag(.seq))
+            return Node(try l.map { try typedNode($0, quotingStrings: quotingStrings) }, Tag(.seq))
         case let b as Bool:
             return Node(b ? "true" : "false", Tag(.bool))
         case let i as Int:
@@ -131,7 +135,7 @@ extension TrainConfig {
             let text = d.isNaN ? ".nan" : d.isInfinite ? (d < 0 ? "-.inf" : ".inf") : "\(d)"
             return Node(text, Tag(.float))
         case let s as String:
-            return Node(s, Tag(.str))
+            return quotingStrings ? Node.scalar(s.represented()) : Node(s, Tag(.str))
         default:
             throw DistError("config: the value '\(value)' is not a YAML scalar, list or map; write a number, string, true/false, list or map")
         }

@@ -44,6 +44,22 @@ final class TrainConfigDecodeTests: XCTestCase {
         XCTAssertEqual(names.data.train.augment, ["hflip"])
     }
 
+    /// The stored YAML (checkpoints, `--resume`) keeps every double exactly and quotes strings that
+    /// would read back as numbers; Yams' own representation kept 15 digits (found by the config fuzzer).
+    func testStoredYAMLIsExact() throws {
+        let lrs = [0.12345678901234568, 2.92233720368547758070e-2, 1e-5, 3.0, Double.leastNonzeroMagnitude, Double.greatestFiniteMagnitude]
+        for lr in lrs {
+            let r = try TrainConfig.resolve(yaml: "optimizer: {lr: \(lr)}\nmodel: {options: {widths: '8'}}\ndata: {train: {labels: '123'}}",
+                                            source: "t.yaml")
+            XCTAssertEqual(r.config.optimizer.lr, lr)
+            let again = try TrainConfig.fromStoredYAML(r.yaml, source: "stored")
+            XCTAssertEqual(again, r.config, r.yaml)
+            XCTAssertEqual(again.optimizer.lr.bitPattern, lr.bitPattern, "\(lr): \(r.yaml)")
+            XCTAssertEqual(again.data.train.labels, "123")
+            XCTAssertTrue(r.yaml.contains("labels: '123'"), r.yaml)
+        }
+    }
+
     /// A non-finite number takes the Yams path and is then rejected by name.
     func testNonFiniteTreesDecodeThroughYAML() throws {
         let tree = try TrainConfig.resolvedTree(yaml: "optimizer: {lr: .inf}", source: "t.yaml", sets: [], flags: [])
