@@ -169,7 +169,7 @@ extension Tape {
 }
 
 /// Calls body with the base address of `a`, or nil when `a` is nil.
-private func withOptionalPointer<T, R>(_ a: [T]?, _ body: (UnsafePointer<T>?) -> R) -> R {
+func withOptionalPointer<T, R>(_ a: [T]?, _ body: (UnsafePointer<T>?) -> R) -> R {
     guard let a else { return body(nil) }
     return a.withUnsafeBufferPointer { body($0.baseAddress!) }
 }

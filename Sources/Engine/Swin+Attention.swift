@@ -1,7 +1,7 @@
 // Video Swin window attention (W-MSA / SW-MSA) with FAST-VQA's gated relative position bias.
 //
-// Shapes: x [B·nW, N, C] → qkv [B·nW, N, 3C] → q, k, v [B·nW, h, N, C/h]
-//         logits q·kᵀ [B·nW, h, N, N] (+ bias + mask) → softmax → ·v → [B·nW, N, C] → proj.
+// Shapes: x [B·nW, N, C] → qkv [B·nW, N, 3C] → (q, k, v of h heads, d = C/h: per window and head
+//         softmax(q·kᵀ/√d + bias + mask)·v, fused in `windowAttention`) [B·nW, N, C] → proj.
 
 /// One window-attention module: `qkv` and `proj` linears and the bias tables of one block.
 struct SwinAttention {
@@ -24,25 +24,37 @@ struct SwinAttention {
         self.heads = heads
     }
 
-    /// Attention over windows `x` [B·nW, N, C] with the bias/mask/gate of `geometry`.
+    /// Attention over windows `x` [B·nW, N, C] with the bias/mask/gate of `geometry` (one fused op
+    /// between the two linears; `unfusedAttention` is its op-by-op twin).
     func callAsFunction(_ t: Tape, _ p: ParameterStore, _ x: Var, geometry g: WindowBiasGeometry) -> Var {
-        let s = t.shape(x)
-        let (bw, n, c) = (s[0], s[1], s[2])
-        let hd = c / heads
         let qkv = t.linear(x, t.parameter(p, qkvWeight), qkvBias.map { t.parameter(p, $0) })
+        let o = t.windowAttention(qkv, heads: heads, scale: scale, relative: t.parameter(p, relativeTable),
+                                  fragment: fragmentTable.map { t.parameter(p, $0) }, geometry: g)
+        return t.linear(o, t.parameter(p, projWeight), t.parameter(p, projBias))
+    }
+
+    /// 1/√(C/h), applied to the scores.
+    var scale: Float { Float(1 / Double(dim / heads).squareRoot()) }
+
+    /// The same attention from separate ops (permute, slice, matmul, `windowBias`, softmax): the
+    /// naive twin of `windowAttention` in tests. Keeps every [B·nW, h, N, N] intermediate.
+    func unfusedAttention(_ t: Tape, qkv: Var, relative: Var, fragment: Var?, geometry g: WindowBiasGeometry) -> Var {
+        Self.unfused(t, qkv: qkv, heads: heads, scale: scale, relative: relative, fragment: fragment, geometry: g)
+    }
+
+    /// `unfusedAttention` for any head count and scale.
+    static func unfused(_ t: Tape, qkv: Var, heads: Int, scale: Float, relative: Var, fragment: Var?, geometry g: WindowBiasGeometry) -> Var {
+        let s = t.shape(qkv)
+        let (bw, n, c) = (s[0], s[1], s[2] / 3)
+        let hd = c / heads
         // [B·nW, N, 3, h, d] → [3, B·nW, h, N, d]
         let split = t.permuteView(qkv, view: [bw, n, 3, heads, hd], [2, 0, 3, 1, 4], "swin.qkv")
         let part = bw * heads * n * hd
-        let q = t.mulScalar(t.reshape(t.slice(t.reshape(split, [3, part]), axis: 0, start: 0, end: 1), [bw, heads, n, hd]),
-                            Float(1 / Double(hd).squareRoot()))
-        let k = t.reshape(t.slice(t.reshape(split, [3, part]), axis: 0, start: 1, end: 2), [bw, heads, n, hd])
-        let v = t.reshape(t.slice(t.reshape(split, [3, part]), axis: 0, start: 2, end: 3), [bw, heads, n, hd])
-        var attn = t.matmul(q, k, transB: true)
-        attn = t.windowBias(attn, relative: t.parameter(p, relativeTable), fragment: fragmentTable.map { t.parameter(p, $0) }, geometry: g)
-        attn = t.softmax(attn, axis: -1)
-        let o = t.matmul(attn, v)  // [B·nW, h, N, d]
-        let merged = t.permuteView(o, view: [bw, heads, n, hd], [0, 2, 1, 3], resultShape: [bw, n, c], "swin.heads")
-        return t.linear(merged, t.parameter(p, projWeight), t.parameter(p, projBias))
+        func slot(_ i: Int) -> Var { t.reshape(t.slice(t.reshape(split, [3, part]), axis: 0, start: i, end: i + 1), [bw, heads, n, hd]) }
+        var attn = t.matmul(t.mulScalar(slot(0), scale), slot(1), transB: true)
+        attn = t.softmax(t.windowBias(attn, relative: relative, fragment: fragment, geometry: g), axis: -1)
+        let o = t.matmul(attn, slot(2))  // [B·nW, h, N, d]
+        return t.permuteView(o, view: [bw, heads, n, hd], [0, 2, 1, 3], resultShape: [bw, n, c], "swin.heads")
     }
 
     /// FLOPs of one window attention over `tokens` tokens in windows of `n` tokens.

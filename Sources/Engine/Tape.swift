@@ -4,8 +4,11 @@
 // optional backward closure). `backward` walks the nodes in reverse; a node's gradient buffer is
 // taken (zeroed) from the arena the first time a consumer accumulates into it. Parameter nodes
 // point straight into the ParameterStore's flat value and gradient buffers, so gradients land in
-// the flat buffer that the optimizer and all-reduce use. `reset()` starts the next pass reusing
-// every buffer.
+// the flat buffer that the optimizer and all-reduce use. Once a node's backward closure has run, its
+// gradient buffer is dead (only that closure reads it): it goes back to the arena and later
+// gradients reuse it, so backward needs about the largest few gradients at once instead of one per
+// node. Leaf gradients (`leaf`, parameters) stay readable after `backward`. `reset()` starts the
+// next pass reusing every buffer.
 
 /// A value recorded on a tape (an index into its nodes).
 public struct Var: Hashable, Sendable {
@@ -76,12 +79,13 @@ public final class Tape {
     /// Gradient buffer of `v`, created zeroed on first use. Only call for nodes that need grads.
     public func grad(_ v: Var) -> UnsafeMutablePointer<Float> {
         if let g = nodes[v.id].grad { return g }
-        let g = arena.takeZeroed(nodes[v.id].count)
+        let g = arena.takeReusableZeroed(nodes[v.id].count)
         nodes[v.id].grad = g
         return g
     }
 
-    /// The gradient of `v` if anything flowed into it.
+    /// The gradient of `v` if anything flowed into it (an op output's gradient is released once
+    /// its backward closure has run: read leaf and parameter gradients after `backward`).
     public func gradIfPresent(_ v: Var) -> UnsafeMutablePointer<Float>? { nodes[v.id].grad }
 
     // MARK: - Creating nodes
@@ -166,7 +170,8 @@ public final class Tape {
     }
 
     /// Back-propagates from `output` with upstream gradient `seed` (count(output) floats), e.g. the
-    /// dL/dŷ of this rank's samples computed from the global-batch loss.
+    /// dL/dŷ of this rank's samples computed from the global-batch loss. Each op output's gradient
+    /// returns to the arena as soon as its backward closure has run.
     public func backward(_ output: Var, seed: UnsafePointer<Float>) {
         guard nodes[output.id].needsGrad else { return }
         let g = grad(output)
@@ -176,8 +181,10 @@ public final class Tape {
             let node = nodes[i]
             if node.parameter >= 0 {
                 onParameterGradReady?(node.parameter)
-            } else if node.grad != nil, let fn = node.backward {
+            } else if let g = node.grad, let fn = node.backward {
                 fn(self)
+                nodes[i].grad = nil
+                arena.release(g)
             }
             i -= 1
         }

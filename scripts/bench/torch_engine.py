@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """PyTorch CPU speed baseline for one training step (forward + backward + AdamW) of fragnet,
-fast-vqa-b or simplevqa (the PyTorch twins in scripts/reference/{fragnet,fastvqa,simplevqa}.py).
+fast-vqa-b, fast-vqa-m or simplevqa (the PyTorch twins in scripts/reference/{fragnet,fastvqa,simplevqa}.py).
 
 Same loss (plcc + 0.3 rank; L1 for a batch of 1, where both batch losses are undefined and
 vqa-mpi back-propagates a zero gradient through the same graph), optimiser (AdamW, head 1e-3,
@@ -10,14 +10,15 @@ backbone x0.1, wd 0.05) and AWP step as `vqa-mpi bench engine`. Prints one JSON 
   params       parameter count
   model_gflop  FLOPs of one plain training step: 2 x multiply-accumulates of one forward
                pass, x3 for forward + backward (input grad + weight grad). fragnet: conv layers
-               only; fast-vqa-b / simplevqa: torch.utils.flop_counter (convs and matmuls).
+               only; fast-vqa-b/-m / simplevqa: torch.utils.flop_counter (convs and matmuls).
                Norms, activations, the loss and AdamW are not counted. An AWP step is 2x.
 Timing noise: on a shared, oversubscribed machine libgomp's spinning barriers make multi-thread
 torch steps up to 50x slower; run with OMP_WAIT_POLICY=PASSIVE there (recorded in the JSON, with
 the 1-minute load average) and compare figures taken under the same load.
-Usage: torch_engine.py [--model fragnet|fast-vqa-b|simplevqa] --batch 4 --frames 8 --size 224
+Usage: torch_engine.py [--model fragnet|fast-vqa-b|fast-vqa-m|simplevqa] --batch 4 --frames 8 --size 224
                        --threads 2 [--awp] [--channels-last]
   e.g. torch_engine.py --model fast-vqa-b --batch 1 --frames 32 --size 224 --awp
+       torch_engine.py --model fast-vqa-m --batch 1 --frames 16 --size 128 --awp
        torch_engine.py --model simplevqa --batch 1 --frames 8 --size 448 --awp
 Needs torch==2.13.0+cpu (scripts/reference/requirements.txt).
 """
@@ -51,7 +52,7 @@ class ScoresOnly(torch.nn.Module):
 
 def parse():
     ap = argparse.ArgumentParser(description="PyTorch CPU baseline for a training step")
-    ap.add_argument("--model", default="fragnet", choices=["fragnet", "fast-vqa-b", "simplevqa"])
+    ap.add_argument("--model", default="fragnet", choices=["fragnet", "fast-vqa-b", "fast-vqa-m", "simplevqa"])
     ap.add_argument("--depth", type=int, default=50, help="simplevqa ResNet depth")
     ap.add_argument("--batch", type=int, default=4, help="clips per step (1: L1 loss)")
     ap.add_argument("--frames", type=int, default=8, help="frames per clip (even)")
@@ -98,8 +99,9 @@ def build(args, shape):
     if args.model == "fragnet":
         model = fragnet.FragNet(args.widths, args.head_hidden, args.groups, args.dropout)
         return model, fragnet.conv_macs(model, shape)
-    if args.model == "fast-vqa-b":
-        model = fastvqa.FastVQA(**fastvqa.FAST_VQA_B, dropout=args.dropout, drop_path_rate=0.1)
+    if args.model in ("fast-vqa-b", "fast-vqa-m"):
+        preset = fastvqa.FAST_VQA_B if args.model == "fast-vqa-b" else fastvqa.FAST_VQA_M
+        model = fastvqa.FastVQA(**preset, dropout=args.dropout, drop_path_rate=0.1)
     else:
         model = ScoresOnly(simplevqa.SimpleVQA(depth=args.depth))
     from torch.utils.flop_counter import FlopCounterMode
