@@ -43,6 +43,8 @@ public final class Trainer {
     var probing = false
     let trainEntries: [LabelEntry]
     let trainLoader: Loader
+    /// Motion features of the training set (simplevqa with motion_dim > 0), else nil.
+    let trainMotion: MotionFeatureSource?
     var valSets: [(name: String, entries: [LabelEntry], loader: Loader)] = []
     let evaluator: DistributedEval
     let progress: Progress
@@ -84,7 +86,7 @@ public final class Trainer {
         step.stopSignal = options.stopSignal
         trainEntries = try Labels.load(path: c.data.train.labels, dataRoot: c.data.train.dataRoot.isEmpty ? nil : c.data.train.dataRoot)
         let sampler = try c.trainSampler()
-        let trainMotion = try MotionFeatureSource.make(path: c.data.train.motionFeatures, model: model, roots: [c.data.train.dataRoot],
+        trainMotion = try MotionFeatureSource.make(path: c.data.train.motionFeatures, model: model, roots: [c.data.train.dataRoot],
                                                        entries: trainEntries, what: "data.train.motion_features")
         trainLoader = try Loader(entries: trainEntries, sampler: sampler, rank: comm.rank, worldSize: comm.size,
                                  batchSizePerRank: batchPerRank, seed: UInt64(c.train.seed), shuffle: true, train: true,
