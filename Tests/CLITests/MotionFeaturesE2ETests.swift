@@ -115,6 +115,37 @@ final class MotionFeaturesE2ETests: XCTestCase {
         for (k, v) in scores(bad.stdout) { XCTAssertEqual(v, a[k] ?? .nan, accuracy: 1e-6 * max(1, abs(v)), "\(k): good files score as before") }
     }
 
+    /// `landscape` on a motion checkpoint: 2 ranks, the features reach the loss (zeroed ones give
+    /// another loss at the checkpoint), and none at all is refused.
+    func testLandscapeReadsTheMotionFeatures() throws {
+        let ck = Self.data + "/landscape-ckpt"
+        if !FileManager.default.fileExists(atPath: ck + "/last.safetensors") {
+            let t = try CLI.vqa(trainArgs(out: ck))
+            XCTAssertEqual(t.status, 0, t.stdout + t.stderr)
+        }
+        func run(_ features: String?) throws -> (CLI.Result, String) {
+            let out = Self.data + "/landscape-\(features ?? "none")"
+            let args = ["landscape", "--checkpoint", ck + "/last.safetensors", "--labels", syn + "/labels.txt", "--data-root", syn,
+                        "--fragments", "2", "--fsize", "32", "--clip-len", "4", "--frame-interval", "1", "--points", "3",
+                        "--directions", "1", "--hessian-iters", "0", "--subset", "8", "--out", out]
+                + (features.map { ["--motion-features", Self.data + "/" + $0] } ?? [])
+            return (try mpirun(2, args), out)
+        }
+        let (feat, featOut) = try run("feat"), (zero, zeroOut) = try run("zero")
+        XCTAssertEqual(feat.status, 0, feat.stdout + feat.stderr)
+        XCTAssertEqual(zero.status, 0, zero.stdout + zero.stderr)
+        /// The loss at α = 0 (the checkpoint itself) from landscape.csv (checkpoint,alpha,loss,srcc).
+        func loss(_ dir: String) throws -> Double {
+            let rows = try String(contentsOfFile: dir + "/landscape.csv", encoding: .utf8).split(separator: "\n").map { $0.split(separator: ",") }
+            let row = try XCTUnwrap(rows.first { $0.count == 4 && Double($0[1]) == 0 }, "\(rows)")
+            return try XCTUnwrap(Double(row[2]))
+        }
+        XCTAssertNotEqual(try loss(featOut), try loss(zeroOut), "the motion features must reach the landscape's loss")
+        let (none, _) = try run(nil)
+        XCTAssertNotEqual(none.status, 0)
+        XCTAssertTrue((none.stdout + none.stderr).contains("--motion-features"), none.stdout + none.stderr)
+    }
+
     func testConfigurationErrorsStopBeforeAnyWork() throws {
         let noFeatures = try CLI.vqa(trainArgs(out: Self.data + "/nofeat", features: nil))
         XCTAssertNotEqual(noFeatures.status, 0)
