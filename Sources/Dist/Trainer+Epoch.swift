@@ -3,8 +3,8 @@
 // then validation (EMA and raw weights; every eval_every epochs and after the last), the epoch record and checkpoints (Trainer+Report).
 //
 // Shapes: a loader batch is [B, clips, 3, T, H, W] (+ motion features [B, clips, T, D]); its valid
-// samples are compacted into [n, clips, 3, T, H, W] = n·clips clips of [3, T, H, W] for the step (each clip carries its
-// sample's label; its dropout stream is keyed by index·clips + clip).
+// samples are compacted into [n, clips, 3, T, H, W] = n·clips clips of [3, T, H, W] (+ [n·clips, T, D])
+// for the step (each clip carries its sample's label; its dropout stream is keyed by index·clips + clip).
 
 import Foundation
 import Engine

@@ -174,21 +174,16 @@ final class LoaderCore: @unchecked Sendable {
                 // The same deterministic draw the sampler just made: features follow the sampled frames.
                 let n = reader.info.frameCount
                 let indices = s.frameIndices(frameCount: n, sampleIndex: entry, epoch: epoch, seed: seed, train: train)
-                do {
-                    try f.write(path: path, positions: FragmentSampler.framePositions(indices, frameCount: n), into: out)
-                } catch {
-                    out.update(repeating: 0, count: slotFeatures)
-                    throw error
-                }
+                try f.write(path: path, positions: FragmentSampler.framePositions(indices, frameCount: n), into: out)
             }
             return true
         } catch let error as MediaError {
-            dst.update(repeating: 0, count: count)
             failures.record(path: path, reason: error.path == path ? error.reason : error.description)
         } catch {
-            dst.update(repeating: 0, count: count)
             failures.record(path: path, reason: String(describing: error))
         }
+        dst.update(repeating: 0, count: count)
+        featureDst?.update(repeating: 0, count: slotFeatures)
         return false
     }
 }
