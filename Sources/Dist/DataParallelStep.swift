@@ -121,9 +121,11 @@ public final class DataParallelStep {
     }
 
     /// One training step on this rank's shard. `clips` holds `labels.count` clips of `clipShape`
-    /// ([3, T, H, W]); `sampleKeys` are their global sample indices (dropout streams).
-    public func step(clips: UnsafePointer<Float>, clipShape: [Int], labels: [Float], sampleKeys: [UInt64],
-                     lr: Float, epoch: Int, step: Int, seed: UInt64) throws -> StepResult {
+    /// ([3, T, H, W]); `motion` their motion features [labels.count, T, model.motionDim] when the
+    /// model takes them; `sampleKeys` are their global sample indices (dropout streams).
+    public func step(clips: UnsafePointer<Float>, clipShape: [Int], motion: UnsafePointer<Float>? = nil, labels: [Float],
+                     sampleKeys: [UInt64], lr: Float, epoch: Int, step: Int, seed: UInt64) throws -> StepResult {
+        let input = PassInput(clips: clips, clipShape: clipShape, motion: motion)
         var result = StepResult(loss: 0, predictions: [], labels: [], applied: true)
         let (globalLabels, counts) = try gatherLabels(labels, stop: &result.stopSignal)
         result.labels = globalLabels
@@ -132,7 +134,7 @@ public final class DataParallelStep {
         let passSeed = seed &+ UInt64(step) &* 0x9E37_79B9_7F4A_7C15
 
         if !noiseOnly {
-            let clean = try pass(clips, clipShape, labels, counts, globalLabels, sampleKeys, passSeed,
+            let clean = try pass(input, labels, counts, globalLabels, sampleKeys, passSeed,
                                  allReduce: !perturb || config.sync == .global, &result)
             result.loss = clean.loss
             result.predictions = clean.predictions
@@ -143,7 +145,7 @@ public final class DataParallelStep {
                 wp.perturb(store: store, direction: noiseOnly ? nil : store.grads, seed: seed, step: UInt64(step))
             }
             result.perturbSeconds += Clock.now() - t0
-            let adv = try pass(clips, clipShape, labels, counts, globalLabels, sampleKeys, passSeed, allReduce: true, &result)
+            let adv = try pass(input, labels, counts, globalLabels, sampleKeys, passSeed, allReduce: true, &result)
             let t1 = Clock.now()
             wp.restore(store: store)
             result.perturbSeconds += Clock.now() - t1
@@ -190,6 +192,21 @@ public final class DataParallelStep {
         return (global, counts)
     }
 
+    /// The motion features of `n` clips as a tape input [n, T, D] (nil when the model takes none).
+    func motionInput(_ input: PassInput, _ n: Int) throws -> Var? {
+        let d = model.motionDim
+        guard d > 0 else {
+            if input.motion != nil { throw DistError("motion features given to \(model.name), which takes none (motion_dim=0)") }
+            return nil
+        }
+        guard let m = input.motion else {
+            throw DistError("\(model.name) takes \(d) motion features per frame (motion_dim), but the step got none; configure motion_features for the data")
+        }
+        let v = tape.input(shape: [n, input.clipShape[1], d])
+        tape.value(v).update(from: m, count: tape.count(v))
+        return v
+    }
+
     /// True when every gradient is finite (identical on all ranks after the all-reduce).
     func gradientsFinite() -> Bool {
         let g = store.grads.base
@@ -199,7 +216,12 @@ public final class DataParallelStep {
     }
 
     /// Forward, global loss, backward with (optionally) bucketed all-reduce of the gradients.
-    func pass(_ clips: UnsafePointer<Float>, _ clipShape: [Int], _ labels: [Float], _ counts: [Int],
+    /// One shard's inputs: clips [n, 3, T, H, W] and optional motion features [n, T, D].
+    struct PassInput {
+        let clips: UnsafePointer<Float>, clipShape: [Int], motion: UnsafePointer<Float>?
+    }
+
+    func pass(_ input: PassInput, _ labels: [Float], _ counts: [Int],
               _ globalLabels: [Float], _ sampleKeys: [UInt64], _ seed: UInt64, allReduce: Bool,
               _ result: inout StepResult) throws -> (loss: Double, predictions: [Float]) {
         let n = labels.count
@@ -211,9 +233,9 @@ public final class DataParallelStep {
         var local: [Float] = []
         var out: Var? = nil
         if n > 0 {
-            let x = tape.input(shape: [n] + clipShape)
-            tape.value(x).update(from: clips, count: tape.count(x))
-            let y = model.forward(tape, x)
+            let x = tape.input(shape: [n] + input.clipShape)
+            tape.value(x).update(from: input.clips, count: tape.count(x))
+            let y = model.forward(tape, x, motion: try motionInput(input, n))
             out = y
             local = tape.array(y)
         }

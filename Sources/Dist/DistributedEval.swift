@@ -2,8 +2,9 @@
 // test clips averaged), the (index, score) pairs are all-gathered and put back in dataset order,
 // so the metrics cover the whole set exactly as one process would compute them.
 //
-// Shapes: a loader batch is [B, clips, 3, T, H, W]; its valid, non-padding samples are compacted
-// into [n·clips, 3, T, H, W], scored as n·clips clips → [n·clips], and averaged per sample → [n].
+// Shapes: a loader batch is [B, clips, 3, T, H, W] (+ motion [B, clips, T, D]); its valid,
+// non-padding samples are compacted into [n·clips, 3, T, H, W] (+ [n·clips, T, D]), scored as
+// n·clips clips → [n·clips], and averaged per sample → [n].
 
 import Engine
 import Media
@@ -13,8 +14,8 @@ public final class DistributedEval {
     let comm: Communicator
     let model: VQAModel
     let tape: Tape
-    /// Reused compaction buffer (grown on demand only).
-    var scratch: FloatBuffer?
+    /// Reused compaction buffers for clips and motion features (grown on demand only).
+    var scratch: FloatBuffer?, motionScratch: FloatBuffer?
 
     /// An evaluator on `comm`; `tape` may be the training step's (it is reset per batch).
     public init(model: VQAModel, comm: Communicator, tape: Tape) {
@@ -22,11 +23,12 @@ public final class DistributedEval {
     }
 
     /// A test-mode loader over `entries` for this rank (no shuffle, failures never abort).
+    /// `features` adds per-frame motion features (a sample whose features cannot be read is skipped).
     public static func loader(entries: [LabelEntry], sampler: SamplerConfig, comm: Communicator, batchPerRank: Int,
-                              decodeThreads: Int, failures: FailureLog = FailureLog()) throws -> Loader {
+                              decodeThreads: Int, failures: FailureLog = FailureLog(), features: FrameFeatureSource? = nil) throws -> Loader {
         try Loader(entries: entries, sampler: sampler, rank: comm.rank, worldSize: comm.size, batchSizePerRank: batchPerRank,
                    seed: 0, shuffle: false, train: false, decodeThreads: decodeThreads, maxFailureFraction: 1,
-                   failures: failures, open: { try VideoDecoder(path: $0, threads: 1) })
+                   failures: failures, features: features, open: { try VideoDecoder(path: $0, threads: 1) })
     }
 
     /// Scores every entry of `loader` (collective): one score per entry in dataset order, nil where
@@ -48,7 +50,18 @@ public final class DistributedEval {
             tape.reset()
             let x = tape.input(shape: [keep.count * shape.clips, ClipLayout.channels, shape.frames, shape.height, shape.width])
             tape.value(x).update(from: scratch!.base, count: need)
-            let out = tape.array(model.forward(tape, x))
+            var motion: Var? = nil
+            if model.motionDim > 0 {
+                guard b.featureWidth == model.motionDim else {
+                    throw DistError("\(model.name) takes \(model.motionDim) motion features per frame (motion_dim), but the loader gives \(b.featureWidth); pass the model's motion features (--motion-features)")
+                }
+                let per = b.featureFloatsPerSample
+                if motionScratch == nil || motionScratch!.count < keep.count * per { motionScratch = FloatBuffer(count: b.capacity * per) }
+                for (j, i) in keep.enumerated() { (motionScratch!.base + j * per).update(from: b.sampleFeatures(i)!, count: per) }
+                motion = tape.input(shape: [keep.count * shape.clips, shape.frames, model.motionDim])
+                tape.value(motion!).update(from: motionScratch!.base, count: keep.count * per)
+            }
+            let out = tape.array(model.forward(tape, x, motion: motion))
             for (j, i) in keep.enumerated() {
                 var s: Float = 0
                 for c in 0..<shape.clips { s += out[j * shape.clips + c] }

@@ -60,11 +60,27 @@ public final class LandscapeData {
     public let localOffset: Int
     /// Labels of the whole (readable) subset in subset order, identical on every rank.
     public let labels: [Float]
+    /// This rank's motion features [localCount · clipsPerSample, T, motionDim] (nil: none).
+    public let motion: FloatBuffer?
+    /// Motion features per frame (0: none).
+    public let motionDim: Int
 
-    /// Wraps clips already in memory; gathers the labels over `comm`.
-    public init(clips: [Float], clipShape: [Int], clipsPerSample: Int, localLabels: [Float], comm: Communicator) throws {
+    /// Wraps clips (and motion features [clips, T, motionDim], empty for none) already in memory;
+    /// gathers the labels over `comm`.
+    public init(clips: [Float], clipShape: [Int], clipsPerSample: Int, localLabels: [Float], comm: Communicator,
+                motion: [Float] = [], motionDim: Int = 0) throws {
         let per = clipShape.reduce(1, *) * clipsPerSample
         precondition(clips.count == per * localLabels.count, "clips hold \(clips.count) floats, expected \(per) per sample")
+        precondition(motion.count == localLabels.count * clipsPerSample * clipShape[1] * motionDim,
+                     "motion features hold \(motion.count) floats, expected \(clipsPerSample * clipShape[1] * motionDim) per sample")
+        self.motionDim = motionDim
+        if motionDim > 0 {
+            let m = FloatBuffer(count: max(motion.count, 1))
+            motion.withUnsafeBufferPointer { if let b = $0.baseAddress { m.base.update(from: b, count: motion.count) } }
+            self.motion = m
+        } else {
+            self.motion = nil
+        }
         self.clipShape = clipShape
         self.clipsPerSample = clipsPerSample
         let buffer = FloatBuffer(count: max(clips.count, 1))
@@ -87,23 +103,26 @@ public final class LandscapeData {
     /// Decodes this rank's block of `entries` (already the subset, in order) with test-time sampling
     /// keyed by `seed`; unreadable files are reported and left out on every rank.
     public static func load(entries: [LabelEntry], sampler: SamplerConfig, seed: UInt64, comm: Communicator,
-                            decodeThreads: Int = 2, failures: FailureLog = FailureLog(),
+                            decodeThreads: Int = 2, failures: FailureLog = FailureLog(), features: FrameFeatureSource? = nil,
                             open: @escaping @Sendable (String) throws -> FrameReader) throws -> LandscapeData {
         let per = (entries.count + comm.size - 1) / comm.size
         let loader = try Loader(entries: entries, sampler: sampler, rank: comm.rank, worldSize: comm.size,
                                 batchSizePerRank: max(per, 1), seed: seed, shuffle: false, train: false,
-                                decodeThreads: decodeThreads, prefetch: 1, maxFailureFraction: 1, failures: failures, open: open)
+                                decodeThreads: decodeThreads, prefetch: 1, maxFailureFraction: 1, failures: failures,
+                                features: features, open: open)
         let shape = loader.sampleShape
         loader.start(epoch: 0)
-        var clips: [Float] = [], labels: [Float] = []
+        var clips: [Float] = [], labels: [Float] = [], motion: [Float] = []
         while let batch = try loader.next() {
             for s in 0..<batch.capacity where batch.valid[s] && !batch.padding[s] {
                 clips.append(contentsOf: UnsafeBufferPointer(start: batch.sample(s), count: shape.floatsPerSample))
+                if let m = batch.sampleFeatures(s) { motion.append(contentsOf: UnsafeBufferPointer(start: m, count: batch.featureFloatsPerSample)) }
                 labels.append(batch.labels[s])
             }
         }
         let data = try LandscapeData(clips: clips, clipShape: [3, shape.frames, shape.height, shape.width],
-                                     clipsPerSample: shape.clips, localLabels: labels, comm: comm)
+                                     clipsPerSample: shape.clips, localLabels: labels, comm: comm,
+                                     motion: motion, motionDim: loader.featureWidth)
         if data.labels.count < 2 {
             throw DistError("landscape: only \(data.labels.count) readable sample(s) in the subset; the batch-level loss needs at least 2 (raise --subset or fix the unreadable files)")
         }
@@ -148,7 +167,13 @@ public final class LandscapeEvaluator {
         tape.sampleKeys = Array(keys[first..<first + n]).flatMap { Array(repeating: $0, count: c) }
         let x = tape.input(shape: [n * c] + data.clipShape)
         tape.value(x).update(from: data.clips.base + first * c * per, count: n * c * per)
-        return model.forward(tape, x)
+        var motion: Var? = nil
+        if let m = data.motion {
+            let perClip = data.clipShape[1] * data.motionDim
+            motion = tape.input(shape: [n * c, data.clipShape[1], data.motionDim])
+            tape.value(motion!).update(from: m.base + first * c * perClip, count: n * c * perClip)
+        }
+        return model.forward(tape, x, motion: motion)
     }
 
     /// Predictions of the whole subset (subset order) at the current weights.

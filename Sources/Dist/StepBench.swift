@@ -95,6 +95,9 @@ extension DataParallelStep {
         }
         let per = globalBatch / comm.size
         let buffer = FloatBuffer(count: per * work.floatsPerClip)
+        // Motion features (simplevqa with motion_dim > 0): per sample [T, D] noise keyed by its index.
+        let motionPer = work.clipShape[1] * model.motionDim
+        let motion = motionPer > 0 ? FloatBuffer(count: per * motionPer) : nil
         var out = StepBenchResult()
         let faulty = comm.rank == comm.size - 1
         var allocationsBefore = 0
@@ -102,10 +105,17 @@ extension DataParallelStep {
             if s == warmup { allocationsBefore = tape.arena.freshAllocations }
             let indices = (0..<per).map { s * globalBatch + comm.rank * per + $0 }.filter { !skip.contains($0) }
             work.fill(buffer.base, indices: indices, compute: tape.compute)
+            if let m = motion {
+                for (k, i) in indices.enumerated() {
+                    var rng = CounterRNG(seed: work.seed ^ 0x0F10, index: UInt64(i), purpose: .test)
+                    for j in 0..<motionPer { m.base[k * motionPer + j] = rng.nextFloat() - 0.5 }
+                }
+            }
             if faulty, case .crash(let at) = fault, at == s { exit(3) }
             if faulty, case .desync(let at) = fault, at == s { model.parameters.values.base[0] += 1e-3 }
             let t0 = Clock.now(), c0 = processCPUSeconds()
-            let r = try step(clips: buffer.base, clipShape: work.clipShape, labels: indices.map(work.label),
+            let r = try step(clips: buffer.base, clipShape: work.clipShape, motion: motion.map { UnsafePointer($0.base) },
+                             labels: indices.map(work.label),
                              sampleKeys: indices.map { UInt64($0) }, lr: lr, epoch: 0, step: s, seed: work.seed)
             let dt = Clock.now() - t0, cpu = processCPUSeconds() - c0
             out.losses.append(r.loss)

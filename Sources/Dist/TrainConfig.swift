@@ -16,6 +16,9 @@ public struct TrainConfig: Codable, Equatable, Sendable {
     public struct TrainData: Codable, Equatable, Sendable {
         public var labels = ""
         public var dataRoot = ""
+        /// Precomputed motion features (simplevqa with motion_dim > 0): a directory of
+        /// <relative video path>.npy files or one .safetensors file (docs/motion-features.md).
+        public var motionFeatures = ""
         public var sampler = SamplerConfig()
         /// Augmentation names used by the `aug` regularizer (and always when `always_augment`).
         public var augment: [String] = ["hflip", "trivial_augment"]
@@ -27,8 +30,10 @@ public struct TrainConfig: Codable, Equatable, Sendable {
         public var name = ""
         public var labels = ""
         public var dataRoot = ""
-        public init(name: String = "", labels: String = "", dataRoot: String = "") {
-            self.name = name; self.labels = labels; self.dataRoot = dataRoot
+        /// Motion features of this set (as data.train.motion_features).
+        public var motionFeatures = ""
+        public init(name: String = "", labels: String = "", dataRoot: String = "", motionFeatures: String = "") {
+            self.name = name; self.labels = labels; self.dataRoot = dataRoot; self.motionFeatures = motionFeatures
         }
     }
     /// Training and validation data.

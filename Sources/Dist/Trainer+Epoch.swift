@@ -2,9 +2,9 @@
 // data-parallel step with the scheduled LR, train-set metrics from the step's global predictions,
 // then validation (EMA and raw weights; every eval_every epochs and after the last), the epoch record and checkpoints (Trainer+Report).
 //
-// Shapes: a loader batch is [B, clips, 3, T, H, W]; its valid samples are compacted into
-// [n, clips, 3, T, H, W] = n·clips clips of [3, T, H, W] for the step (each clip carries its
-// sample's label; its dropout stream is keyed by index·clips + clip).
+// Shapes: a loader batch is [B, clips, 3, T, H, W] (+ motion features [B, clips, T, D]); its valid
+// samples are compacted into [n, clips, 3, T, H, W] = n·clips clips of [3, T, H, W] (+ [n·clips, T, D])
+// for the step (each clip carries its sample's label; its dropout stream is keyed by index·clips + clip).
 
 import Foundation
 import Engine
@@ -58,11 +58,17 @@ extension Trainer {
             time.decodeWait += Clock.now() - t0
             let keep = (0..<b.capacity).filter { b.valid[$0] }
             var ptr = UnsafePointer(b.data)
+            var motion = b.features.map { UnsafePointer($0) }
             let poison = hooks.nanSteps.contains(info.step) && comm.rank == comm.size - 1 && !keep.isEmpty
             if keep.count != b.capacity || poison {
                 for (j, i) in keep.enumerated() { (compact.base + j * perSample).update(from: b.sample(i), count: perSample) }
                 ptr = UnsafePointer(compact.base)
                 if poison { compact.base[0] = .nan }  // test hook VQA_MPI_TEST_INJECT_NAN
+                if let m = compactMotion {
+                    let per = b.featureFloatsPerSample
+                    for (j, i) in keep.enumerated() { (m.base + j * per).update(from: b.sampleFeatures(i)!, count: per) }
+                    motion = UnsafePointer(m.base)
+                }
             }
             var y: [Float] = [], keys: [UInt64] = []
             for i in keep {
@@ -70,7 +76,7 @@ extension Trainer {
             }
             let lr = sched.learningRate(base: Float(config.optimizer.lr), iteration: info.step)
             lastLR = lr
-            let r = try step.step(clips: ptr, clipShape: clipShape, labels: y, sampleKeys: keys, lr: lr,
+            let r = try step.step(clips: ptr, clipShape: clipShape, motion: motion, labels: y, sampleKeys: keys, lr: lr,
                                   epoch: epoch, step: info.step, seed: UInt64(config.train.seed))
             time.forward += r.forwardSeconds; time.backward += r.backwardSeconds; time.communication += r.commSeconds
             time.perturbation += r.perturbSeconds; time.optimizer += r.optimizerSeconds

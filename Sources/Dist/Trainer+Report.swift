@@ -133,7 +133,8 @@ extension Trainer {
     /// (EMA when kept) of last and best, stores it in both checkpoints, writes the curves.
     func finish() throws {
         let loader = try DistributedEval.loader(entries: trainEntries, sampler: config.data.train.sampler, comm: comm,
-                                                batchPerRank: batchPerRank, decodeThreads: config.train.decodeThreads)
+                                                batchPerRank: batchPerRank, decodeThreads: config.train.decodeThreads,
+                                                features: trainMotion)
         func calibrate() throws -> Logistic4? {
             let p = try evaluator.predict(loader)
             var x: [Double] = [], y: [Double] = []

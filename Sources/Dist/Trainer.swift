@@ -43,12 +43,16 @@ public final class Trainer {
     var probing = false
     let trainEntries: [LabelEntry]
     let trainLoader: Loader
+    /// Motion features of the training set (simplevqa with motion_dim > 0), else nil.
+    let trainMotion: MotionFeatureSource?
     var valSets: [(name: String, entries: [LabelEntry], loader: Loader)] = []
     let evaluator: DistributedEval
     let progress: Progress
     /// Scratch for swapping EMA weights in and compacting batches (allocated once).
     let weightScratch: FloatBuffer
     var compact: FloatBuffer
+    /// Compacted motion features [n·clips, T, D] (nil without motion features).
+    let compactMotion: FloatBuffer?
     /// Run state (what a checkpoint records).
     var info = CheckpointInfo()
     var records: [EpochRecord] = []
@@ -82,19 +86,26 @@ public final class Trainer {
         step.stopSignal = options.stopSignal
         trainEntries = try Labels.load(path: c.data.train.labels, dataRoot: c.data.train.dataRoot.isEmpty ? nil : c.data.train.dataRoot)
         let sampler = try c.trainSampler()
+        trainMotion = try MotionFeatureSource.make(path: c.data.train.motionFeatures, model: model, roots: [c.data.train.dataRoot],
+                                                       entries: trainEntries, what: "data.train.motion_features")
         trainLoader = try Loader(entries: trainEntries, sampler: sampler, rank: comm.rank, worldSize: comm.size,
                                  batchSizePerRank: batchPerRank, seed: UInt64(c.train.seed), shuffle: true, train: true,
-                                 decodeThreads: c.train.decodeThreads, open: { try VideoDecoder(path: $0, threads: 1) })
+                                 decodeThreads: c.train.decodeThreads, features: trainMotion,
+                                 open: { try VideoDecoder(path: $0, threads: 1) })
         for (i, v) in c.data.val.enumerated() {
             let entries = try Labels.load(path: v.labels, dataRoot: v.dataRoot.isEmpty ? nil : v.dataRoot)
+            let motion = try MotionFeatureSource.make(path: v.motionFeatures, model: model, roots: [v.dataRoot], entries: entries,
+                                                      what: "data.val[\(i)].motion_features")
             let loader = try DistributedEval.loader(entries: entries, sampler: c.data.train.sampler, comm: comm,
-                                                    batchPerRank: batchPerRank, decodeThreads: c.train.decodeThreads)
+                                                    batchPerRank: batchPerRank, decodeThreads: c.train.decodeThreads, features: motion)
             valSets.append((v.name.isEmpty ? "val\(i)" : v.name, entries, loader))
         }
         evaluator = DistributedEval(model: model, comm: comm, tape: step.tape)
         progress = Progress(enabled: comm.rank == 0 && options.verbose, every: c.train.logEvery)
         weightScratch = FloatBuffer(count: model.parameters.flatCount)
         compact = FloatBuffer(count: batchPerRank * trainLoader.sampleShape.floatsPerSample)
+        let motionPerSample = trainLoader.sampleShape.clips * trainLoader.sampleShape.frames * trainLoader.featureWidth
+        compactMotion = motionPerSample > 0 ? FloatBuffer(count: batchPerRank * motionPerSample) : nil
         info.model = c.model.name; info.modelOptions = c.model.options; info.config = configYAML
         info.seed = UInt64(c.train.seed)
         try start()

@@ -15,11 +15,22 @@ public protocol VQAModel: AnyObject {
     /// The model's largest convolution or matrix product as one GEMM (M, N, K) for a batch: the
     /// raw-sgemm baseline the engine bench compares with.
     func dominantGEMM(batch: Int, frames: Int, height: Int, width: Int) -> (m: Int, n: Int, k: Int)
+    /// Width D of the precomputed per-frame motion features the model needs (0: none).
+    var motionDim: Int { get }
+    /// Scores [N] for clips [N, 3, T, H, W] with motion features [N, T, motionDim] (nil when motionDim is 0).
+    func forward(_ t: Tape, _ clips: Var, motion: Var?) -> Var
 }
 
 extension VQAModel {
     /// A generic conv-as-GEMM shape (64 output channels, 50176 positions, 576 = 64·3·3 inputs).
     public func dominantGEMM(batch: Int, frames: Int, height: Int, width: Int) -> (m: Int, n: Int, k: Int) { (64, 50_176, 576) }
+    /// No motion features.
+    public var motionDim: Int { 0 }
+    /// The clip-only forward; motion features must be nil.
+    public func forward(_ t: Tape, _ clips: Var, motion: Var?) -> Var {
+        precondition(motion == nil, "\(name) takes no motion features; remove motion_features from the data settings")
+        return forward(t, clips)
+    }
 }
 
 /// Models the engine can build.

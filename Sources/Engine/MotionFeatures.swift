@@ -1,11 +1,15 @@
 // Precomputed per-chunk motion features (SimpleVQA: SlowFast R50 slow 2048 + fast 256 per 1-s
 // chunk), read from disk and aligned to the sampled frames.
 //
-// Shapes: stored [C, D] (C chunks of a video, D features); for T sampled frames the model takes
-//         [T, D] with frame t using chunk ⌊t·C/T⌋ (C = T: one chunk per frame, as SimpleVQA).
+// Shapes: stored [C, D] (C chunks of a video, D features) or [D] (one vector for the whole video,
+//         C = 1); for T sampled frames the model takes [T, D]. Alignment by position: a frame whose
+//         centre lies at fraction p ∈ [0, 1) of the video takes chunk ⌊p·C⌋, i.e. the chunk that
+//         covers it when the C chunks split the video evenly (SimpleVQA: 1-s chunks, one per
+//         sampled frame). `perFrame` assumes T frames spread evenly: frame t takes chunk ⌊t·C/T⌋.
 // Sources: a safetensors file with one F32/F64 tensor [C, D] per video, named by the video's path
 //          relative to the data root (e.g. "videos/123.mp4"), or a directory of NumPy .npy files
-//          (little-endian '<f4'/'<f8', C order, 2-D) at <dir>/<relative path>.npy.
+//          (little-endian '<f4'/'<f8', C order, 1-D or 2-D) at <dir>/<relative path>.npy.
+// Non-finite values make a video's features unreadable (a NaN would poison the global batch).
 
 import Foundation
 
@@ -27,8 +31,8 @@ public struct MotionFeatures: Sendable {
             source = .npyDirectory(path)
         } else {
             let file = try SafetensorsFile.read(path: path)
-            for (name, t) in file.tensors where t.shape.count != 2 || t.shape[1] != dim {
-                throw EngineError("motion features: \(path) tensor \"\(name)\" has shape \(t.shape), expected [chunks, \(dim)] (motion_dim=\(dim))")
+            for (name, t) in file.tensors where !MotionFeatures.validShape(t.shape, dim: dim) {
+                throw EngineError("motion features: \(path) tensor \"\(name)\" has shape \(t.shape), expected [chunks, \(dim)] or [\(dim)] (motion_dim=\(dim))")
             }
             source = .safetensors(file, path: path)
         }
@@ -42,17 +46,19 @@ public struct MotionFeatures: Sendable {
                 throw EngineError("motion features: \(path) has no tensor \"\(relativePath)\"; name each tensor by the video's path relative to the data root")
             }
             let v = t.dtype == .F64 ? try t.doubles().map(Float.init) : try t.floats()
-            return (t.shape[0], v)
+            try MotionFeatures.checkFinite(v, "\(path) tensor \"\(relativePath)\"")
+            return (t.shape.count == 1 ? 1 : t.shape[0], v)
         case .npyDirectory(let dir):
             let file = (dir as NSString).appendingPathComponent(relativePath + ".npy")
             guard let data = FileManager.default.contents(atPath: file) else {
                 throw EngineError("motion features: cannot read \(file); expected one .npy [chunks, \(dim)] per video at <dir>/<relative path>.npy")
             }
             let (shape, values) = try MotionFeatures.parseNPY([UInt8](data), path: file)
-            guard shape.count == 2, shape[1] == dim, shape[0] >= 1 else {
-                throw EngineError("motion features: \(file) has shape \(shape), expected [chunks, \(dim)] (motion_dim=\(dim))")
+            guard MotionFeatures.validShape(shape, dim: dim) else {
+                throw EngineError("motion features: \(file) has shape \(shape), expected [chunks, \(dim)] or [\(dim)] (motion_dim=\(dim))")
             }
-            return (shape[0], values)
+            try MotionFeatures.checkFinite(values, file)
+            return (shape.count == 1 ? 1 : shape[0], values)
         }
     }
 
@@ -66,6 +72,38 @@ public struct MotionFeatures: Sendable {
             for j in 0..<dim { out[t * dim + j] = v[k * dim + j] }
         }
         return out
+    }
+
+    /// The stored shape of the video's features, unchecked (nil when there are none or they cannot be parsed).
+    public func storedShape(for relativePath: String) -> [Int]? {
+        switch source {
+        case .safetensors(let file, _): return file.tensors[relativePath]?.shape
+        case .npyDirectory(let dir):
+            let file = (dir as NSString).appendingPathComponent(relativePath + ".npy")
+            guard let data = FileManager.default.contents(atPath: file) else { return nil }
+            return try? MotionFeatures.parseNPY([UInt8](data), path: file).0
+        }
+    }
+
+    /// Writes features [positions.count, D] into `out`: the frame centred at fraction p ∈ [0, 1)
+    /// of the video takes chunk ⌊p·C⌋ (clamped to the last chunk).
+    public func write(for relativePath: String, positions: [Double], into out: UnsafeMutablePointer<Float>) throws {
+        let (c, v) = try chunks(for: relativePath)
+        for (t, p) in positions.enumerated() {
+            let k = min(max(Int((p * Double(c)).rounded(.down)), 0), c - 1)
+            v.withUnsafeBufferPointer { (out + t * dim).update(from: $0.baseAddress! + k * dim, count: dim) }
+        }
+    }
+
+    /// [C ≥ 1, dim] or [dim].
+    static func validShape(_ shape: [Int], dim: Int) -> Bool {
+        (shape.count == 2 && shape[0] >= 1 && shape[1] == dim) || (shape.count == 1 && shape[0] == dim)
+    }
+
+    static func checkFinite(_ values: [Float], _ what: String) throws {
+        if let i = values.firstIndex(where: { !$0.isFinite }) {
+            throw EngineError("motion features: \(what) holds a non-finite value (\(values[i]) at flat index \(i)); re-extract the features of this video")
+        }
     }
 
     /// Parses a NumPy .npy file (format 1.0-3.0, '<f4' or '<f8', C order) into (shape, floats).
@@ -90,7 +128,13 @@ public struct MotionFeatures: Sendable {
             throw fail("no shape in header \(header)")
         }
         let shape = compact[open.upperBound..<close].split(separator: ",").compactMap { Int($0) }
-        let count = shape.reduce(1, *), body = start + headerLen
+        var count = 1
+        for d in shape {
+            let (m, overflow) = count.multipliedReportingOverflow(by: d)
+            guard d >= 0, !overflow, m <= b.count else { throw fail("shape \(shape) does not fit the file's \(b.count) bytes") }
+            count = m
+        }
+        let body = start + headerLen
         guard b.count >= body + count * width else { throw fail("data holds \(b.count - body) bytes, shape \(shape) needs \(count * width)") }
         var values = [Float](repeating: 0, count: count)
         b.withUnsafeBytes { raw in

@@ -11,6 +11,7 @@
 //   2·(512 + 1024 + 2048) = 7168 for ResNet-50. `pool_stages=1,2,3,4` adds layer1 (7680).
 // - Motion feature per frame: SlowFast R50 slow (2048) + fast (256) pathway features of the
 //   1-s chunk around the frame, extracted offline (2304), concatenated after the spatial feature.
+//   Read from disk by MotionFeatures and carried next to the clips by the loader (docs/motion-features.md).
 // - Regressor `quality`: Linear(F, 128) → Linear(128, 1) with no activation between (as published);
 //   per-frame scores are averaged over T.
 // - Loss: L1 + rank (utils.py L1RankLoss): LossKind.l1 + LossKind.simpleRank.
@@ -89,6 +90,8 @@ public final class SimpleVQA: VQAModel {
     }
 
     public var headParameters: [Int] { [fc1.weight, fc1.bias!, fc2.weight, fc2.bias!] }
+
+    public var motionDim: Int { config.motionDim }
 
     /// Per-frame features [N·T, spatialDim] of clips [N, 3, T, H, W].
     public func spatialFeatures(_ t: Tape, _ clips: Var) -> Var {

@@ -12,6 +12,7 @@ final class LoaderCore: @unchecked Sendable {
     let maxFailureFraction: Double
     let failures: FailureLog
     let open: @Sendable (String) throws -> FrameReader
+    let features: FrameFeatureSource?
     let pool: [SampleBatch]
 
     private let cond = NSCondition()
@@ -34,14 +35,15 @@ final class LoaderCore: @unchecked Sendable {
 
     init(entries: [LabelEntry], sampler: SamplerConfig, rank: Int, worldSize: Int, batch: Int, steps: Int,
          seed: UInt64, shuffle: Bool, train: Bool, threads: Int, poolSize: Int, maxFailureFraction: Double,
-         failures: FailureLog, open: @escaping @Sendable (String) throws -> FrameReader) {
+         failures: FailureLog, features: FrameFeatureSource?, open: @escaping @Sendable (String) throws -> FrameReader) {
         self.entries = entries; config = sampler
         self.rank = rank; self.worldSize = worldSize; self.batch = batch; self.steps = steps
         global = worldSize * batch
         self.seed = seed; self.shuffle = shuffle; self.train = train
         self.maxFailureFraction = maxFailureFraction; self.failures = failures; self.open = open
+        self.features = features
         let shape = sampler.shape(train: train)
-        pool = (0..<poolSize).map { _ in SampleBatch(sampleShape: shape, capacity: batch) }
+        pool = (0..<poolSize).map { _ in SampleBatch(sampleShape: shape, capacity: batch, featureWidth: features?.width ?? 0) }
         slotStep = Array(repeating: -1, count: poolSize)
         slotDone = Array(repeating: 0, count: poolSize)
         slotValid = Array(repeating: Array(repeating: false, count: batch), count: poolSize)
@@ -145,7 +147,7 @@ final class LoaderCore: @unchecked Sendable {
             inFlight += 1
             cond.unlock()
 
-            let ok = fill(pool[slot].sample(j), entry: entryIndex, epoch: e, sampler: &sampler)
+            let ok = fill(pool[slot].sample(j), features: pool[slot].sampleFeatures(j), entry: entryIndex, epoch: e, sampler: &sampler)
 
             cond.lock()
             inFlight -= 1
@@ -158,22 +160,30 @@ final class LoaderCore: @unchecked Sendable {
         cond.unlock()
     }
 
-    /// Samples one entry into `dst`; on failure zero-fills it, records the failure, returns false.
-    private func fill(_ dst: UnsafeMutablePointer<Float>, entry: Int, epoch: Int, sampler: inout FragmentSampler?) -> Bool {
+    /// Samples one entry into `dst` (and its features into `featureDst`); on failure zero-fills
+    /// both, records the failure, returns false.
+    private func fill(_ dst: UnsafeMutablePointer<Float>, features featureDst: UnsafeMutablePointer<Float>?, entry: Int, epoch: Int, sampler: inout FragmentSampler?) -> Bool {
         let path = entries[entry].path
         let count = pool[0].sampleShape.floatsPerSample
+        let slotFeatures = pool[0].featureFloatsPerSample
         do {
             guard let s = sampler else { throw MediaError(path, "sampler config is invalid") }
             let reader = try open(path)
             try s.sample(reader: reader, sampleIndex: entry, epoch: epoch, seed: seed, train: train, into: dst)
+            if let f = features, let out = featureDst {
+                // The same deterministic draw the sampler just made: features follow the sampled frames.
+                let n = reader.info.frameCount
+                let indices = s.frameIndices(frameCount: n, sampleIndex: entry, epoch: epoch, seed: seed, train: train)
+                try f.write(path: path, positions: FragmentSampler.framePositions(indices, frameCount: n), into: out)
+            }
             return true
         } catch let error as MediaError {
-            dst.update(repeating: 0, count: count)
             failures.record(path: path, reason: error.path == path ? error.reason : error.description)
         } catch {
-            dst.update(repeating: 0, count: count)
             failures.record(path: path, reason: String(describing: error))
         }
+        dst.update(repeating: 0, count: count)
+        featureDst?.update(repeating: 0, count: slotFeatures)
         return false
     }
 }

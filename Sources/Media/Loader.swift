@@ -36,15 +36,24 @@ public final class SampleBatch: @unchecked Sendable {
     /// True where the slot repeats an entry only to pad the last global batch (exclude it from
     /// evaluation so every entry counts once).
     public internal(set) var padding: [Bool] = []
+    /// Per-frame side features per slot (Loader+Features.swift), Float [capacity, clips, T, featureWidth];
+    /// nil without a feature source; invalid slots are zero.
+    public let features: UnsafeMutablePointer<Float>?
+    /// Features per frame (0 without a feature source).
+    public let featureWidth: Int
 
-    init(sampleShape: ClipShape, capacity: Int) {
+    init(sampleShape: ClipShape, capacity: Int, featureWidth: Int = 0) {
         self.sampleShape = sampleShape
         self.capacity = capacity
+        self.featureWidth = featureWidth
         data = .allocate(capacity: capacity * sampleShape.floatsPerSample)
         data.initialize(repeating: 0, count: capacity * sampleShape.floatsPerSample)
+        let nf = capacity * sampleShape.clips * sampleShape.frames * featureWidth
+        features = featureWidth > 0 ? .allocate(capacity: nf) : nil
+        features?.initialize(repeating: 0, count: nf)
     }
 
-    deinit { data.deallocate() }
+    deinit { data.deallocate(); features?.deallocate() }
 
     /// Floats in `data`.
     public var floatCount: Int { capacity * sampleShape.floatsPerSample }
@@ -65,15 +74,18 @@ public final class Loader: @unchecked Sendable {
     public let sampleShape: ClipShape
     /// Where failures are recorded.
     public let failures: FailureLog
+    /// Per-frame features per sample (0: no feature source).
+    public var featureWidth: Int { core.features?.width ?? 0 }
     let core: LoaderCore
 
     /// A loader for `rank` of `worldSize`. `open` turns a path into a FrameReader (e.g. the FFmpeg
     /// decoder); `maxFailureFraction` is the share of this rank's samples per epoch allowed to fail
-    /// before `next()` throws. Throws a MediaError for invalid settings.
+    /// before `next()` throws; `features` adds per-frame side features to every sample (a sample
+    /// whose features cannot be read fails like an unreadable video). Throws a MediaError for invalid settings.
     public init(entries: [LabelEntry], sampler: SamplerConfig, rank: Int, worldSize: Int, batchSizePerRank: Int,
                 seed: UInt64, shuffle: Bool, train: Bool, dropLast: Bool = false, decodeThreads: Int = 2,
                 prefetch: Int = 2, maxFailureFraction: Double = 0.1, failures: FailureLog = FailureLog(),
-                open: @escaping @Sendable (String) throws -> FrameReader) throws {
+                features: FrameFeatureSource? = nil, open: @escaping @Sendable (String) throws -> FrameReader) throws {
         func fail(_ s: String) throws -> Never { throw MediaError("data loader", s) }
         if entries.isEmpty { try fail("no entries to load; check the label file") }
         if worldSize < 1 || rank < 0 || rank >= worldSize { try fail("rank \(rank) is outside world size \(worldSize)") }
@@ -81,6 +93,7 @@ public final class Loader: @unchecked Sendable {
         if decodeThreads < 1 { try fail("decode threads must be ≥ 1, got \(decodeThreads)") }
         if prefetch < 1 { try fail("prefetch must be ≥ 1 batch, got \(prefetch)") }
         if !(0...1).contains(maxFailureFraction) { try fail("max failure fraction must be in [0, 1], got \(maxFailureFraction)") }
+        if let f = features, f.width < 1 { try fail("feature width must be ≥ 1, got \(f.width)") }
         try sampler.validate()
         let global = worldSize * batchSizePerRank
         let steps = dropLast ? entries.count / global : (entries.count + global - 1) / global
@@ -93,7 +106,8 @@ public final class Loader: @unchecked Sendable {
         self.failures = failures
         core = LoaderCore(entries: entries, sampler: sampler, rank: rank, worldSize: worldSize, batch: batchSizePerRank,
                           steps: steps, seed: seed, shuffle: shuffle, train: train, threads: decodeThreads,
-                          poolSize: prefetch + 1, maxFailureFraction: maxFailureFraction, failures: failures, open: open)
+                          poolSize: prefetch + 1, maxFailureFraction: maxFailureFraction, failures: failures,
+                          features: features, open: open)
     }
 
     deinit { core.shutdown() }

@@ -19,6 +19,7 @@ struct Eval: ParsableCommand {
     @Option(help: "Write path,mos,prediction CSV here (rank 0).") var predictions: String?
     @Flag(help: "Print one JSON line instead of a table.") var json = false
     @Option(name: .customLong("batch-size"), help: "Samples per rank per forward pass (default: training's).") var batchSize: Int?
+    @Option(name: .customLong("motion-features"), help: "Motion features for a simplevqa model with motion_dim > 0: a directory of <relative path>.npy or a .safetensors file.") var motionFeatures: String?
     @OptionGroup var weights: WeightOptions
     @OptionGroup var runtime: RuntimeOptions
 
@@ -28,8 +29,11 @@ struct Eval: ParsableCommand {
             BLAS.setThreads(runtime.threads ?? 1)
             let m = try Checkpoint.scoringModel(path: checkpoint, ema: weights.choice, worldSize: comm.size)
             let entries = try Labels.load(path: labels, dataRoot: dataRoot)
+            let motion = try MotionFeatureSource.make(path: motionFeatures ?? "", model: m.model, roots: [dataRoot ?? ""],
+                                                      entries: entries, what: "--motion-features")
             let loader = try DistributedEval.loader(entries: entries, sampler: m.sampler, comm: comm,
-                                                    batchPerRank: batchSize ?? m.batchPerRank, decodeThreads: runtime.decodeThreads ?? 2)
+                                                    batchPerRank: batchSize ?? m.batchPerRank, decodeThreads: runtime.decodeThreads ?? 2,
+                                                    features: motion)
             let eval = DistributedEval(model: m.model, comm: comm, tape: Tape(compute: Compute(threads: runtime.threads ?? 1)))
             let preds = try eval.predict(loader)
             guard comm.rank == 0 else { return }

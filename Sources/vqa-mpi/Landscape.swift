@@ -38,6 +38,7 @@ struct LandscapeCommand: ParsableCommand {
     @Option(help: "Model used when a checkpoint has no 'model' metadata.") var model = "fragnet"
     @Option(name: .customLong("model-option"), help: "Model option k=v (repeatable) when a checkpoint has no 'model_options' metadata.") var modelOptions: [String] = []
     @Option(name: .customLong("batch-size"), help: "Samples per forward pass on each rank.") var batchSize = 4
+    @Option(name: .customLong("motion-features"), help: "Motion features for simplevqa checkpoints with motion_dim > 0: a directory of <relative path>.npy or a .safetensors file.") var motionFeatures: String?
     @Option(help: "Fragment grid per side.") var fragments = 7
     @Option(help: "Fragment size in pixels.") var fsize = 32
     @Option(name: .customLong("clip-len"), help: "Frames per clip.") var clipLen = 32
@@ -111,13 +112,21 @@ struct LandscapeCommand: ParsableCommand {
         let files = try checkpoints.map { path in (path, try SafetensorsFile.read(path: path)) }
         let names = Self.labels(checkpoints)
         let entries = LandscapeData.subset(try Labels.load(path: labels, dataRoot: dataRoot), count: subset, seed: seed)
-        let data = try LandscapeData.load(entries: entries, sampler: sampler, seed: seed, comm: comm, decodeThreads: decodeThreads) { path in
+        // Motion features follow the first checkpoint's model (every checkpoint must take the same).
+        let first = try Self.model(for: files[0].1, path: files[0].0, fallback: model, options: try parsedOptions())
+        let motion = try MotionFeatureSource.make(path: motionFeatures ?? "", model: first, roots: [dataRoot],
+                                                  entries: entries, what: "--motion-features")
+        let data = try LandscapeData.load(entries: entries, sampler: sampler, seed: seed, comm: comm, decodeThreads: decodeThreads,
+                                          features: motion) { path in
             try VideoDecoder(path: path, threads: 1)
         }
         if comm.isRoot { log("landscape: \(data.labels.count) samples on \(comm.size) rank(s), \(checkpoints.count) checkpoint(s)") }
         var results: [LandscapeResult] = []
         for ((path, file), name) in zip(files, names) {
             let net = try Self.model(for: file, path: path, fallback: model, options: try parsedOptions())
+            if net.motionDim != data.motionDim {
+                throw ValidationError("\(path): its model takes \(net.motionDim) motion features per frame, the first checkpoint's \(data.motionDim); analyse checkpoints of the same model together")
+            }
             if ema && !file.tensors.keys.contains(where: { $0.hasPrefix("ema.") }) {
                 throw ValidationError("\(path) has no EMA weights (ema.* tensors); drop --ema to analyse its raw weights")
             }

@@ -22,12 +22,15 @@ struct Score: ParsableCommand {
     @Option(name: .customLong("data-root"), help: "Directory label-file paths are relative to.") var dataRoot: String?
     @Flag(help: "JSON lines instead of CSV.") var json = false
     @Option(name: .customLong("batch-size"), help: "Samples per rank per forward pass.") var batchSize = 1
+    @Option(name: .customLong("motion-features"), help: "Motion features for a simplevqa model with motion_dim > 0: a directory of <relative path>.npy or a .safetensors file.") var motionFeatures: String?
     @OptionGroup var weights: WeightOptions
     @OptionGroup var runtime: RuntimeOptions
 
-    /// Expands the arguments into entries (label files keep their order and MOS).
-    func entries() throws -> [LabelEntry] {
+    /// Expands the arguments into entries (label files keep their order and MOS) plus each one's motion-feature key: its path relative to the folder named on the
+    /// command line, a file named directly by its file name, a label file's entry relative to --data-root.
+    func expanded() throws -> (entries: [LabelEntry], keys: [String: String]) {
         var out: [LabelEntry] = []
+        var keys: [String: String] = [:]
         let fm = FileManager.default
         for p in paths {
             var isDir: ObjCBool = false
@@ -35,25 +38,32 @@ struct Score: ParsableCommand {
             if isDir.boolValue {
                 let files = (fm.enumerator(atPath: p)?.compactMap { $0 as? String } ?? [])
                     .filter { Score.extensions.contains(($0 as NSString).pathExtension.lowercased()) }.sorted()
-                out += files.map { LabelEntry(path: (p as NSString).appendingPathComponent($0), mos: .nan) }
+                for f in files {
+                    let path = (p as NSString).appendingPathComponent(f)
+                    out.append(LabelEntry(path: path, mos: .nan))
+                    keys[path] = f
+                }
             } else if Score.extensions.contains((p as NSString).pathExtension.lowercased()) {
                 out.append(LabelEntry(path: p, mos: .nan))
+                keys[p] = (p as NSString).lastPathComponent
             } else {
                 out += try Labels.load(path: p, dataRoot: dataRoot)
             }
         }
         if out.isEmpty { throw ValidationError("no video or image files found in \(paths.joined(separator: ", ")) (extensions: \(Score.extensions.sorted().joined(separator: ", ")))") }
-        return out
+        return (out, keys)
     }
 
     func run() throws {
-        let list = try entries()
+        let (list, keys) = try expanded()
         let comm = try Launcher.connect(.auto)
         try collective(comm) {
             BLAS.setThreads(runtime.threads ?? 1)
             let m = try Checkpoint.scoringModel(path: checkpoint, ema: weights.choice, worldSize: comm.size)
+            let motion = try MotionFeatureSource.make(path: motionFeatures ?? "", model: m.model, roots: [dataRoot ?? ""],
+                                                      entries: list, what: "--motion-features", keys: keys)
             let loader = try DistributedEval.loader(entries: list, sampler: m.sampler, comm: comm, batchPerRank: batchSize,
-                                                    decodeThreads: runtime.decodeThreads ?? 2)
+                                                    decodeThreads: runtime.decodeThreads ?? 2, features: motion)
             let eval = DistributedEval(model: m.model, comm: comm, tape: Tape(compute: Compute(threads: runtime.threads ?? 1)))
             let preds = try eval.predict(loader)
             guard comm.rank == 0 else { return }

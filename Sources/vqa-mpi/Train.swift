@@ -17,6 +17,7 @@ struct Train: ParsableCommand {
     @Option(name: .customLong("train-labels"), help: "Training label file.") var trainLabels: String?
     @Option(name: .customLong("data-root"), help: "Directory label paths are relative to (train and val).") var dataRoot: String?
     @Option(name: .customLong("val-labels"), help: "Validation label file (repeatable; the first selects best.safetensors).") var valLabels: [String] = []
+    @Option(name: .customLong("motion-features"), help: "simplevqa motion features for train and --val-labels: a directory of <relative path>.npy or a .safetensors file.") var motionFeatures: String?
     @Option(help: "Epochs.") var epochs: Int?
     @Option(name: .customLong("max-steps"), help: "Stop after this many optimizer steps in total.") var maxSteps: Int?
     @Option(name: .customLong("batch-size"), help: "GLOBAL batch size (divided evenly over the ranks).") var batchSize: Int?
@@ -42,9 +43,11 @@ struct Train: ParsableCommand {
         if let v = model { f.append(("model.name", v)) }
         if let v = trainLabels { f.append(("data.train.labels", v)) }
         if let v = dataRoot { f.append(("data.train.data_root", v)) }
+        if let v = motionFeatures { f.append(("data.train.motion_features", v)) }
         if !valLabels.isEmpty {
             f.append(("data.val", valLabels.map { p -> [String: Any] in
-                ["name": ((p as NSString).lastPathComponent as NSString).deletingPathExtension, "labels": p, "data_root": dataRoot ?? ""]
+                ["name": ((p as NSString).lastPathComponent as NSString).deletingPathExtension, "labels": p, "data_root": dataRoot ?? "",
+                 "motion_features": motionFeatures ?? ""]
             }))
         }
         if let v = epochs { f.append(("train.epochs", v)) }

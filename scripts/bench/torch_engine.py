@@ -15,11 +15,11 @@ backbone x0.1, wd 0.05) and AWP step as `vqa-mpi bench engine`. Prints one JSON 
 Timing noise: on a shared, oversubscribed machine libgomp's spinning barriers make multi-thread
 torch steps up to 50x slower; run with OMP_WAIT_POLICY=PASSIVE there (recorded in the JSON, with
 the 1-minute load average) and compare figures taken under the same load.
-Usage: torch_engine.py [--model fragnet|fast-vqa-b|fast-vqa-m|simplevqa] --batch 4 --frames 8 --size 224
-                       --threads 2 [--awp] [--channels-last]
+Usage: torch_engine.py [--model fragnet|fast-vqa-b|fast-vqa-m|simplevqa] [--depth 50] [--motion-dim D] --batch 4
+                       --frames 8 --size 224 --threads 2 [--awp] [--channels-last]
   e.g. torch_engine.py --model fast-vqa-b --batch 1 --frames 32 --size 224 --awp
        torch_engine.py --model fast-vqa-m --batch 1 --frames 16 --size 128 --awp
-       torch_engine.py --model simplevqa --batch 1 --frames 8 --size 448 --awp
+       torch_engine.py --model simplevqa --batch 1 --frames 8 --size 448 --awp [--motion-dim 2304]
 Needs torch==2.13.0+cpu (scripts/reference/requirements.txt).
 """
 import argparse
@@ -40,20 +40,28 @@ HEAD_PREFIXES = ("head.", "vqa_head.", "quality.")
 
 
 class ScoresOnly(torch.nn.Module):
-    """simplevqa's forward returns scores; the shared train_step expects (scores, map)."""
+    """simplevqa's forward returns scores; the shared train_step expects (scores, map). With
+    motion_dim > 0 a fixed random motion tensor [N, T, D] goes with every batch of N clips
+    (as `vqa-mpi bench engine --model-option motion_dim=D`)."""
 
-    def __init__(self, model):
+    def __init__(self, model, seed=0):
         super().__init__()
         self.model = model
+        self.seed = seed
 
     def forward(self, x):
-        return self.model(x), None
+        motion = None
+        if self.model.motion_dim:
+            gen = torch.Generator().manual_seed(self.seed + 2)
+            motion = torch.rand(x.shape[0], x.shape[2], self.model.motion_dim, generator=gen) - 0.5
+        return self.model(x, motion), None
 
 
 def parse():
     ap = argparse.ArgumentParser(description="PyTorch CPU baseline for a training step")
     ap.add_argument("--model", default="fragnet", choices=["fragnet", "fast-vqa-b", "fast-vqa-m", "simplevqa"])
     ap.add_argument("--depth", type=int, default=50, help="simplevqa ResNet depth")
+    ap.add_argument("--motion-dim", type=int, default=0, help="simplevqa motion features per frame (SlowFast: 2304)")
     ap.add_argument("--batch", type=int, default=4, help="clips per step (1: L1 loss)")
     ap.add_argument("--frames", type=int, default=8, help="frames per clip (even)")
     ap.add_argument("--size", type=int, default=224, help="height = width (fragnet: a multiple of 32)")
@@ -103,7 +111,7 @@ def build(args, shape):
         preset = fastvqa.FAST_VQA_B if args.model == "fast-vqa-b" else fastvqa.FAST_VQA_M
         model = fastvqa.FastVQA(**preset, dropout=args.dropout, drop_path_rate=0.1)
     else:
-        model = ScoresOnly(simplevqa.SimpleVQA(depth=args.depth))
+        model = ScoresOnly(simplevqa.SimpleVQA(depth=args.depth, motion_dim=args.motion_dim), seed=args.seed)
     from torch.utils.flop_counter import FlopCounterMode
     model.eval()
     with torch.no_grad(), FlopCounterMode(display=False) as counter:
@@ -156,7 +164,8 @@ def main():
                                    args.warmup, args.steps)
     result = {
         "bench": "torch_engine", "model": args.model, "loss": "plcc+0.3rank" if args.batch > 1 else "l1", "batch": args.batch, "frames": args.frames,
-        "size": args.size, "widths": args.widths if args.model == "fragnet" else None, "channels_last": args.channels_last,
+        "size": args.size, "widths": args.widths if args.model == "fragnet" else None,
+        "depth": args.depth if args.model == "simplevqa" else None, "motion_dim": args.motion_dim if args.model == "simplevqa" else None, "channels_last": args.channels_last,
         "step_ms": round(step_ms, 2), "step_ms_all": [round(t, 2) for t in step_all],
         "params": sum(p.numel() for p in model.parameters()),
         "peak_rss_mb": None,
