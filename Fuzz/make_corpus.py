@@ -47,6 +47,7 @@ def configs():
     put("config", "digits", "optimizer: {lr: 0.12345678901234568}\nregularization: {rwp: {gamma: 2.92233720368547758070e-2}}\n")
     # Regressions: inputs that once crashed the target (they must now be rejected with an error).
     put("config", "regress-list-as-map-key", "{[a]: 1}")
+    put("config", "regress-base60-overflow", "train: {epochs: 922338023380142142:22}\n")
     put("config", "regress-merge-and-map-key", "optimizer:\n  <<: [{kind: sgd, lr: 0.01}, {wd: 0.1}]\n  lr: 0.02\n"
         "train:\n  ? {a: b}\n  : 3\n")
 

@@ -15,7 +15,7 @@ extension TrainConfig {
     private static func treeValue(_ node: Node, source: String) throws -> Any {
         switch node {
         case .scalar:
-            return Constructor.default.any(from: node)
+            return constructor.any(from: node)
         case .sequence(let items):
             return try items.map { try treeValue($0, source: source) }
         case .mapping(let pairs):
@@ -44,6 +44,38 @@ extension TrainConfig {
             // The parser replaces aliases by their anchored nodes before this runs.
             throw DistError("\(source)\(line(node)): an unresolved YAML alias; define the anchor (&name) before using it")
         }
+    }
+
+    /// Yams' default constructor with an overflow-safe integer rule.
+    // Immutable after construction (its maps are lets), so sharing it across threads is safe.
+    nonisolated(unsafe) private static let constructor: Constructor = {
+        var scalars = Constructor.defaultScalarMap
+        scalars[.int] = { integer($0.string) }
+        return Constructor(scalars)
+    }()
+
+    /// A YAML 1.1 integer (`_` separators; 0x, 0b, 0o and leading-0 octal; base 60 `1:30`), or nil when
+    /// it does not fit an Int (the text then stays a string, which the key's check reports). Yams' own
+    /// rule traps on a base-60 overflow such as `922338023380142142:22` (found by the config fuzzer).
+    static func integer(_ text: String) -> Int? {
+        let signed = text.replacingOccurrences(of: "_", with: "")
+        if signed == "0" { return 0 }
+        let negative = signed.hasPrefix("-")
+        let digits = signed.dropFirst(negative || signed.hasPrefix("+") ? 1 : 0)
+        let sign = negative ? "-" : ""
+        for (prefix, radix) in [("0x", 16), ("0b", 2), ("0o", 8), ("0", 8)] where digits.hasPrefix(prefix) {
+            return Int(sign + digits.dropFirst(prefix.count), radix: radix)
+        }
+        guard digits.contains(":") else { return Int(signed) }
+        var value = 0
+        for part in digits.split(separator: ":", omittingEmptySubsequences: false) {
+            guard let d = Int(part) else { return nil }
+            let (shifted, o1) = value.multipliedReportingOverflow(by: 60)
+            let (sum, o2) = shifted.addingReportingOverflow(d)
+            if o1 || o2 { return nil }
+            value = sum
+        }
+        return negative ? -value : value
     }
 
     private static func line(_ node: Node) -> String {

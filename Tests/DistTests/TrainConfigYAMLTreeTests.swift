@@ -19,6 +19,23 @@ final class TrainConfigYAMLTreeTests: XCTestCase {
         }
     }
 
+    /// YAML 1.1 integers as Yams reads them, but an overflow stays text instead of trapping.
+    func testIntegersMatchYamsAndOverflowIsNotACrash() throws {
+        for text in ["0", "12", "-7", "+3", "1_000", "0x1F", "-0x10", "0b101", "0o17", "017", "1:30", "-2:00:01", "9223372036854775807"] {
+            let yams = try XCTUnwrap(try Yams.load(yaml: "v: \(text)") as? [String: Any])["v"] as? Int
+            XCTAssertEqual(TrainConfig.integer(text), yams, text)
+            XCTAssertNotNil(yams, text)
+        }
+        for text in ["922338023380142142:22", "9223372036854775808", "0x1FFFFFFFFFFFFFFFF"] {
+            XCTAssertNil(TrainConfig.integer(text), text)
+            let tree = try XCTUnwrap(TrainConfig.yamlTree("v: \(text)", source: "t") as? [String: Any])
+            XCTAssertEqual(tree["v"] as? String, text)
+        }
+        XCTAssertThrowsError(try TrainConfig.resolve(yaml: "train: {epochs: 922338023380142142:22}", source: "t.yaml")) { e in
+            XCTAssertTrue("\(e)".contains("train.epochs must be an integer"), "\(e)")
+        }
+    }
+
     func testMergeKeysAndAnchors() throws {
         let yaml = """
         base: &opt {kind: sgd, lr: 0.01, momentum: 0.8}
