@@ -92,9 +92,11 @@ final class ConvTests: XCTestCase {
     ]
 
     func testConv3dMatchesNaiveForwardAndBackward() {
-        // Budget 0: backward rebuilds the columns; default: forward's columns are reused.
-        for budget in [ConvGeometry.defaultColumnBudget, 0] { for (name0, c) in Self.cases {
-            let name = "\(name0), column budget \(budget)"
+        // Column budget 0: backward rebuilds the columns; default: forward's columns are reused.
+        // Tile budget 1: one output row per dX tile; 150: a few rows, with a remainder tile.
+        let column = ConvGeometry.defaultColumnBudget, tile = ConvGeometry.defaultTileBudget
+        for (budget, tiles) in [(column, tile), (0, tile), (column, 1), (0, 150)] { for (name0, c) in Self.cases {
+            let name = "\(name0), column budget \(budget), tile budget \(tiles)"
             let naive = NaiveConv3d(xs: c.x, ws: c.w, stride: c.stride, padding: c.padding, dilation: c.dilation, groups: c.groups)
             let x = randomArray(c.x.reduce(1, *), seed: 11), w = randomArray(c.w.reduce(1, *), seed: 12)
             let b = c.bias ? randomArray(c.w[0], seed: 13) : nil
@@ -102,7 +104,7 @@ final class ConvTests: XCTestCase {
             let xv = tape.leaf(x, shape: c.x), wv = tape.leaf(w, shape: c.w)
             let bv = b.map { tape.leaf($0, shape: [c.w[0]]) }
             let y = tape.conv3d(xv, wv, bv, stride: c.stride, padding: c.padding, dilation: c.dilation, groups: c.groups,
-                                columnBudget: budget)
+                                columnBudget: budget, tileBudget: tiles)
             XCTAssertEqual(tape.shape(y), naive.outShape, name)
             XCTAssertLessThan(maxRelativeError(tape.array(y), naive.forward(x, w, b)), 1e-4, "forward: \(name)")
             let gy = randomArray(tape.count(y), seed: 14)
