@@ -7,6 +7,9 @@
 // Backward: dW_g += dY_g · colᵀ, db = Σ dY, dcol = W_gᵀ · dY_g then col2vol into dX, one
 // cache-sized tile of output rows at a time (`inputGradByTiles`); stride-1 convolutions instead
 // compute dX as the convolution of dY with the flipped kernel (see `inputGradByConvolution`).
+// Per-sample GEMMs whose column matrix exceeds `tileBudget` (fragnet's stem and stage 0) run the
+// forward and dX-by-convolution GEMMs one cache-sized tile of output rows at a time, each tile
+// consumed right after vol2col fills it (kept columns for dW are filled in place).
 // 1×1×1 stride-1 unpadded convolutions use the input as the column matrix; depthwise
 // convolutions (groups == Cin) run a direct kernel (Conv+Depthwise.swift).
 
@@ -122,6 +125,21 @@ extension Tape {
             }
             return nil
         }
+        if g.tiled {
+            // Each tile's columns are consumed by the GEMM while still in cache; kept columns are
+            // written in place (the full matrix, for dW), otherwise into one reused tile.
+            ConvKernels.fillBias(y, bias, n: g.n, channels: g.cout, plane: p, compute: compute)
+            let buffer = scratch(keepColumns ? g.allColumns : kr * g.tileRows * g.wo)
+            forEachTile(g) { n, grp, rows, yOffset in
+                let cols = rows.count * g.wo
+                let (col, ld) = keepColumns ? (buffer + grp * kr * g.n * p + n * p + rows.lowerBound * g.wo, g.n * p)
+                                            : (buffer, cols)
+                ConvKernels.vol2col(x, g, group: grp, n0: n, nb: 1, rows: rows, col: col, ld: ld, compute: compute)
+                BLAS.gemm(m: cg, n: cols, k: kr, a: w + grp * cg * kr, lda: kr, b: col, ldb: ld,
+                          beta: 1, c: y + yOffset, ldc: p)
+            }
+            return keepColumns ? buffer : nil
+        }
         let nbMax = g.sampleBlock
         let buffer = scratch(keepColumns ? g.allColumns : kr * nbMax * p)
         let block = nbMax > 1 ? scratch(cg * nbMax * p) : nil
@@ -130,7 +148,7 @@ extension Tape {
             let nb = min(nbMax, g.n - n0)
             for grp in 0..<g.groups {
                 let (col, ld) = columns(buffer, keep: keepColumns, g, group: grp, n0: n0, nb: nb)
-                ConvKernels.vol2col(x, g, group: grp, n0: n0, nb: nb, col: col, ld: ld, compute: compute)
+                ConvKernels.vol2col(x, g, group: grp, n0: n0, nb: nb, rows: 0..<g.to * g.ho, col: col, ld: ld, compute: compute)
                 let yg = y + (n0 * g.cout + grp * cg) * p
                 if let block {
                     BLAS.gemm(m: cg, n: nb * p, k: kr, a: w + grp * cg * kr, lda: kr, b: col, ldb: ld,
@@ -145,6 +163,19 @@ extension Tape {
             }
         }
         return keepColumns ? buffer : nil
+    }
+
+    /// Calls `body(sample, group, rows, offset)` for every tile of `g.tileRows` output rows, `offset`
+    /// locating the tile's first column in y (or dY) [N, Cout, P] for that group's channels.
+    private func forEachTile(_ g: ConvGeometry, _ body: (Int, Int, Range<Int>, Int) -> Void) {
+        let planeRows = g.to * g.ho, step = g.tileRows
+        for n in 0..<g.n {
+            for grp in 0..<g.groups {
+                for q0 in stride(from: 0, to: planeRows, by: step) {
+                    body(n, grp, q0..<min(planeRows, q0 + step), (n * g.cout + grp * g.coutG) * g.outPlane + q0 * g.wo)
+                }
+            }
+        }
     }
 
     /// dX += conv(dY, W′) for a stride-1 convolution, W′ the kernel flipped in (t, h, w) with input
@@ -162,12 +193,17 @@ extension Tape {
                 }
             }
         }
-        let col = scratch(kr * pin)
+        // Columns of dY one cache-sized tile of rows at a time when a sample's matrix exceeds the budget.
+        let planeRows = tg.to * tg.ho, step = tg.tiled ? tg.tileRows : planeRows
+        let col = scratch(kr * step * tg.wo)
         for n in 0..<g.n {
             for grp in 0..<g.groups {
-                ConvKernels.vol2col(gy, tg, group: grp, n0: n, nb: 1, col: col, ld: pin, compute: compute)
-                BLAS.gemm(m: cig, n: pin, k: kr, a: flipped + grp * cig * kr, lda: kr, b: col, ldb: pin,
-                          beta: 1, c: gx + (n * g.cin + grp * cig) * pin, ldc: pin)
+                for q0 in stride(from: 0, to: planeRows, by: step) {
+                    let rows = q0..<min(planeRows, q0 + step), cols = rows.count * tg.wo
+                    ConvKernels.vol2col(gy, tg, group: grp, n0: n, nb: 1, rows: rows, col: col, ld: cols, compute: compute)
+                    BLAS.gemm(m: cig, n: cols, k: kr, a: flipped + grp * cig * kr, lda: kr, b: col, ldb: cols,
+                              beta: 1, c: gx + (n * g.cin + grp * cig) * pin + q0 * tg.wo, ldc: pin)
+                }
             }
         }
     }
@@ -238,7 +274,7 @@ extension Tape {
                 let ldy = nb * p
                 if let gw, let buffer {
                     let (col, ld) = columns(buffer, keep: kept != nil, g, group: grp, n0: n0, nb: nb)
-                    if kept == nil { ConvKernels.vol2col(x, g, group: grp, n0: n0, nb: nb, col: col, ld: ld, compute: compute) }
+                    if kept == nil { ConvKernels.vol2col(x, g, group: grp, n0: n0, nb: nb, rows: 0..<g.to * g.ho, col: col, ld: ld, compute: compute) }
                     BLAS.gemm(transB: true, m: cg, n: kr, k: nb * p, a: dy, lda: ldy, b: col, ldb: ld,
                               beta: 1, c: gw + grp * cg * kr, ldc: kr)
                 }
