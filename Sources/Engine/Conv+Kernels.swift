@@ -4,6 +4,7 @@
 //         col for group g and samples n0..<n0+nb: [Cin/groups · kt·kh·kw, nb · To·Ho·Wo] with row
 //         stride ld ≥ nb·P; row r = c·(kt·kh·kw) + (i·kh + j)·kw + k matches the weight's row-major
 //         inner layout, column j·P + p is output position p of sample n0 + j (P = To·Ho·Wo).
+//         A dX tile covers output rows q0..<q1 (q = oz·Ho + oy) of one sample: [K, (q1−q0)·Wo].
 
 /// Sizes, strides, paddings and dilations of one convolution, with derived output sizes.
 struct ConvGeometry {
@@ -17,6 +18,10 @@ struct ConvGeometry {
     /// gradient instead of being rebuilt in backward.
     var columnBudget = ConvGeometry.defaultColumnBudget
     static let defaultColumnBudget = 1 << 24
+    /// Floats of the column tile through which backward passes dcol to col2vol: small enough
+    /// to stay in cache between the GEMM that writes it and the scatter that reads it.
+    var tileBudget = ConvGeometry.defaultTileBudget
+    static let defaultTileBudget = 1 << 19
 
     var to: Int { ConvGeometry.outSize(t, kt, st, pt, dt) }
     var ho: Int { ConvGeometry.outSize(h, kh, sh, ph, dh) }
@@ -64,6 +69,12 @@ struct ConvGeometry {
         return r
     }
 
+    /// Output rows (over To·Ho, each Wo positions) per tile: at least one, at most all.
+    var tileRows: Int { max(1, min(to * ho, tileBudget / max(1, kRows * wo))) }
+    /// Whether forward runs vol2col and the GEMM one tile of rows at a time: per-sample GEMMs
+    /// whose column matrix exceeds the tile budget.
+    var tiled: Bool { !isPointwise && !isDepthwise && sampleBlock == 1 && kRows * outPlane > tileBudget }
+
     /// Floats of the column matrices of every sample and group.
     var allColumns: Int { groups * kRows * n * outPlane }
 
@@ -78,75 +89,74 @@ struct ConvGeometry {
 }
 
 enum ConvKernels {
-    /// Fills `col` (row stride `ld`) for group `g`, samples `n0..<n0+nb` (see the shape legend).
-    static func vol2col(_ x: UnsafePointer<Float>, _ g: ConvGeometry, group: Int, n0: Int, nb: Int,
+    /// Fills `col` (row stride `ld`) for group `g`, samples `n0..<n0+nb`, output rows `rows`
+    /// (q = oz·Ho + oy): column j·|rows|·Wo + (q − rows.lowerBound)·Wo + ox (with all rows, the
+    /// layout of the shape legend).
+    static func vol2col(_ x: UnsafePointer<Float>, _ g: ConvGeometry, group: Int, n0: Int, nb: Int, rows: Range<Int>,
                         col: UnsafeMutablePointer<Float>, ld: Int, compute: Compute) {
-        let p = g.outPlane, rows = g.kRows, to = g.to, ho = g.ho, wo = g.wo  // hoisted: each is a division
+        let ho = g.ho, wo = g.wo, span = rows.count * wo, q0 = rows.lowerBound  // hoisted: each is a division
         let xb = UncheckedBox(x), cb = UncheckedBox(col)
-        compute.forEachChunk(rows * nb, grain: max(1, 32_768 / max(p, 1))) { range in
+        compute.forEachChunk(g.kRows * nb, grain: max(1, 32_768 / max(span, 1))) { range in
             for item in range {
                 let r = item / nb, j = item % nb
                 let c = r / g.kvol, kidx = r % g.kvol
                 let ki = kidx / (g.kh * g.kw), kj = (kidx / g.kw) % g.kh, kk = kidx % g.kw
                 let src = xb.value + ((n0 + j) * g.cin + group * g.cinG + c) * g.inPlane
-                let dst = cb.value + r * ld + j * p
+                let dst = cb.value + r * ld + j * span - q0 * wo
                 let (lo, hi) = g.validX(kk)
                 let off = kk * g.dw - g.pw
-                for oz in 0..<to {
-                    let iz = oz * g.st - g.pt + ki * g.dt
-                    let dz = dst + oz * ho * wo
-                    if iz < 0 || iz >= g.t { dz.update(repeating: 0, count: ho * wo); continue }
-                    for oy in 0..<ho {
-                        let iy = oy * g.sh - g.ph + kj * g.dh
-                        let d = dz + oy * wo
-                        if iy < 0 || iy >= g.h { d.update(repeating: 0, count: wo); continue }
-                        let s = src + (iz * g.h + iy) * g.w + off
-                        if lo > 0 { d.update(repeating: 0, count: lo) }
-                        if hi < wo { (d + hi).update(repeating: 0, count: wo - hi) }
-                        if g.sw == 1 {
-                            (d + lo).update(from: s + lo, count: hi - lo)
-                        } else if g.sw == 2 {
-                            gatherEven(d, s, lo, hi)
-                        } else {
-                            for ox in lo..<hi { d[ox] = s[ox * g.sw] }
-                        }
+                for q in rows {
+                    let oz = q / ho, oy = q - oz * ho
+                    let iz = oz * g.st - g.pt + ki * g.dt, iy = oy * g.sh - g.ph + kj * g.dh
+                    let d = dst + q * wo
+                    if iz < 0 || iz >= g.t || iy < 0 || iy >= g.h { d.update(repeating: 0, count: wo); continue }
+                    let s = src + (iz * g.h + iy) * g.w + off
+                    if lo > 0 { d.update(repeating: 0, count: lo) }
+                    if hi < wo { (d + hi).update(repeating: 0, count: wo - hi) }
+                    if g.sw == 1 {
+                        (d + lo).update(from: s + lo, count: hi - lo)
+                    } else if g.sw == 2 {
+                        gatherEven(d, s, lo, hi)
+                    } else if g.sw == 4 {
+                        gatherFourth(d, s, lo, hi)
+                    } else {
+                        for ox in lo..<hi { d[ox] = s[ox * g.sw] }
                     }
                 }
             }
         }
     }
 
-    /// Accumulates `col` (same layout as `vol2col`) into the input gradient `gx`.
+    /// Accumulates `col` into the input gradient `gx`: output rows `rows` (q = oz·Ho + oy) of
+    /// samples n0..<n0+nb, column j·|rows|·Wo + (q − rows.lowerBound)·Wo + ox (with all rows,
+    /// the layout of `vol2col`).
     static func col2vol(_ col: UnsafePointer<Float>, ld: Int, _ g: ConvGeometry, group: Int, n0: Int, nb: Int,
-                        gx: UnsafeMutablePointer<Float>, compute: Compute) {
-        let p = g.outPlane, to = g.to, ho = g.ho, wo = g.wo  // hoisted: each is a division
+                        rows: Range<Int>, gx: UnsafeMutablePointer<Float>, compute: Compute) {
+        let ho = g.ho, wo = g.wo, span = rows.count * wo  // hoisted: each is a division
         let gb = UncheckedBox(gx), cb = UncheckedBox(col)
         // One item per (input channel, sample): each owns one plane of gx, so no two threads collide.
-        compute.forEachChunk(g.cinG * nb, grain: max(1, 32_768 / max(p * g.kvol, 1))) { range in
+        compute.forEachChunk(g.cinG * nb, grain: max(1, 32_768 / max(span * g.kvol, 1))) { range in
             for item in range {
                 let c = item / nb, j = item % nb
                 let dstPlane = gb.value + ((n0 + j) * g.cin + group * g.cinG + c) * g.inPlane
                 for kidx in 0..<g.kvol {
                     let ki = kidx / (g.kh * g.kw), kj = (kidx / g.kw) % g.kh, kk = kidx % g.kw
-                    let src = cb.value + (c * g.kvol + kidx) * ld + j * p
+                    let src = cb.value + (c * g.kvol + kidx) * ld + j * span - rows.lowerBound * wo
                     let (lo, hi) = g.validX(kk)
                     if hi <= lo { continue }
                     let off = kk * g.dw - g.pw
-                    for oz in 0..<to {
-                        let iz = oz * g.st - g.pt + ki * g.dt
-                        if iz < 0 || iz >= g.t { continue }
-                        for oy in 0..<ho {
-                            let iy = oy * g.sh - g.ph + kj * g.dh
-                            if iy < 0 || iy >= g.h { continue }
-                            let d = dstPlane + (iz * g.h + iy) * g.w + off
-                            let s = src + (oz * ho + oy) * wo
-                            if g.sw == 1 {
-                                for ox in lo..<hi { d[ox] += s[ox] }
-                            } else if g.sw == 2 {
-                                scatterAddEven(d, s, lo, hi)
-                            } else {
-                                for ox in lo..<hi { d[ox * g.sw] += s[ox] }
-                            }
+                    for q in rows {
+                        let oz = q / ho, oy = q - oz * ho
+                        let iz = oz * g.st - g.pt + ki * g.dt, iy = oy * g.sh - g.ph + kj * g.dh
+                        if iz < 0 || iz >= g.t || iy < 0 || iy >= g.h { continue }
+                        let d = dstPlane + (iz * g.h + iy) * g.w + off
+                        let s = src + q * wo
+                        if g.sw == 1 {
+                            for ox in lo..<hi { d[ox] += s[ox] }
+                        } else if g.sw == 2 {
+                            scatterAddEven(d, s, lo, hi)
+                        } else {
+                            for ox in lo..<hi { d[ox * g.sw] += s[ox] }
                         }
                     }
                 }
@@ -165,6 +175,22 @@ enum ConvKernels {
             ox += 8
         }
         while ox < hi { d[ox] = s[2 * ox]; ox += 1 }
+    }
+
+    /// d[ox] = s[4·ox] for ox in lo..<hi, eight at a time (reads stay within s[4·lo ... 4·(hi−1)]):
+    /// the stride-4 gather of patchify convolutions such as fragnet's stem.
+    @inline(__always)
+    static func gatherFourth(_ d: UnsafeMutablePointer<Float>, _ s: UnsafePointer<Float>, _ lo: Int, _ hi: Int) {
+        var ox = lo
+        let raw = UnsafeRawPointer(s), out = UnsafeMutableRawPointer(d)
+        while ox + 9 <= hi {
+            let a = raw.loadUnaligned(fromByteOffset: 16 * ox, as: SIMD16<Float>.self)
+            let b = raw.loadUnaligned(fromByteOffset: 16 * ox + 64, as: SIMD16<Float>.self)
+            out.storeBytes(of: SIMD8(lowHalf: a.evenHalf.evenHalf, highHalf: b.evenHalf.evenHalf),
+                           toByteOffset: 4 * ox, as: SIMD8<Float>.self)
+            ox += 8
+        }
+        while ox < hi { d[ox] = s[4 * ox]; ox += 1 }
     }
 
     /// d[2·ox] += s[ox] for ox in lo..<hi, eight at a time (touches only d[2·lo ... 2·(hi−1)] + odd neighbours

@@ -4,9 +4,12 @@
 //         (2-D: [Cout, Cin/groups, kh, kw]), bias [Cout] → y [N, Cout, To, Ho, Wo] with
 //         To = ⌊(T + 2·pt − dt·(kt−1) − 1) / st⌋ + 1, likewise Ho and Wo.
 // Forward per group: Y_g[Cout/g, nb·P] = W_g[Cout/g, K] · col[K, nb·P], K = Cin/g·kt·kh·kw.
-// Backward: dW_g += dY_g · colᵀ, db = Σ dY, dcol = W_gᵀ · dY_g then col2vol into dX; stride-1
-// convolutions instead compute dX as the convolution of dY with the flipped kernel (see
-// `inputGradByConvolution`).
+// Backward: dW_g += dY_g · colᵀ, db = Σ dY, dcol = W_gᵀ · dY_g then col2vol into dX, one
+// cache-sized tile of output rows at a time (`inputGradByTiles`); stride-1 convolutions instead
+// compute dX as the convolution of dY with the flipped kernel (see `inputGradByConvolution`).
+// Per-sample GEMMs whose column matrix exceeds `tileBudget` (fragnet's stem and stage 0) run the
+// forward and dX-by-convolution GEMMs one cache-sized tile of output rows at a time, each tile
+// consumed right after vol2col fills it (kept columns for dW are filled in place).
 // 1×1×1 stride-1 unpadded convolutions use the input as the column matrix; depthwise
 // convolutions (groups == Cin) run a direct kernel (Conv+Depthwise.swift).
 
@@ -21,7 +24,8 @@ extension Tape {
 
     /// `conv3d` with an explicit limit (floats) on the column matrices kept from forward for dW.
     func conv3d(_ x: Var, _ weight: Var, _ bias: Var?, stride: (Int, Int, Int), padding: (Int, Int, Int),
-                dilation: (Int, Int, Int), groups: Int, columnBudget: Int) -> Var {
+                dilation: (Int, Int, Int), groups: Int, columnBudget: Int,
+                tileBudget: Int = ConvGeometry.defaultTileBudget) -> Var {
         let xs = shape(x), ws = shape(weight)
         precondition(xs.count == 5, "conv3d: input must be [N, C, T, H, W], got \(xs)")
         precondition(ws.count == 5, "conv3d: weight must be [Cout, Cin/groups, kt, kh, kw], got \(ws)")
@@ -33,6 +37,7 @@ extension Tape {
         (g.dt, g.dh, g.dw) = dilation
         g.groups = groups
         g.columnBudget = columnBudget
+        g.tileBudget = tileBudget
         validate(g, weightInner: ws[1], bias: bias, op: "conv3d")
         return convolve(x, weight, bias, g, outShape: [g.n, g.cout, g.to, g.ho, g.wo])
     }
@@ -120,6 +125,21 @@ extension Tape {
             }
             return nil
         }
+        if g.tiled {
+            // Each tile's columns are consumed by the GEMM while still in cache; kept columns are
+            // written in place (the full matrix, for dW), otherwise into one reused tile.
+            ConvKernels.fillBias(y, bias, n: g.n, channels: g.cout, plane: p, compute: compute)
+            let buffer = scratch(keepColumns ? g.allColumns : kr * g.tileRows * g.wo)
+            forEachTile(g) { n, grp, rows, yOffset in
+                let cols = rows.count * g.wo
+                let (col, ld) = keepColumns ? (buffer + grp * kr * g.n * p + n * p + rows.lowerBound * g.wo, g.n * p)
+                                            : (buffer, cols)
+                ConvKernels.vol2col(x, g, group: grp, n0: n, nb: 1, rows: rows, col: col, ld: ld, compute: compute)
+                BLAS.gemm(m: cg, n: cols, k: kr, a: w + grp * cg * kr, lda: kr, b: col, ldb: ld,
+                          beta: 1, c: y + yOffset, ldc: p)
+            }
+            return keepColumns ? buffer : nil
+        }
         let nbMax = g.sampleBlock
         let buffer = scratch(keepColumns ? g.allColumns : kr * nbMax * p)
         let block = nbMax > 1 ? scratch(cg * nbMax * p) : nil
@@ -128,7 +148,7 @@ extension Tape {
             let nb = min(nbMax, g.n - n0)
             for grp in 0..<g.groups {
                 let (col, ld) = columns(buffer, keep: keepColumns, g, group: grp, n0: n0, nb: nb)
-                ConvKernels.vol2col(x, g, group: grp, n0: n0, nb: nb, col: col, ld: ld, compute: compute)
+                ConvKernels.vol2col(x, g, group: grp, n0: n0, nb: nb, rows: 0..<g.to * g.ho, col: col, ld: ld, compute: compute)
                 let yg = y + (n0 * g.cout + grp * cg) * p
                 if let block {
                     BLAS.gemm(m: cg, n: nb * p, k: kr, a: w + grp * cg * kr, lda: kr, b: col, ldb: ld,
@@ -143,6 +163,19 @@ extension Tape {
             }
         }
         return keepColumns ? buffer : nil
+    }
+
+    /// Calls `body(sample, group, rows, offset)` for every tile of `g.tileRows` output rows, `offset`
+    /// locating the tile's first column in y (or dY) [N, Cout, P] for that group's channels.
+    private func forEachTile(_ g: ConvGeometry, _ body: (Int, Int, Range<Int>, Int) -> Void) {
+        let planeRows = g.to * g.ho, step = g.tileRows
+        for n in 0..<g.n {
+            for grp in 0..<g.groups {
+                for q0 in stride(from: 0, to: planeRows, by: step) {
+                    body(n, grp, q0..<min(planeRows, q0 + step), (n * g.cout + grp * g.coutG) * g.outPlane + q0 * g.wo)
+                }
+            }
+        }
     }
 
     /// dX += conv(dY, W′) for a stride-1 convolution, W′ the kernel flipped in (t, h, w) with input
@@ -160,17 +193,40 @@ extension Tape {
                 }
             }
         }
-        let col = scratch(kr * pin)
+        // Columns of dY one cache-sized tile of rows at a time when a sample's matrix exceeds the budget.
+        let planeRows = tg.to * tg.ho, step = tg.tiled ? tg.tileRows : planeRows
+        let col = scratch(kr * step * tg.wo)
         for n in 0..<g.n {
             for grp in 0..<g.groups {
-                ConvKernels.vol2col(gy, tg, group: grp, n0: n, nb: 1, col: col, ld: pin, compute: compute)
-                BLAS.gemm(m: cig, n: pin, k: kr, a: flipped + grp * cig * kr, lda: kr, b: col, ldb: pin,
-                          beta: 1, c: gx + (n * g.cin + grp * cig) * pin, ldc: pin)
+                for q0 in stride(from: 0, to: planeRows, by: step) {
+                    let rows = q0..<min(planeRows, q0 + step), cols = rows.count * tg.wo
+                    ConvKernels.vol2col(gy, tg, group: grp, n0: n, nb: 1, rows: rows, col: col, ld: cols, compute: compute)
+                    BLAS.gemm(m: cig, n: cols, k: kr, a: flipped + grp * cig * kr, lda: kr, b: col, ldb: cols,
+                              beta: 1, c: gx + (n * g.cin + grp * cig) * pin + q0 * tg.wo, ldc: pin)
+                }
             }
         }
     }
 
-    /// Backward pass. `kept` is forward's column buffer for every sample (then overwritten by dcol).
+    /// dX += col2vol(W_gᵀ · dY_g) for samples n0..<n0+nb of group `grp`, `dy` holding the
+    /// block's [Cout/g, nb·P] gradient (row stride `ldy`): the dcol matrix is formed one tile of
+    /// `g.tileRows` output rows at a time in `tile`, so it never leaves the cache.
+    private func inputGradByTiles(_ dy: UnsafePointer<Float>, ldy: Int, _ w: UnsafePointer<Float>,
+                                  _ gx: UnsafeMutablePointer<Float>, _ g: ConvGeometry, group grp: Int,
+                                  n0: Int, nb: Int, tile: UnsafeMutablePointer<Float>) {
+        let p = g.outPlane, kr = g.kRows, cg = g.coutG, wo = g.wo, planeRows = g.to * g.ho, step = g.tileRows
+        for j in 0..<nb {
+            for q0 in stride(from: 0, to: planeRows, by: step) {
+                let q1 = min(planeRows, q0 + step), cols = (q1 - q0) * wo
+                BLAS.gemm(transA: true, m: kr, n: cols, k: cg, a: w + grp * cg * kr, lda: kr,
+                          b: dy + j * p + q0 * wo, ldb: ldy, c: tile, ldc: cols)
+                ConvKernels.col2vol(tile, ld: cols, g, group: grp, n0: n0 + j, nb: 1, rows: q0..<q1, gx: gx,
+                                    compute: compute)
+            }
+        }
+    }
+
+    /// Backward pass. `kept` is forward's column buffer for every sample (for dW).
     private func convBackward(_ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ gy: UnsafeMutablePointer<Float>,
                               _ gx: UnsafeMutablePointer<Float>?, _ gw: UnsafeMutablePointer<Float>?, _ g: ConvGeometry,
                               kept: UnsafeMutablePointer<Float>?) {
@@ -200,12 +256,12 @@ extension Tape {
             gx = nil
         }
         let nbMax = g.sampleBlock
-        let buffer = kept ?? scratch(kr * nbMax * p)  // columns for dW, then overwritten by dcol
+        let buffer = gw == nil ? nil : kept ?? scratch(kr * nbMax * p)  // columns for dW
+        let tile = gx == nil ? nil : scratch(kr * g.tileRows * g.wo)  // dcol, one tile of rows
         let block = nbMax > 1 ? scratch(cg * nbMax * p) : nil
         for n0 in stride(from: 0, to: g.n, by: nbMax) {
             let nb = min(nbMax, g.n - n0)
             for grp in 0..<g.groups {
-                let (col, ld) = columns(buffer, keep: kept != nil, g, group: grp, n0: n0, nb: nb)
                 let yg = gy + (n0 * g.cout + grp * cg) * p
                 let dy: UnsafeMutablePointer<Float>
                 if let block {
@@ -216,15 +272,14 @@ extension Tape {
                     dy = yg
                 }
                 let ldy = nb * p
-                if let gw {
-                    if kept == nil { ConvKernels.vol2col(x, g, group: grp, n0: n0, nb: nb, col: col, ld: ld, compute: compute) }
+                if let gw, let buffer {
+                    let (col, ld) = columns(buffer, keep: kept != nil, g, group: grp, n0: n0, nb: nb)
+                    if kept == nil { ConvKernels.vol2col(x, g, group: grp, n0: n0, nb: nb, rows: 0..<g.to * g.ho, col: col, ld: ld, compute: compute) }
                     BLAS.gemm(transB: true, m: cg, n: kr, k: nb * p, a: dy, lda: ldy, b: col, ldb: ld,
                               beta: 1, c: gw + grp * cg * kr, ldc: kr)
                 }
-                if let gx {
-                    BLAS.gemm(transA: true, m: kr, n: nb * p, k: cg, a: w + grp * cg * kr, lda: kr, b: dy, ldb: ldy,
-                              c: col, ldc: ld)
-                    ConvKernels.col2vol(col, ld: ld, g, group: grp, n0: n0, nb: nb, gx: gx, compute: compute)
+                if let gx, let tile {
+                    inputGradByTiles(dy, ldy: ldy, w, gx, g, group: grp, n0: n0, nb: nb, tile: tile)
                 }
             }
         }

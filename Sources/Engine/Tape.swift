@@ -45,6 +45,8 @@ public final class Tape {
     public var sampleKeys: [UInt64] = []
     /// Called during `backward` with each parameter index once its gradient is complete.
     public var onParameterGradReady: ((Int) -> Void)?
+    /// When set, books forward and backward wall time per op kind (see OpProfiler.swift).
+    public var profiler: OpProfiler?
 
     private(set) var nodes: [Node] = []
     private var randomOps: UInt64 = 0
@@ -125,6 +127,7 @@ public final class Tape {
 
     /// For op implementers: a new node of `shape` with an arena value buffer.
     public func output(shape: [Int], needsGrad: Bool) -> (Var, UnsafeMutablePointer<Float>) {
+        profiler?.outputCreated()
         let n = shape.reduce(1, *)
         let p = arena.take(n)
         let id = nodes.count
@@ -150,8 +153,13 @@ public final class Tape {
 
     /// For op implementers: sets the backward closure of `v`. It runs only if `v` received a
     /// gradient; it reads `tape.grad(v)` and accumulates into inputs that `needsGrad`.
-    public func setBackward(_ v: Var, _ body: @escaping (Tape) -> Void) {
-        if nodes[v.id].needsGrad { nodes[v.id].backward = body }
+    public func setBackward(_ v: Var, function: StaticString = #function, _ body: @escaping (Tape) -> Void) {
+        guard let profiler else {
+            if nodes[v.id].needsGrad { nodes[v.id].backward = body }
+            return
+        }
+        let k = profiler.opRecorded(function)
+        if nodes[v.id].needsGrad { nodes[v.id].backward = profiler.timed(k, body) }
     }
 
     /// Workspace floats valid until `reset()` (im2col columns, saved statistics).

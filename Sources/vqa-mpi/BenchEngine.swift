@@ -5,7 +5,9 @@
 // model_gflop per training step (3× the forward FLOPs: forward, input and weight gradients);
 // achieved_gflops = model_gflop / step time; sgemm_gflops of cblas_sgemm on the model's dominant
 // convolution as one GEMM (same threads); allocs_per_step (arena buffers obtained from the system
-// per steady-state step: 0 means every buffer is reused); peak_rss_mb.
+// per steady-state step: 0 means every buffer is reused); peak_rss_mb. With --profile, `steps` more
+// plain steps run with an OpProfiler on the tape and "profile" lists, per op kind and step, the
+// calls and forward/backward milliseconds (slowest first).
 
 import ArgumentParser
 import Dist
@@ -20,12 +22,14 @@ struct BenchEngine: ParsableCommand {
     @Option(help: "Measured steps per variant.") var steps = 5
     @Option(help: "Warm-up steps (not timed).") var warmup = 2
     @Flag(help: "Print one JSON object.") var json = false
+    @Flag(help: "After timing, profile the plain step: milliseconds per op kind, forward and backward.") var profile = false
 
     func run() throws {
         BLAS.setThreads(options.threads)
         let compute = Compute(threads: options.threads)
         let work = SyntheticWorkload(frames: options.frames, size: options.size, seed: options.seed)
         var results: [Regularizer: (StepBenchResult, VQAModel)] = [:]
+        var profiled: [OpProfiler.Entry] = []
         for reg in [Regularizer.none, .awp] {
             let model = try options.makeModel()
             var cfg = try options.stepConfig(reg)
@@ -33,6 +37,13 @@ struct BenchEngine: ParsableCommand {
             let step = try DataParallelStep(model: model, comm: SoloCommunicator(), optimizer: try options.optimizerConfig(),
                                             config: cfg, compute: compute)
             results[reg] = (try step.benchmark(work, globalBatch: batch, steps: steps, warmup: warmup, lr: options.lr), model)
+            if profile && reg == .none {
+                let profiler = OpProfiler()
+                step.tape.profiler = profiler
+                _ = try step.benchmark(work, globalBatch: batch, steps: steps, warmup: 0, lr: options.lr)
+                step.tape.profiler = nil
+                profiled = profiler.entries.sorted { $0.forwardSeconds + $0.backwardSeconds > $1.forwardSeconds + $1.backwardSeconds }
+            }
         }
         let (plain, model) = results[.none]!, awp = results[.awp]!.0
         let gflop = 3 * model.forwardFlops(frames: options.frames, height: options.size, width: options.size) * Double(batch) / 1e9
@@ -54,10 +65,32 @@ struct BenchEngine: ParsableCommand {
             ("allocs_per_step", fmt(Double(plain.freshAllocations + awp.freshAllocations) / Double(2 * steps))),
             ("peak_rss_mb", fmt(Double(usage.ru_maxrss) / 1024)), ("blas_core", "\"\(BLAS.coreName)\""),
         ]
+        let perStep = { (e: OpProfiler.Entry) in
+            (Double(e.calls) / Double(steps), e.forwardSeconds * 1000 / Double(steps), e.backwardSeconds * 1000 / Double(steps))
+        }
         if json {
-            print("{" + fields.map { "\"\($0.0)\": \($0.1)" }.joined(separator: ", ") + "}")
+            var all = fields
+            if profile {
+                all.append(("profile", "[" + profiled.map { e in
+                    let (c, f, b) = perStep(e)
+                    return "{\"op\": \"\(e.name)\", \"calls\": \(fmt(c)), \"forward_ms\": \(fmt(f)), \"backward_ms\": \(fmt(b))}"
+                }.joined(separator: ", ") + "]"))
+            }
+            print("{" + all.map { "\"\($0.0)\": \($0.1)" }.joined(separator: ", ") + "}")
         } else {
             for (k, v) in fields { print("\(k): \(v)") }
+            if profile {
+                print("profile (per plain step, slowest first):")
+                print("  op                         calls  forward_ms  backward_ms")
+                for e in profiled {
+                    let (c, f, b) = perStep(e)
+                    let name = e.name.padding(toLength: 26, withPad: " ", startingAt: 0)
+                    print("  \(name) \(pad(fmt(c), 5)) \(pad(fmt(f), 11)) \(pad(fmt(b), 12))")
+                }
+            }
         }
     }
 }
+
+/// `s` right-aligned in `width` columns.
+private func pad(_ s: String, _ width: Int) -> String { String(repeating: " ", count: max(0, width - s.count)) + s }

@@ -80,6 +80,10 @@ final class ConvTests: XCTestCase {
         ("T = 1", Case(x: [2, 3, 1, 9, 8], w: [4, 3, 1, 3, 3], padding: (0, 1, 1))),
         ("kernel 5 > stride 2/3", Case(x: [1, 2, 3, 11, 10], w: [3, 2, 1, 5, 5], stride: (1, 2, 3), padding: (0, 2, 2))),
         ("large plane (per-sample GEMM)", Case(x: [2, 2, 2, 40, 40], w: [3, 2, 1, 3, 3], padding: (0, 1, 1))),
+        ("large plane, stride (1,2,2), odd rows (tiles with remainder)",
+         Case(x: [1, 3, 3, 93, 90], w: [4, 3, 3, 3, 3], stride: (1, 2, 2), padding: (1, 1, 1))),
+        ("large plane, patchify stride = kernel (fragnet stem)",
+         Case(x: [1, 3, 4, 160, 128], w: [5, 3, 2, 4, 4], stride: (2, 4, 4))),
         ("sample blocks with remainder", Case(x: [7, 2, 10, 10, 10], w: [3, 2, 1, 3, 3], padding: (0, 1, 1))),
         ("stride 2 wide rows (vector gather/scatter)", Case(x: [2, 2, 2, 9, 41], w: [3, 2, 1, 3, 3], stride: (1, 2, 2),
                                                              padding: (0, 1, 1))),
@@ -92,9 +96,12 @@ final class ConvTests: XCTestCase {
     ]
 
     func testConv3dMatchesNaiveForwardAndBackward() {
-        // Budget 0: backward rebuilds the columns; default: forward's columns are reused.
-        for budget in [ConvGeometry.defaultColumnBudget, 0] { for (name0, c) in Self.cases {
-            let name = "\(name0), column budget \(budget)"
+        // Column budget 0: backward rebuilds the columns; default: forward's columns are reused.
+        // Tile budget 1: one output row per tile; 10 000: a few rows, with a remainder tile (tiles
+        // carry dcol → dX, and forward and dX-by-convolution of per-sample GEMMs larger than the budget).
+        let column = ConvGeometry.defaultColumnBudget, tile = ConvGeometry.defaultTileBudget
+        for (budget, tiles) in [(column, tile), (0, tile), (column, 1), (0, 10_000)] { for (name0, c) in Self.cases {
+            let name = "\(name0), column budget \(budget), tile budget \(tiles)"
             let naive = NaiveConv3d(xs: c.x, ws: c.w, stride: c.stride, padding: c.padding, dilation: c.dilation, groups: c.groups)
             let x = randomArray(c.x.reduce(1, *), seed: 11), w = randomArray(c.w.reduce(1, *), seed: 12)
             let b = c.bias ? randomArray(c.w[0], seed: 13) : nil
@@ -102,7 +109,7 @@ final class ConvTests: XCTestCase {
             let xv = tape.leaf(x, shape: c.x), wv = tape.leaf(w, shape: c.w)
             let bv = b.map { tape.leaf($0, shape: [c.w[0]]) }
             let y = tape.conv3d(xv, wv, bv, stride: c.stride, padding: c.padding, dilation: c.dilation, groups: c.groups,
-                                columnBudget: budget)
+                                columnBudget: budget, tileBudget: tiles)
             XCTAssertEqual(tape.shape(y), naive.outShape, name)
             XCTAssertLessThan(maxRelativeError(tape.array(y), naive.forward(x, w, b)), 1e-4, "forward: \(name)")
             let gy = randomArray(tape.count(y), seed: 14)

@@ -1,0 +1,22 @@
+import XCTest
+import Foundation
+
+final class BenchEngineCLITests: XCTestCase {
+    func testProfileListsEveryConvolutionPerStep() throws {
+        // A narrow fragnet on 2 clips of 2×64²: 9 convolutions (stem, 3 × down + block, 2 head) per step.
+        let r = try CLI.vqa(["bench", "engine", "--model", "fragnet", "--model-option", "widths=4,8,8,8",
+                             "--model-option", "head_hidden=4", "--batch", "2", "--frames", "2", "--size", "64",
+                             "--threads", "1", "--steps", "2", "--warmup", "1", "--json", "--profile"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let obj = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any], r.stdout)
+        let profile = try XCTUnwrap(obj["profile"] as? [[String: Any]], r.stdout)
+        let byOp = Dictionary(uniqueKeysWithValues: profile.map { ($0["op"] as? String ?? "", $0) })
+        XCTAssertEqual(byOp["convolve"]?["calls"] as? Double, 9, r.stdout)
+        XCTAssertEqual(byOp["groupNormGelu"]?["calls"] as? Double, 7, r.stdout)
+        XCTAssertGreaterThan(byOp["convolve"]?["backward_ms"] as? Double ?? 0, 0, r.stdout)
+        // Slowest first.
+        let totals = profile.map { ($0["forward_ms"] as? Double ?? 0) + ($0["backward_ms"] as? Double ?? 0) }
+        XCTAssertEqual(totals, totals.sorted(by: >))
+        XCTAssertEqual(obj["allocs_per_step"] as? Double, 0, r.stdout)
+    }
+}
