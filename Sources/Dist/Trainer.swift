@@ -85,6 +85,7 @@ public final class Trainer {
         trainLoader = try Loader(entries: trainEntries, sampler: sampler, rank: comm.rank, worldSize: comm.size,
                                  batchSizePerRank: batchPerRank, seed: UInt64(c.train.seed), shuffle: true, train: true,
                                  decodeThreads: c.train.decodeThreads, open: { try VideoDecoder(path: $0, threads: 1) })
+        trainLoader.shuffleBlock = c.train.shuffleBlock
         for (i, v) in c.data.val.enumerated() {
             let entries = try Labels.load(path: v.labels, dataRoot: v.dataRoot.isEmpty ? nil : v.dataRoot)
             let loader = try DistributedEval.loader(entries: entries, sampler: c.data.train.sampler, comm: comm,
