@@ -96,7 +96,7 @@ public struct StudyRun: Sendable, Equatable {
             sharp.hessian = StudyRun.number((first["hessian"] as? [String: Any])?["eigenvalue"]) ?? .nan
         }
         self.init(directory: directory, kind: kind, setting: manifest["setting"] as? String ?? "", seed: Int(seed),
-                  epochs: epochs.count, final: scores(last), best: scores(epochs[bestIndex]), bestEpoch: epochs[bestIndex].epoch,
+                  epochs: last.epoch, final: scores(last), best: scores(epochs[bestIndex]), bestEpoch: epochs[bestIndex].epoch,
                   gap: gap, gapFromEval: fromEval, sharpnessMean: sharp.mean, sharpnessMax: sharp.max, hessianTop: sharp.hessian)
     }
 }
