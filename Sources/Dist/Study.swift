@@ -96,7 +96,7 @@ public struct StudyRun: Sendable, Equatable {
             sharp.hessian = StudyRun.number((first["hessian"] as? [String: Any])?["eigenvalue"]) ?? .nan
         }
         self.init(directory: directory, kind: kind, setting: manifest["setting"] as? String ?? "", seed: Int(seed),
-                  epochs: epochs.count, final: scores(last), best: scores(epochs[bestIndex]), bestEpoch: epochs[bestIndex].epoch,
+                  epochs: last.epoch, final: scores(last), best: scores(epochs[bestIndex]), bestEpoch: epochs[bestIndex].epoch,
                   gap: gap, gapFromEval: fromEval, sharpnessMean: sharp.mean, sharpnessMax: sharp.max, hessianTop: sharp.hessian)
     }
 }
@@ -133,7 +133,7 @@ extension StudyRun {
         throw DistError("\(path) holds no JSON line; write it with `vqa-mpi eval --json ... > \(path)`")
     }
 
-    /// Parses metrics.jsonl; every epoch must name the sets in `sets` (else the set names are wrong).
+    /// Parses metrics.jsonl's validated epochs; each must name the sets in `sets` (else the set names are wrong).
     static func epochs(path: String, sets: [String]) throws -> [StudyEpoch] {
         guard let data = FileManager.default.contents(atPath: path) else {
             throw DistError("\(path) is missing or unreadable; pass run directories written by `vqa-mpi train`")
@@ -146,7 +146,8 @@ extension StudyRun {
             }
             var e = StudyEpoch(epoch: (number(obj["epoch"]).map { Int($0) }) ?? out.count + 1)
             e.gapSRCC = number(obj["gap_srcc"])
-            let val = obj["val"] as? [String: Any] ?? [:]
+            // Epochs between validations (train.eval_every > 1) carry no "val": nothing to score.
+            guard let val = obj["val"] as? [String: Any], !val.isEmpty else { continue }
             for set in sets {
                 guard let entry = val[set] as? [String: Any] else {
                     throw DistError("\(path):\(n + 1): no validation set '\(set)'; sets present: \(val.keys.sorted().joined(separator: ", ")) (choose them with --in-domain/--shifted)")
@@ -157,7 +158,7 @@ extension StudyRun {
             }
             out.append(e)
         }
-        if out.isEmpty { throw DistError("\(path) has no epochs; did the run finish its first epoch?") }
+        if out.isEmpty { throw DistError("\(path) has no validated epochs; did the run finish its first validation (train.eval_every)?") }
         return out
     }
 }

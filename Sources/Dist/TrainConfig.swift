@@ -100,6 +100,9 @@ public struct TrainConfig: Codable, Equatable, Sendable {
         public var logEvery = 10
         /// Evaluate the validation sets every N epochs (and after the last).
         public var evalEvery = 1
+        /// Shuffle blocks of N consecutive training entries (e.g. a synthetic scene's versions), so a
+        /// batch compares versions of the same content; 1 shuffles videos singly.
+        public var shuffleBlock = 1
         /// Stop (with diagnostics) after this many skipped non-finite steps in a row (0: never).
         public var maxNonfiniteSteps = 5
         /// Stop after this many failed checkpoint saves in a row (each failure is retried at the next save).
@@ -165,6 +168,7 @@ public struct TrainConfig: Codable, Equatable, Sendable {
         if train.batchSize < 1 { try fail("train.batch_size must be ≥ 1, got \(train.batchSize)") }
         if train.threads < 1 || train.decodeThreads < 1 { try fail("train.threads and train.decode_threads must be ≥ 1") }
         if !(0..<1).contains(train.ema) { try fail("train.ema must be in [0, 1), got \(train.ema)") }
+        if train.shuffleBlock < 1 { try fail("train.shuffle_block must be ≥ 1 (1: shuffle videos singly), got \(train.shuffleBlock)") }
         if train.evalEvery < 1 { try fail("train.eval_every must be ≥ 1 (validate every N epochs and after the last), got \(train.evalEvery)") }
         if train.keepLast < 1 { try fail("train.keep_last must be ≥ 1, got \(train.keepLast)") }
         if train.maxNonfiniteSteps < 0 { try fail("train.max_nonfinite_steps must be ≥ 0 (0: never stop), got \(train.maxNonfiniteSteps)") }

@@ -92,6 +92,7 @@ public final class Trainer {
                                  batchSizePerRank: batchPerRank, seed: UInt64(c.train.seed), shuffle: true, train: true,
                                  decodeThreads: c.train.decodeThreads, features: trainMotion,
                                  open: { try VideoDecoder(path: $0, threads: 1) })
+        trainLoader.shuffleBlock = c.train.shuffleBlock
         for (i, v) in c.data.val.enumerated() {
             let entries = try Labels.load(path: v.labels, dataRoot: v.dataRoot.isEmpty ? nil : v.dataRoot)
             let motion = try MotionFeatureSource.make(path: v.motionFeatures, model: model, roots: [v.dataRoot], entries: entries,

@@ -9,6 +9,8 @@
 //   head: 1×1×1 conv 192→64, GELU, dropout, 1×1×1 conv 64→1 → quality map [N, 1, T/2, 7, 7]
 //   score = mean of the map over (T, H, W) → [N]
 // Every stage: down = Conv3d → GroupNorm → GELU; block = Conv3d(1,3,3) → GroupNorm → GELU; out = down + block.
+// Option norm=none drops every GroupNorm (Conv3d → GELU), keeping the features' global energy
+// (noise, blur and blocking levels) that per-sample normalisation divides away.
 // No batch statistics anywhere, so 1 rank and N ranks compute the same function of the global batch.
 
 /// The fragnet model (see the shape legend above; PyTorch twin in scripts/reference/fragnet.py).
@@ -23,12 +25,14 @@ public final class FragNet: VQAModel {
         public var groups = 4
         /// Dropout before the last head layer (training only).
         public var dropout: Float = 0.5
+        /// Per-sample GroupNorm after every convolution (`norm=group`, the default) or none (`norm=none`).
+        public var groupNorm = true
 
         public init() {}
 
-        /// Reads `widths=24,48,96,192`, `head_hidden`, `groups`, `dropout` from string options.
+        /// Reads `widths=24,48,96,192`, `head_hidden`, `groups`, `dropout`, `norm=group|none` from string options.
         public init(options: [String: String]) throws {
-            let valid = ["widths", "head_hidden", "groups", "dropout"]
+            let valid = ["widths", "head_hidden", "groups", "dropout", "norm"]
             for k in options.keys where !valid.contains(k) {
                 throw EngineError("fragnet: unknown option '\(k)'; valid options: \(valid.joined(separator: ", "))")
             }
@@ -40,20 +44,24 @@ public final class FragNet: VQAModel {
             if let h = options["head_hidden"] { guard let v = Int(h), v > 0 else { throw EngineError("fragnet: head_hidden must be a positive integer, got '\(h)'") }; headHidden = v }
             if let g = options["groups"] { guard let v = Int(g), v > 0 else { throw EngineError("fragnet: groups must be a positive integer, got '\(g)'") }; groups = v }
             if let d = options["dropout"] { guard let v = Float(d), v >= 0, v < 1 else { throw EngineError("fragnet: dropout must be in [0, 1), got '\(d)'") }; dropout = v }
-            for w in widths where w % groups != 0 {
+            if let n = options["norm"] {
+                guard n == "group" || n == "none" else { throw EngineError("fragnet: norm must be 'group' or 'none', got '\(n)'") }
+                groupNorm = n == "group"
+            }
+            for w in widths where groupNorm && w % groups != 0 {
                 throw EngineError("fragnet: width \(w) is not divisible by groups=\(groups)")
             }
         }
     }
 
     struct Stage {
-        let down: Conv3dLayer, downNorm: GroupNormLayer, block: Conv3dLayer, blockNorm: GroupNormLayer
+        let down: Conv3dLayer, downNorm: GroupNormLayer?, block: Conv3dLayer, blockNorm: GroupNormLayer?
     }
 
     public let name = "fragnet"
     public let parameters = ParameterStore()
     public let config: Config
-    let stem: Conv3dLayer, stemNorm: GroupNormLayer
+    let stem: Conv3dLayer, stemNorm: GroupNormLayer?
     let stages: [Stage]
     let head: VQAHeadLayers
 
@@ -61,15 +69,18 @@ public final class FragNet: VQAModel {
     public init(config: Config = Config(), seed: UInt64) throws {
         self.config = config
         let p = parameters, w = config.widths, g = config.groups
+        func norm(_ name: String, _ channels: Int) -> GroupNormLayer? {
+            config.groupNorm ? GroupNormLayer(p, name, groups: g, channels: channels) : nil
+        }
         stem = Conv3dLayer(p, "stem.conv", cin: 3, cout: w[0], kernel: (2, 4, 4), stride: (2, 4, 4))
-        stemNorm = GroupNormLayer(p, "stem.norm", groups: g, channels: w[0])
+        stemNorm = norm("stem.norm", w[0])
         stages = (0..<3).map { i in
             Stage(down: Conv3dLayer(p, "stages.\(i).down", cin: w[i], cout: w[i + 1], kernel: (3, 3, 3),
                                     stride: (1, 2, 2), padding: (1, 1, 1)),
-                  downNorm: GroupNormLayer(p, "stages.\(i).down_norm", groups: g, channels: w[i + 1]),
+                  downNorm: norm("stages.\(i).down_norm", w[i + 1]),
                   block: Conv3dLayer(p, "stages.\(i).block.conv", cin: w[i + 1], cout: w[i + 1], kernel: (1, 3, 3),
                                      padding: (0, 1, 1)),
-                  blockNorm: GroupNormLayer(p, "stages.\(i).block.norm", groups: g, channels: w[i + 1]))
+                  blockNorm: norm("stages.\(i).block.norm", w[i + 1]))
         }
         head = VQAHeadLayers(p, "head", cin: w[3], hidden: config.headHidden)
         p.allocate()
@@ -86,8 +97,9 @@ public final class FragNet: VQAModel {
         precondition(s[2] % 2 == 0 && s[3] % 32 == 0 && s[4] % 32 == 0,
                      "fragnet needs an even frame count and H, W divisible by 32, got \(s)")
         // gelu(norm(x)) as one fused op, bit-identical to t.gelu(norm(t, p, x)).
-        func normGelu(_ norm: GroupNormLayer, _ x: Var) -> Var {
-            t.groupNormGelu(x, groups: norm.groups, t.parameter(p, norm.weight), t.parameter(p, norm.bias))
+        func normGelu(_ norm: GroupNormLayer?, _ x: Var) -> Var {
+            guard let norm else { return t.gelu(x) }
+            return t.groupNormGelu(x, groups: norm.groups, t.parameter(p, norm.weight), t.parameter(p, norm.bias))
         }
         var h = normGelu(stemNorm, stem(t, p, x))
         for st in stages {

@@ -9,6 +9,8 @@ final class LoaderCore: @unchecked Sendable {
     let config: SamplerConfig
     let rank: Int, worldSize: Int, batch: Int, steps: Int, global: Int
     let seed: UInt64, shuffle: Bool, train: Bool
+    /// Consecutive entries shuffled as one block (1: entries shuffled singly); set before start(epoch:).
+    var shuffleBlock = 1
     let maxFailureFraction: Double
     let failures: FailureLog
     let open: @Sendable (String) throws -> FrameReader
@@ -61,7 +63,9 @@ final class LoaderCore: @unchecked Sendable {
         var perm = Array(0..<n)
         if shuffle {
             var rng = MediaRNG(seed: seed, epoch: epoch, index: 0, purpose: .shuffle)
-            perm = rng.permutation(n)
+            let k = shuffleBlock
+            perm = k <= 1 ? rng.permutation(n)
+                : rng.permutation((n + k - 1) / k).flatMap { b in (b * k)..<min(n, (b + 1) * k) }
         }
         return (0..<(steps * global)).map { perm[$0 % n] }
     }

@@ -112,6 +112,13 @@ public final class Loader: @unchecked Sendable {
 
     deinit { core.shutdown() }
 
+    /// Blocks of this many consecutive entries keep their order and stay together when shuffled
+    /// (e.g. the versions of one synthetic scene); 1 (the default) shuffles entries singly.
+    public var shuffleBlock: Int {
+        get { core.shuffleBlock }
+        set { precondition(newValue >= 1, "shuffleBlock must be ≥ 1, got \(newValue)"); core.shuffleBlock = newValue }
+    }
+
     /// The epoch's padded global order: entry index at each position (steps·worldSize·B of them).
     public func epochOrder(_ epoch: Int) -> [Int] { core.order(epoch: epoch) }
 
