@@ -170,7 +170,7 @@ final class TrainE2ETests: XCTestCase {
     func testDryRunAndConfigErrors() throws {
         let r = try CLI.vqa(["train", "--dry-run", "--epochs", "3", "--regularizer", "awp", "--set", "regularization.awp.gamma=0.002"])
         XCTAssertEqual(r.status, 0, r.stderr)
-        XCTAssertTrue(r.stdout.contains("epochs: 3") && r.stdout.contains("kind: awp") && r.stdout.contains("gamma: 2e-3"), r.stdout)
+        XCTAssertTrue(r.stdout.contains("epochs: 3") && r.stdout.contains("kind: awp") && r.stdout.contains("gamma: 0.002"), r.stdout)
         let bad = try CLI.vqa(["train", "--dry-run", "--set", "train.epoch=3"])
         XCTAssertNotEqual(bad.status, 0)
         XCTAssertTrue(bad.stderr.contains("unknown key 'train.epoch'") && bad.stderr.contains("epochs"), bad.stderr)
