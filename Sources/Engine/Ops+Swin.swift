@@ -57,6 +57,21 @@ public struct WindowBiasGeometry: Sendable {
 }
 
 extension Tape {
+    /// Checks the relative (and fragment) bias tables [L, heads] against `g`'s index and gate; returns
+    /// the tables' shape. Shared by `windowBias` and the fused `windowAttention`.
+    @discardableResult
+    func checkBiasTables(_ op: String, relative: Var, fragment: Var?, heads: Int, geometry g: WindowBiasGeometry) -> [Int] {
+        let rs = shape(relative), n = g.tokens
+        precondition(rs.count == 2 && rs[1] == heads, "\(op): table \(rs) is not [L, \(heads)]")
+        precondition(g.index.count == n * n && g.index.allSatisfy { Int($0) < rs[0] && $0 >= 0 },
+                     "\(op): index does not address the \(rs[0]) rows of the table")
+        if let f = fragment {
+            precondition(shape(f) == rs, "\(op): fragment table \(shape(f)) differs from \(rs)")
+            precondition(g.hasGate, "\(op): a fragment table needs a gate of \(g.windows)×\(n)×\(n)")
+        }
+        return rs
+    }
+
     /// logits + bias + mask, with bias[w, h, i, j] = R[idx(i,j), h]·g[w,i,j] + F[idx(i,j), h]·(1 − g[w,i,j])
     /// when a fragment table F is given (FAST-VQA's gated relative position bias; g from `geometry`),
     /// R[idx(i,j), h] otherwise. The bias is gathered on the fly per (window, head): nothing of
@@ -65,14 +80,8 @@ extension Tape {
         let s = shape(logits), n = g.tokens, nW = g.windows
         precondition(s.count == 4 && s[2] == n && s[3] == n && s[0] % nW == 0,
                      "windowBias: logits \(s) are not [B·\(nW), heads, \(n), \(n)]")
-        let heads = s[1], rs = shape(relative)
-        precondition(rs.count == 2 && rs[1] == heads, "windowBias: table \(rs) is not [L, \(heads)]")
-        precondition(g.index.count == n * n && g.index.allSatisfy { Int($0) < rs[0] && $0 >= 0 },
-                     "windowBias: index does not address the \(rs[0]) rows of the table")
-        if let f = fragment {
-            precondition(shape(f) == rs, "windowBias: fragment table \(shape(f)) differs from \(rs)")
-            precondition(g.hasGate, "windowBias: a fragment table needs a gate of \(nW)×\(n)×\(n)")
-        }
+        let heads = s[1]
+        checkBiasTables("windowBias", relative: relative, fragment: fragment, heads: heads, geometry: g)
         let nn = n * n, batchWindows = s[0]
         let gate = fragment == nil ? nil : g.gatePatterns, gateOf = g.gateOf
         let mask = g.maskPatterns, maskOf = g.maskOf

@@ -31,14 +31,7 @@ extension Tape {
         let s = shape(qkv), n = g.tokens, nW = g.windows
         precondition(heads > 0 && s.count == 3 && s[1] == n && s[2] % (3 * heads) == 0 && s[0] % nW == 0,
                      "windowAttention: qkv \(s) is not [B·\(nW), \(n), 3·C] with C divisible by \(heads) heads")
-        let rs = shape(relative)
-        precondition(rs.count == 2 && rs[1] == heads, "windowAttention: table \(rs) is not [L, \(heads)]")
-        precondition(g.index.count == n * n && g.index.allSatisfy { Int($0) < rs[0] && $0 >= 0 },
-                     "windowAttention: index does not address the \(rs[0]) rows of the table")
-        if let f = fragment {
-            precondition(shape(f) == rs, "windowAttention: fragment table \(shape(f)) differs from \(rs)")
-            precondition(g.hasGate, "windowAttention: a fragment table needs a gate of \(nW)×\(n)×\(n)")
-        }
+        let rs = checkBiasTables("windowAttention", relative: relative, fragment: fragment, heads: heads, geometry: g)
         let dim = s[2] / 3, rows = rs[0], tasks = s[0] * heads, nn = n * n
         let group = max(1, min(tasks, groupTasks ?? WindowAttentionKernel.workspaceFloats / nn))
         let inputs = [qkv, relative] + (fragment.map { [$0] } ?? [])
