@@ -17,6 +17,18 @@ import Darwin
 #endif
 
 extension Kernels {
+    /// y[0..<n] = softmax(x[0..<n]) along one contiguous row (x and y may be the same memory); a row
+    /// of −∞ gives 0/0 as torch does.
+    @inline(__always)
+    static func softmaxRow(_ x: UnsafePointer<Float>, into y: UnsafeMutablePointer<Float>, _ n: Int) {
+        var top = -Float.infinity
+        for j in 0..<n { top = max(top, x[j]) }
+        if top == -.infinity { top = 0 }
+        for j in 0..<n { y[j] = exp(x[j] - top) }
+        let scale = Float(1 / sum(y, n))
+        for j in 0..<n { y[j] *= scale }
+    }
+
     /// Largest input for which `exp` is exact to a few ulp.
     static let expMaxInput: Float = 88
 

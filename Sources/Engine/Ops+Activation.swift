@@ -63,12 +63,7 @@ extension Tape {
                 let base = (line / inner) * len * inner + line % inner
                 let px = xp + base, py = yp + base
                 if inner == 1 {
-                    var m = -Float.infinity
-                    for j in 0..<len { m = max(m, px[j]) }
-                    if m == -.infinity { m = 0 }
-                    for j in 0..<len { py[j] = Kernels.exp(px[j] - m) }
-                    let r = Float(1 / Kernels.sum(py, len))
-                    for j in 0..<len { py[j] *= r }
+                    Kernels.softmaxRow(px, into: py, len)
                 } else {
                     var m = -Float.infinity
                     for j in 0..<len { m = max(m, px[j * inner]) }

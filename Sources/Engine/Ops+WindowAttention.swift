@@ -163,12 +163,7 @@ struct WindowAttentionKernel {
                     let m = mask + Int(maskOf[w]) * nn + row * n
                     for j in 0..<n { s[j] = s[j] + m[j] }
                 }
-                var top = -Float.infinity
-                for j in 0..<n { top = max(top, s[j]) }
-                if top == -.infinity { top = 0 }
-                for j in 0..<n { s[j] = Kernels.exp(s[j] - top) }
-                let scale = Float(1 / Kernels.sum(s, n))
-                for j in 0..<n { s[j] *= scale }
+                Kernels.softmaxRow(s, into: s, n)
             }
         }
     }
