@@ -153,7 +153,7 @@ def main():
         ours_pred = r0["global_pred"][s][: len(yt)]
         p = pred.detach().numpy()
         rows.append(dict(step=s, epoch=s // spe, lr_ours=float(r0["lr"][s]), lr_torch=lr,
-                         loss_ours=float(r0["loss"][s]), loss_torch=float(loss),
+                         loss_ours=float(r0["loss"][s]), loss_torch=float(loss.detach()),
                          srcc_ours=float(spearmanr(ours_pred, yt.numpy())[0]), srcc_torch=float(spearmanr(p, yt.numpy())[0]),
                          pred_ours=ours_pred.tolist(), pred_torch=p.tolist(), labels=yt.numpy().tolist(),
                          label_match=bool(np.array_equal(r0["global_label"][s][: len(yt)], yt.numpy()))))
