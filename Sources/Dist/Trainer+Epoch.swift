@@ -78,6 +78,7 @@ extension Trainer {
             lastLR = lr
             let r = try step.step(clips: ptr, clipShape: clipShape, motion: motion, labels: y, sampleKeys: keys, lr: lr,
                                   epoch: epoch, step: info.step, seed: UInt64(config.train.seed))
+            try dump?.record(samples: ptr, n: keep.count, labels: keep.map { b.labels[$0] }, indices: keep.map { b.indices[$0] }, lr: lr, result: r)
             time.forward += r.forwardSeconds; time.backward += r.backwardSeconds; time.communication += r.commSeconds
             time.perturbation += r.perturbSeconds; time.optimizer += r.optimizerSeconds
             info.step += 1

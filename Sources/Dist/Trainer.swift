@@ -28,6 +28,8 @@ public struct TrainOptions: Sendable {
     public var verbose = true
     /// This rank's pending stop signal (0: none), e.g. `PreemptionSignal.pending`; polled once per step.
     public var stopSignal: (@Sendable () -> Int32)?
+    /// Write every training batch (and the step results) to this safetensors file (Trainer+Dump).
+    public var dumpBatches: String?
     public init(outDir: String) { self.outDir = outDir }
 }
 
@@ -62,6 +64,8 @@ public final class Trainer {
     var hooks: FaultHooks
     var nonfiniteStreak = 0, nonfiniteFirst = 0, failedSaves = 0
     var lastSaved: (epoch: Int, step: Int)?
+    /// The `--dump-batches` record (nil unless asked).
+    var dump: BatchDump?
 
     var isRoot: Bool { comm.rank == 0 }
     func say(_ s: String) { if isRoot && options.verbose { print(s); fflush(nil) } }
@@ -164,6 +168,7 @@ public final class Trainer {
             removeStaleTemporaries()
         }
         say("training \(config.model.name) (\(model.parameters.parameterCount) parameters) on \(trainEntries.count) samples, \(comm.size) rank(s) × batch \(batchPerRank), \(trainLoader.stepsPerEpoch) steps/epoch, regularizer \(config.regularization.kind)")
+        startDump()
         var epoch = info.samplerEpoch
         while epoch < config.train.epochs && !stepLimitReached {
             if probing && epoch >= config.train.linearProbeEpochs { try leaveProbe() }
@@ -171,6 +176,7 @@ public final class Trainer {
             if !finished { break }
             epoch += 1
         }
+        try finishDump()
         try finish()
     }
 

@@ -23,13 +23,18 @@ DEFAULT_WIDTHS = (24, 48, 96, 192)
 BACKBONE_PREFIXES = ("stem.", "stages.")
 
 
+def group_norm(groups, channels):
+    """GroupNorm(groups, channels), or no normalisation (option norm=none) when groups is None."""
+    return nn.Identity() if groups is None else nn.GroupNorm(groups, channels, eps=1e-5)
+
+
 class Stem(nn.Module):
     """Patchify conv (2x4x4, stride = kernel) + GroupNorm + exact GELU."""
 
     def __init__(self, c_out, groups):
         super().__init__()
         self.conv = nn.Conv3d(3, c_out, kernel_size=(2, 4, 4), stride=(2, 4, 4), padding=0, bias=True)
-        self.norm = nn.GroupNorm(groups, c_out, eps=1e-5)
+        self.norm = group_norm(groups, c_out)
 
     def forward(self, x):
         return F.gelu(self.norm(self.conv(x)), approximate="none")
@@ -41,7 +46,7 @@ class Block(nn.Module):
     def __init__(self, c, groups):
         super().__init__()
         self.conv = nn.Conv3d(c, c, kernel_size=(1, 3, 3), stride=1, padding=(0, 1, 1), bias=True)
-        self.norm = nn.GroupNorm(groups, c, eps=1e-5)
+        self.norm = group_norm(groups, c)
 
     def forward(self, x):
         return F.gelu(self.norm(self.conv(x)), approximate="none")
@@ -53,7 +58,7 @@ class Stage(nn.Module):
     def __init__(self, c_in, c_out, groups):
         super().__init__()
         self.down = nn.Conv3d(c_in, c_out, kernel_size=3, stride=(1, 2, 2), padding=1, bias=True)
-        self.down_norm = nn.GroupNorm(groups, c_out, eps=1e-5)
+        self.down_norm = group_norm(groups, c_out)
         self.block = Block(c_out, groups)
 
     def forward(self, x):
@@ -80,10 +85,12 @@ class Head(nn.Module):
 class FragNet(nn.Module):
     """The `fragnet` model of vqa-mpi; state_dict names match the Swift parameter names."""
 
-    def __init__(self, widths=DEFAULT_WIDTHS, head_hidden=64, groups=4, dropout=0.5):
+    def __init__(self, widths=DEFAULT_WIDTHS, head_hidden=64, groups=4, dropout=0.5, norm="group"):
         super().__init__()
+        assert norm in ("group", "none"), "norm must be 'group' or 'none'"
+        groups = groups if norm == "group" else None
         assert len(widths) == 4, "widths must be [C0, C1, C2, C3]"
-        self.config = dict(widths=list(widths), head_hidden=head_hidden, groups=groups, dropout=dropout)
+        self.config = dict(widths=list(widths), head_hidden=head_hidden, groups=groups, dropout=dropout, norm=norm)
         self.stem = Stem(widths[0], groups)
         self.stages = nn.ModuleList([Stage(widths[i], widths[i + 1], groups) for i in range(3)])
         self.head = Head(widths[3], head_hidden, dropout)
