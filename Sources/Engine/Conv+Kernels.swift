@@ -71,6 +71,13 @@ struct ConvGeometry {
 
     /// Output rows (over To·Ho, each Wo positions) per tile: at least one, at most all.
     var tileRows: Int { max(1, min(to * ho, tileBudget / max(1, kRows * wo))) }
+    /// Tiles of `tileRows` output rows per sample and group.
+    var tilesPerPlane: Int { (to * ho + tileRows - 1) / tileRows }
+    /// Output rows (q = oz·Ho + oy) of tile `i`.
+    func tileRange(_ i: Int) -> Range<Int> {
+        let step = tileRows, q0 = i * step
+        return q0..<min(to * ho, q0 + step)
+    }
     /// Whether forward runs vol2col and the GEMM one tile of rows at a time: per-sample GEMMs
     /// whose column matrix exceeds the tile budget.
     var tiled: Bool { !isPointwise && !isDepthwise && sampleBlock == 1 && kRows * outPlane > tileBudget }
