@@ -18,7 +18,7 @@ extension Tape {
         let p = g.outPlane, kr = g.kRows, cg = g.coutG, c = compute
         if g.isPointwise {
             if let gw {  // items: (group, piece of dW's columns), samples added in order
-                let pieces = c.pieces(kr, parts: 2 * c.threads, minimum: 32)
+                let pieces = c.pieces(kr, parts: 2 * c.threads, minimum: 16, align: 8)
                 c.forEachItem(g.groups * pieces.parts) { _, item in
                     let grp = item / pieces.parts, cols = pieces.bounds(item % pieces.parts)
                     for n in 0..<g.n {
@@ -64,7 +64,7 @@ extension Tape {
             UnsafePointer(blocks.map { $0 + n0 * g.cout * p + grp * cg * nb * p } ?? gy + (n0 * g.cout + grp * cg) * p)
         }
         if let gw {
-            let pieces = c.pieces(kr, parts: 2 * c.threads, minimum: 32)
+            let pieces = c.pieces(kr, parts: 2 * c.threads, minimum: 16, align: 8)
             if let kept {  // one parallel pass: items (group, piece of dW's columns), blocks in order
                 c.forEachItem(g.groups * pieces.parts) { _, item in
                     let grp = item / pieces.parts, cols = pieces.bounds(item % pieces.parts)
