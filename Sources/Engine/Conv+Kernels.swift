@@ -43,6 +43,10 @@ struct ConvGeometry {
     var isPointwise: Bool { kvol == 1 && st == 1 && sh == 1 && sw == 1 && pt == 0 && ph == 0 && pw == 0 }
     /// One weight per output channel over a single input channel.
     var isDepthwise: Bool { groups == cin && groups > 1 && cinG == 1 }
+    /// The layer's shape for profiles, e.g. "conv 24->48 k3x3x3 s1x2x2 out 4x4x28x28" (N×To×Ho×Wo).
+    var profileLabel: String {
+        "conv \(cin)->\(cout) k\(kt)x\(kh)x\(kw) s\(st)x\(sh)x\(sw)\(groups > 1 ? " g\(groups)" : "") out \(n)x\(to)x\(ho)x\(wo)"
+    }
     /// Multiply-adds of the forward pass.
     var macs: Int { n * cout * outPlane * kRows }
 

@@ -90,6 +90,10 @@ extension Tape {
         } else {
             kept = BLAS.singleThreaded { convForward(xp, wp, bp, yp, g, keepColumns: keep) }
         }
+        if let profiler {
+            let flops = 2 * Double(g.macs), grads = (needsGrad(x) ? 1.0 : 0) + (needsGrad(weight) ? 1.0 : 0)
+            profiler.label(g.profileLabel, forwardFlops: flops, backwardFlops: grads * flops)
+        }
         setBackward(y) { t in
             let gy = t.grad(y)
             let gx = t.needsGrad(x) ? t.grad(x) : nil
