@@ -11,10 +11,11 @@
 // forward and dX-by-convolution GEMMs one cache-sized tile of output rows at a time, each tile
 // consumed right after vol2col fills it (kept columns for dW are filled in place).
 // Threads: one pool. OpenBLAS runs single-threaded inside convolutions (`BLAS.singleThreaded`) and
-// the `Compute` workers take whole work items (a tile: vol2col + its GEMM; a sample's dX; a column
-// piece of a GEMM), so no OpenBLAS worker spins while ours fill columns. Items never split a GEMM's
-// inner dimension, so every output element sums the same products in the same order whatever the
-// thread count: results are bit-identical for 1, 2, 3, ... threads.
+// the `Compute` workers take whole work items (a tile: vol2col + its GEMM; a sample's dX; a piece
+// of dW's columns), so no OpenBLAS worker spins while ours fill columns. Every GEMM covers one
+// sample and a split fixed by the geometry alone (OpenBLAS's result for an element depends on the
+// GEMM's shape, not only on its inputs), so results are bit-identical for any thread count, and a
+// sample's forward output does not depend on the other samples in the batch.
 // 1×1×1 stride-1 unpadded convolutions use the input as the column matrix; depthwise
 // convolutions (groups == Cin) run a direct kernel (Conv+Depthwise.swift).
 
@@ -111,82 +112,34 @@ extension Tape {
     }
 
     /// Forward pass; returns the column buffer when it holds every sample's columns (for dW).
+    /// Items: (sample, group, tile of output rows; one tile when the sample's columns fit the
+    /// budget), each vol2col'd into its worker's own buffer (or in place into the kept matrix) and
+    /// consumed by its GEMM while in that worker's cache.
     private func convForward(_ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ bias: UnsafePointer<Float>?,
                              _ y: UnsafeMutablePointer<Float>, _ g: ConvGeometry, keepColumns: Bool) -> UnsafeMutablePointer<Float>? {
         let p = g.outPlane, kr = g.kRows, cg = g.coutG, c = compute
+        ConvKernels.fillBias(y, bias, n: g.n, channels: g.cout, plane: p, compute: c)
         if g.isPointwise {
-            // Items: (sample, group, piece of the output plane).
-            ConvKernels.fillBias(y, bias, n: g.n, channels: g.cout, plane: p, compute: c)
-            let pieces = c.pieces(p, parts: 2 * c.threads, minimum: 256)
-            c.forEachItem(g.n * g.groups * pieces.parts) { _, item in
-                let ng = item / pieces.parts, n = ng / g.groups, grp = ng % g.groups, cols = pieces.bounds(item % pieces.parts)
-                BLAS.gemm(m: cg, n: cols.count, k: kr, a: w + grp * cg * kr, lda: kr,
-                          b: x + (n * g.cin + grp * g.cinG) * p + cols.lowerBound, ldb: p,
-                          beta: 1, c: y + (n * g.cout + grp * cg) * p + cols.lowerBound, ldc: p)
+            c.forEachItem(g.n * g.groups) { _, item in
+                let n = item / g.groups, grp = item % g.groups
+                BLAS.gemm(m: cg, n: p, k: kr, a: w + grp * cg * kr, lda: kr, b: x + (n * g.cin + grp * g.cinG) * p, ldb: p,
+                          beta: 1, c: y + (n * g.cout + grp * cg) * p, ldc: p)
             }
             return nil
         }
-        if g.tiled {
-            // Items: tiles of output rows, each vol2col'd and consumed by its GEMM on one worker while
-            // in that worker's cache; kept columns are written in place (the full matrix, for dW),
-            // otherwise into the worker's own tile.
-            ConvKernels.fillBias(y, bias, n: g.n, channels: g.cout, plane: p, compute: c)
-            let tiles = g.tilesPerPlane, items = g.n * g.groups * tiles, tileFloats = kr * g.tileRows * g.wo
-            let buffer = scratch(keepColumns ? g.allColumns : min(c.threads, items) * tileFloats)
-            let serial = Compute(threads: 1)
-            c.forEachItem(items) { worker, item in
-                let ng = item / tiles, n = ng / g.groups, grp = ng % g.groups, rows = g.tileRange(item % tiles)
-                let cols = rows.count * g.wo
-                let (col, ld) = keepColumns ? (buffer + grp * kr * g.n * p + n * p + rows.lowerBound * g.wo, g.n * p)
-                                            : (buffer + worker * tileFloats, cols)
-                ConvKernels.vol2col(x, g, group: grp, n0: n, nb: 1, rows: rows, col: col, ld: ld, compute: serial)
-                BLAS.gemm(m: cg, n: cols, k: kr, a: w + grp * cg * kr, lda: kr, b: col, ldb: ld,
-                          beta: 1, c: y + (n * g.cout + grp * cg) * p + rows.lowerBound * g.wo, ldc: p)
-            }
-            return keepColumns ? buffer : nil
-        }
-        // Blocks of samples: vol2col of the block (all groups), then the GEMMs as items of
-        // (group, piece of the block's columns), then the block's output moved into y.
-        let nbMax = g.sampleBlock
-        let buffer = scratch(keepColumns ? g.allColumns : g.groups * kr * nbMax * p)
-        let block = nbMax > 1 ? scratch(g.cout * nbMax * p) : nil
-        if nbMax == 1 { ConvKernels.fillBias(y, bias, n: g.n, channels: g.cout, plane: p, compute: c) }
-        for n0 in stride(from: 0, to: g.n, by: nbMax) {
-            let nb = min(nbMax, g.n - n0)
-            for grp in 0..<g.groups {
-                let (col, ld) = columns(buffer, keep: keepColumns, g, group: grp, n0: n0, nb: nb)
-                ConvKernels.vol2col(x, g, group: grp, n0: n0, nb: nb, rows: 0..<g.to * g.ho, col: col, ld: ld, compute: c)
-            }
-            let pieces = c.pieces(nb * p, parts: 2 * c.threads, minimum: 128)
-            c.forEachItem(g.groups * pieces.parts) { _, item in
-                let grp = item / pieces.parts, cols = pieces.bounds(item % pieces.parts)
-                let (col, ld) = columns(buffer, keep: keepColumns, g, group: grp, n0: n0, nb: nb)
-                if let block {
-                    BLAS.gemm(m: cg, n: cols.count, k: kr, a: w + grp * cg * kr, lda: kr, b: col + cols.lowerBound, ldb: ld,
-                              c: block + grp * cg * nb * p + cols.lowerBound, ldc: nb * p)
-                } else {
-                    BLAS.gemm(m: cg, n: cols.count, k: kr, a: w + grp * cg * kr, lda: kr, b: col + cols.lowerBound, ldb: ld,
-                              beta: 1, c: y + (n0 * g.cout + grp * cg) * p + cols.lowerBound, ldc: p)
-                }
-            }
-            if let block {
-                for grp in 0..<g.groups {
-                    ConvKernels.transposeBlock(sampleMajor: y + (n0 * g.cout + grp * cg) * p, block: block + grp * cg * nb * p,
-                                               nb: nb, channels: cg, channelStride: g.cout, plane: p, toBlock: false,
-                                               bias: bias.map { $0 + grp * cg }, compute: c)
-                }
-            }
+        let tiles = g.itemsPerPlane, step = g.itemRows, items = g.n * g.groups * tiles, tileFloats = kr * step * g.wo
+        let buffer = scratch(keepColumns ? g.allColumns : min(c.threads, items) * tileFloats)
+        let serial = Compute(threads: 1)
+        c.forEachItem(items) { worker, item in
+            let ng = item / tiles, n = ng / g.groups, grp = ng % g.groups, q0 = item % tiles * step
+            let rows = q0..<min(g.to * g.ho, q0 + step), cols = rows.count * g.wo
+            let (col, ld) = keepColumns ? (buffer + grp * kr * g.n * p + n * p + q0 * g.wo, g.n * p)
+                                        : (buffer + worker * tileFloats, cols)
+            ConvKernels.vol2col(x, g, group: grp, n0: n, nb: 1, rows: rows, col: col, ld: ld, compute: serial)
+            BLAS.gemm(m: cg, n: cols, k: kr, a: w + grp * cg * kr, lda: kr, b: col, ldb: ld,
+                      beta: 1, c: y + (n * g.cout + grp * cg) * p + q0 * g.wo, ldc: p)
         }
         return keepColumns ? buffer : nil
     }
 
-    /// Column matrix of group `grp`, samples from `n0`: (pointer, row stride). With `keep`, one
-    /// buffer holds every sample and group so that backward reuses it; otherwise `buffer` holds
-    /// one block per group.
-    func columns(_ buffer: UnsafeMutablePointer<Float>, keep: Bool, _ g: ConvGeometry, group grp: Int,
-                 n0: Int, nb: Int) -> (UnsafeMutablePointer<Float>, Int) {
-        let p = g.outPlane
-        if keep { return (buffer + grp * g.kRows * g.n * p + n0 * p, g.n * p) }
-        return (buffer + grp * g.kRows * nb * p, nb * p)
-    }
 }

@@ -1,9 +1,10 @@
 // Backward pass of `convolve` (Ops+Conv.swift): weight and input gradients on vol2col + sgemm.
 //
 // Shapes: x [N, Cin, T, H, W], weight [Cout, Cin/g, kt, kh, kw], dY [N, Cout, To, Ho, Wo];
-//         per group, col [K, N·P] (K = Cin/g·kt·kh·kw, P = To·Ho·Wo), dY_g [Cout/g, nb·P] per block.
-// dW_g += dY_g · colᵀ: items are pieces of dW's K columns; each item adds every sample block in
-//         order, so the sums run in the same order whatever the thread count.
+//         per group, col [K, N·P] (K = Cin/g·kt·kh·kw, P = To·Ho·Wo), dY_g [Cout/g, P] per sample.
+// dW_g += dY_g · colᵀ: items are pieces of dW's K columns fixed by the geometry
+//         (`weightGradPieces`); each item adds the samples in order, so the sums run in the same
+//         order whatever the thread count.
 // dX, stride 1: dX += conv(dY, flipped W) (`inputGradByConvolution`), items are tiles of rows.
 // dX, otherwise: dcol = W_gᵀ · dY_g one cache-sized tile of output rows at a time, scattered by
 //         col2vol (`inputGradByTiles`); items are (sample, group): each owns its planes of dX.
@@ -17,24 +18,19 @@ extension Tape {
         if gx == nil && gw == nil { return }
         let p = g.outPlane, kr = g.kRows, cg = g.coutG, c = compute
         if g.isPointwise {
-            if let gw {  // items: (group, piece of dW's columns), samples added in order
-                let pieces = c.pieces(kr, parts: 2 * c.threads, minimum: 16, align: 8)
-                c.forEachItem(g.groups * pieces.parts) { _, item in
-                    let grp = item / pieces.parts, cols = pieces.bounds(item % pieces.parts)
+            if let gw {  // items: groups, samples added in order
+                c.forEachItem(g.groups) { _, grp in
                     for n in 0..<g.n {
-                        BLAS.gemm(transB: true, m: cg, n: cols.count, k: p, a: gy + (n * g.cout + grp * cg) * p, lda: p,
-                                  b: x + (n * g.cin + grp * g.cinG + cols.lowerBound) * p, ldb: p,
-                                  beta: 1, c: gw + grp * cg * kr + cols.lowerBound, ldc: kr)
+                        BLAS.gemm(transB: true, m: cg, n: kr, k: p, a: gy + (n * g.cout + grp * cg) * p, lda: p,
+                                  b: x + (n * g.cin + grp * g.cinG) * p, ldb: p, beta: 1, c: gw + grp * cg * kr, ldc: kr)
                     }
                 }
             }
-            if let gx {  // items: (sample, group, piece of the plane)
-                let pieces = c.pieces(p, parts: 2 * c.threads, minimum: 256)
-                c.forEachItem(g.n * g.groups * pieces.parts) { _, item in
-                    let ng = item / pieces.parts, n = ng / g.groups, grp = ng % g.groups, cols = pieces.bounds(item % pieces.parts)
-                    BLAS.gemm(transA: true, m: kr, n: cols.count, k: cg, a: w + grp * cg * kr, lda: kr,
-                              b: gy + (n * g.cout + grp * cg) * p + cols.lowerBound, ldb: p,
-                              beta: 1, c: gx + (n * g.cin + grp * g.cinG) * p + cols.lowerBound, ldc: p)
+            if let gx {  // items: (sample, group)
+                c.forEachItem(g.n * g.groups) { _, item in
+                    let n = item / g.groups, grp = item % g.groups
+                    BLAS.gemm(transA: true, m: kr, n: p, k: cg, a: w + grp * cg * kr, lda: kr, b: gy + (n * g.cout + grp * cg) * p,
+                              ldb: p, beta: 1, c: gx + (n * g.cin + grp * g.cinG) * p, ldc: p)
                 }
             }
             return
@@ -45,49 +41,28 @@ extension Tape {
             inputGradByConvolution(gy, w, dx, g, tg)
             gx = nil
         }
-        if gx == nil && gw == nil { return }
-        // dY of block (n0, group) as a [Cout/g, nb·P] matrix: y's own layout for one-sample blocks,
-        // otherwise gathered once into `blocks` (one [Cout/g, nb·P] matrix per block and group).
-        let nbMax = g.sampleBlock
-        let blocks = nbMax > 1 ? scratch(g.n * g.cout * p) : nil
-        if let blocks {
-            for n0 in stride(from: 0, to: g.n, by: nbMax) {
-                let nb = min(nbMax, g.n - n0)
-                for grp in 0..<g.groups {
-                    ConvKernels.transposeBlock(sampleMajor: gy + (n0 * g.cout + grp * cg) * p,
-                                               block: blocks + n0 * g.cout * p + grp * cg * nb * p, nb: nb, channels: cg,
-                                               channelStride: g.cout, plane: p, toBlock: true, bias: nil, compute: c)
-                }
-            }
-        }
-        func dy(_ n0: Int, _ nb: Int, _ grp: Int) -> UnsafePointer<Float> {
-            UnsafePointer(blocks.map { $0 + n0 * g.cout * p + grp * cg * nb * p } ?? gy + (n0 * g.cout + grp * cg) * p)
-        }
         if let gw {
-            let pieces = c.pieces(kr, parts: 2 * c.threads, minimum: 16, align: 8)
-            if let kept {  // one parallel pass: items (group, piece of dW's columns), blocks in order
+            // Items: (group, piece of dW's columns); each adds the samples in order, one GEMM per sample.
+            let pieces = g.weightGradPieces
+            func add(_ n: Int, _ grp: Int, _ cols: Range<Int>, _ col: UnsafePointer<Float>, _ ld: Int) {
+                BLAS.gemm(transB: true, m: cg, n: cols.count, k: p, a: gy + (n * g.cout + grp * cg) * p, lda: p,
+                          b: col + cols.lowerBound * ld, ldb: ld, beta: 1, c: gw + grp * cg * kr + cols.lowerBound, ldc: kr)
+            }
+            if let kept {
                 c.forEachItem(g.groups * pieces.parts) { _, item in
                     let grp = item / pieces.parts, cols = pieces.bounds(item % pieces.parts)
-                    for n0 in stride(from: 0, to: g.n, by: nbMax) {
-                        let nb = min(nbMax, g.n - n0)
-                        let (col, ld) = columns(kept, keep: true, g, group: grp, n0: n0, nb: nb)
-                        BLAS.gemm(transB: true, m: cg, n: cols.count, k: nb * p, a: dy(n0, nb, grp), lda: nb * p,
-                                  b: col + cols.lowerBound * ld, ldb: ld, beta: 1, c: gw + grp * cg * kr + cols.lowerBound, ldc: kr)
-                    }
+                    for n in 0..<g.n { add(n, grp, cols, kept + grp * kr * g.n * p + n * p, g.n * p) }
                 }
-            } else {  // columns rebuilt one block at a time
-                let buffer = scratch(g.groups * kr * nbMax * p)
-                for n0 in stride(from: 0, to: g.n, by: nbMax) {
-                    let nb = min(nbMax, g.n - n0)
+            } else {  // columns rebuilt one sample at a time
+                let buffer = scratch(g.groups * kr * p)
+                for n in 0..<g.n {
                     for grp in 0..<g.groups {
-                        let (col, ld) = columns(buffer, keep: false, g, group: grp, n0: n0, nb: nb)
-                        ConvKernels.vol2col(x, g, group: grp, n0: n0, nb: nb, rows: 0..<g.to * g.ho, col: col, ld: ld, compute: c)
+                        ConvKernels.vol2col(x, g, group: grp, n0: n, nb: 1, rows: 0..<g.to * g.ho, col: buffer + grp * kr * p,
+                                            ld: p, compute: c)
                     }
                     c.forEachItem(g.groups * pieces.parts) { _, item in
-                        let grp = item / pieces.parts, cols = pieces.bounds(item % pieces.parts)
-                        let (col, ld) = columns(buffer, keep: false, g, group: grp, n0: n0, nb: nb)
-                        BLAS.gemm(transB: true, m: cg, n: cols.count, k: nb * p, a: dy(n0, nb, grp), lda: nb * p,
-                                  b: col + cols.lowerBound * ld, ldb: ld, beta: 1, c: gw + grp * cg * kr + cols.lowerBound, ldc: kr)
+                        let grp = item / pieces.parts
+                        add(n, grp, pieces.bounds(item % pieces.parts), buffer + grp * kr * p, p)
                     }
                 }
             }
@@ -96,8 +71,8 @@ extension Tape {
             let items = g.n * g.groups, tileFloats = kr * g.tileRows * g.wo
             let tiles = scratch(min(c.threads, items) * tileFloats)
             c.forEachItem(items) { worker, item in
-                let n = item / g.groups, grp = item % g.groups, n0 = n / nbMax * nbMax, nb = min(nbMax, g.n - n0)
-                inputGradByTiles(dy(n0, nb, grp) + (n - n0) * p, ldy: nb * p, w, gx, g, group: grp, sample: n,
+                let n = item / g.groups, grp = item % g.groups
+                inputGradByTiles(gy + (n * g.cout + grp * cg) * p, ldy: p, w, gx, g, group: grp, sample: n,
                                  tile: tiles + worker * tileFloats)
             }
         }

@@ -49,18 +49,19 @@ public struct Compute: Sendable {
             }
         }
     }
-
-    /// `count` split into at most `parts` pieces of at least `minimum` (the last may be shorter
-    /// only when `count < minimum`), boundaries rounded down to multiples of `align`:
-    /// piece `i` is `bounds(i)`.
-    func pieces(_ count: Int, parts: Int, minimum: Int, align: Int = 16) -> Pieces {
-        Pieces(count: count, parts: max(1, min(parts, count / max(minimum, 1))), align: align)
-    }
 }
 
 /// A range split into `parts` nearly equal pieces with aligned boundaries.
 struct Pieces {
     let count: Int, parts: Int, align: Int
+
+    /// `count` split into at most `parts` pieces of at least `minimum` (fewer when `count` is
+    /// small), boundaries rounded down to multiples of `align` (`minimum ≥ align`).
+    init(_ count: Int, parts: Int, minimum: Int, align: Int = 16) {
+        self.count = count
+        self.parts = max(1, min(parts, count / max(minimum, 1)))
+        self.align = align
+    }
 
     /// Piece `i` of `0..<parts`.
     func bounds(_ i: Int) -> Range<Int> {

@@ -25,6 +25,10 @@ final class ConvThreadsTests: XCTestCase {
         let extra: [(String, ConvTests.Case)] = [
             ("one sample, blocked plane", ConvTests.Case(x: [1, 5, 2, 7, 9], w: [7, 5, 3, 3, 3], stride: (1, 2, 2), padding: (1, 1, 1))),
             ("pointwise, wide plane", ConvTests.Case(x: [2, 6, 2, 30, 31], w: [5, 6, 1, 1, 1])),
+            // Long inner dimensions (K = 648, 432): OpenBLAS's sums depend on a GEMM's shape, so any
+            // split that followed the thread count would show here.
+            ("fragnet stage 0 down", ConvTests.Case(x: [3, 24, 2, 28, 28], w: [48, 24, 3, 3, 3], stride: (1, 2, 2), padding: (1, 1, 1))),
+            ("fragnet stage 0 block", ConvTests.Case(x: [2, 48, 2, 28, 28], w: [48, 48, 1, 3, 3], padding: (0, 1, 1))),
         ]
         for (budget, tiles) in [(column, tile), (0, tile), (column, 1), (0, 10_000)] {
             for (name, c) in ConvTests.cases + extra {
@@ -89,9 +93,8 @@ final class ConvThreadsTests: XCTestCase {
     }
 
     func testPiecesCoverTheRangeWithAlignedBoundaries() {
-        let c = Compute(threads: 2)
         for (count, parts, minimum) in [(96, 4, 32), (1000, 4, 128), (100, 4, 256), (784, 4, 128), (17, 3, 16), (5, 2, 16)] {
-            let p = c.pieces(count, parts: parts, minimum: minimum)
+            let p = Pieces(count, parts: parts, minimum: minimum)
             XCTAssertEqual(p.parts, max(1, min(parts, count / minimum)), "\(count)")
             var next = 0
             for i in 0..<p.parts {
