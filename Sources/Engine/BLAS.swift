@@ -20,6 +20,16 @@ public enum BLAS {
                     Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
     }
 
+    /// Runs `body` with OpenBLAS on one thread and restores the previous count afterwards: for
+    /// kernels that split their GEMMs across their own `Compute` workers (one pool of threads,
+    /// no OpenBLAS workers spinning beside it). Call it from one thread at a time.
+    static func singleThreaded<R>(_ body: () throws -> R) rethrows -> R {
+        let previous = openblas_get_num_threads()
+        if previous > 1 { openblas_set_num_threads(1) }
+        defer { if previous > 1 { openblas_set_num_threads(previous) } }
+        return try body()
+    }
+
     /// Sets the number of OpenBLAS threads.
     public static func setThreads(_ n: Int) { openblas_set_num_threads(Int32(max(1, n))) }
 

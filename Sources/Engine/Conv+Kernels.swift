@@ -43,18 +43,12 @@ struct ConvGeometry {
     var isPointwise: Bool { kvol == 1 && st == 1 && sh == 1 && sw == 1 && pt == 0 && ph == 0 && pw == 0 }
     /// One weight per output channel over a single input channel.
     var isDepthwise: Bool { groups == cin && groups > 1 && cinG == 1 }
+    /// The layer's shape for profiles, e.g. "conv 24->48 k3x3x3 s1x2x2 out 4x4x28x28" (N×To×Ho×Wo).
+    var profileLabel: String {
+        "conv \(cin)->\(cout) k\(kt)x\(kh)x\(kw) s\(st)x\(sh)x\(sw)\(groups > 1 ? " g\(groups)" : "") out \(n)x\(to)x\(ho)x\(wo)"
+    }
     /// Multiply-adds of the forward pass.
     var macs: Int { n * cout * outPlane * kRows }
-
-    /// Samples whose columns are built together: enough columns for an efficient GEMM when
-    /// the output plane is small, bounded so that the column buffer stays cache-friendly.
-    var sampleBlock: Int {
-        let p = outPlane
-        if p >= 2048 { return 1 }
-        var nb = min(n, max(1, (4096 + p - 1) / p))
-        while nb > 1 && kRows * nb * p > (1 << 22) { nb -= 1 }
-        return nb
-    }
 
     /// For a stride-1 convolution whose padding is at most d·(k−1) per axis: the geometry whose
     /// forward pass maps dY [N, Cout, To, Ho, Wo] to dX [N, Cin, T, H, W] (same kernel size and
@@ -71,9 +65,23 @@ struct ConvGeometry {
 
     /// Output rows (over To·Ho, each Wo positions) per tile: at least one, at most all.
     var tileRows: Int { max(1, min(to * ho, tileBudget / max(1, kRows * wo))) }
-    /// Whether forward runs vol2col and the GEMM one tile of rows at a time: per-sample GEMMs
-    /// whose column matrix exceeds the tile budget.
-    var tiled: Bool { !isPointwise && !isDepthwise && sampleBlock == 1 && kRows * outPlane > tileBudget }
+    /// Tiles of `tileRows` output rows per sample and group.
+    var tilesPerPlane: Int { (to * ho + tileRows - 1) / tileRows }
+    /// Output rows (q = oz·Ho + oy) of tile `i`.
+    func tileRange(_ i: Int) -> Range<Int> {
+        let step = tileRows, q0 = i * step
+        return q0..<min(to * ho, q0 + step)
+    }
+    /// Whether vol2col and the GEMM run one tile of rows at a time: a sample's column matrix
+    /// exceeds the tile budget.
+    var tiled: Bool { !isPointwise && !isDepthwise && kRows * outPlane > tileBudget }
+    /// Output rows per work item: a tile, or the whole plane.
+    var itemRows: Int { tiled ? tileRows : to * ho }
+    /// Work items (row ranges) per sample and group.
+    var itemsPerPlane: Int { (to * ho + itemRows - 1) / itemRows }
+    /// The pieces of dW's K columns that backward computes as separate items: fixed by the
+    /// geometry alone (never by the thread count), about 128 columns each, at least two.
+    var weightGradPieces: Pieces { Pieces(kRows, parts: max(2, (kRows + 127) / 128), minimum: 16, align: 8) }
 
     /// Floats of the column matrices of every sample and group.
     var allColumns: Int { groups * kRows * n * outPlane }
@@ -231,29 +239,6 @@ enum ConvKernels {
                     for q in 0..<plane { s += row[q] }
                 }
                 bb.value[o] += s
-            }
-        }
-    }
-
-    /// Moves between [nb, C, P] (strided by `channelStride` channels per sample) and [C, nb·P].
-    /// `toBlock` gathers y-layout into the block; otherwise scatters the block out, adding `bias`.
-    static func transposeBlock(sampleMajor: UnsafeMutablePointer<Float>, block: UnsafeMutablePointer<Float>,
-                               nb: Int, channels: Int, channelStride: Int, plane: Int, toBlock: Bool,
-                               bias: UnsafePointer<Float>?, compute: Compute) {
-        let sb = UncheckedBox(sampleMajor), bb = UncheckedBox(block), biasBox = UncheckedBox(bias)
-        compute.forEachChunk(nb * channels, grain: max(1, 65_536 / max(plane, 1))) { range in
-            for item in range {
-                let j = item / channels, o = item % channels
-                let s = sb.value + (j * channelStride + o) * plane
-                let b = bb.value + o * nb * plane + j * plane
-                if toBlock {
-                    b.update(from: s, count: plane)
-                } else if let bias = biasBox.value {
-                    let v = bias[o]
-                    for q in 0..<plane { s[q] = b[q] + v }
-                } else {
-                    s.update(from: b, count: plane)
-                }
             }
         }
     }

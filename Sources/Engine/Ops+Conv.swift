@@ -10,6 +10,12 @@
 // Per-sample GEMMs whose column matrix exceeds `tileBudget` (fragnet's stem and stage 0) run the
 // forward and dX-by-convolution GEMMs one cache-sized tile of output rows at a time, each tile
 // consumed right after vol2col fills it (kept columns for dW are filled in place).
+// Threads: one pool. OpenBLAS runs single-threaded inside convolutions (`BLAS.singleThreaded`) and
+// the `Compute` workers take whole work items (a tile: vol2col + its GEMM; a sample's dX; a piece
+// of dW's columns), so no OpenBLAS worker spins while ours fill columns. Every GEMM covers one
+// sample and a split fixed by the geometry alone (OpenBLAS's result for an element depends on the
+// GEMM's shape, not only on its inputs), so results are bit-identical for any thread count, and a
+// sample's forward output does not depend on the other samples in the batch.
 // 1×1×1 stride-1 unpadded convolutions use the input as the column matrix; depthwise
 // convolutions (groups == Cin) run a direct kernel (Conv+Depthwise.swift).
 
@@ -83,7 +89,11 @@ extension Tape {
         if g.isDepthwise {
             ConvKernels.depthwiseForward(xp, wp, bp, yp, g, compute: compute)
         } else {
-            kept = convForward(xp, wp, bp, yp, g, keepColumns: keep)
+            kept = BLAS.singleThreaded { convForward(xp, wp, bp, yp, g, keepColumns: keep) }
+        }
+        if let profiler {
+            let flops = 2 * Double(g.macs), grads = (needsGrad(x) ? 1.0 : 0) + (needsGrad(weight) ? 1.0 : 0)
+            profiler.label(g.profileLabel, forwardFlops: flops, backwardFlops: grads * flops)
         }
         setBackward(y) { t in
             let gy = t.grad(y)
@@ -95,193 +105,41 @@ extension Tape {
             if g.isDepthwise {
                 ConvKernels.depthwiseBackward(xp, wp, gy, gx, gw, g, compute: t.compute)
             } else {
-                t.convBackward(xp, wp, gy, gx, gw, g, kept: kept)
+                BLAS.singleThreaded { t.convBackward(xp, wp, gy, gx, gw, g, kept: kept) }
             }
         }
         return y
     }
 
-    /// Column matrix of group `grp`, samples from `n0`: (pointer, row stride). With `keep`, one
-    /// buffer holds every sample and group so that backward reuses it; otherwise `buffer` holds a block.
-    private func columns(_ buffer: UnsafeMutablePointer<Float>, keep: Bool, _ g: ConvGeometry, group grp: Int,
-                         n0: Int, nb: Int) -> (UnsafeMutablePointer<Float>, Int) {
-        let p = g.outPlane
-        if keep { return (buffer + grp * g.kRows * g.n * p + n0 * p, g.n * p) }
-        return (buffer, nb * p)
-    }
-
     /// Forward pass; returns the column buffer when it holds every sample's columns (for dW).
+    /// Items: (sample, group, tile of output rows; one tile when the sample's columns fit the
+    /// budget), each vol2col'd into its worker's own buffer (or in place into the kept matrix) and
+    /// consumed by its GEMM while in that worker's cache.
     private func convForward(_ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ bias: UnsafePointer<Float>?,
                              _ y: UnsafeMutablePointer<Float>, _ g: ConvGeometry, keepColumns: Bool) -> UnsafeMutablePointer<Float>? {
-        let p = g.outPlane, kr = g.kRows, cg = g.coutG
+        let p = g.outPlane, kr = g.kRows, cg = g.coutG, c = compute
+        ConvKernels.fillBias(y, bias, n: g.n, channels: g.cout, plane: p, compute: c)
         if g.isPointwise {
-            ConvKernels.fillBias(y, bias, n: g.n, channels: g.cout, plane: p, compute: compute)
-            for n in 0..<g.n {
-                for grp in 0..<g.groups {
-                    BLAS.gemm(m: cg, n: p, k: kr, a: w + grp * cg * kr, lda: kr,
-                              b: x + (n * g.cin + grp * g.cinG) * p, ldb: p,
-                              beta: 1, c: y + (n * g.cout + grp * cg) * p, ldc: p)
-                }
+            c.forEachItem(g.n * g.groups) { _, item in
+                let n = item / g.groups, grp = item % g.groups
+                BLAS.gemm(m: cg, n: p, k: kr, a: w + grp * cg * kr, lda: kr, b: x + (n * g.cin + grp * g.cinG) * p, ldb: p,
+                          beta: 1, c: y + (n * g.cout + grp * cg) * p, ldc: p)
             }
             return nil
         }
-        if g.tiled {
-            // Each tile's columns are consumed by the GEMM while still in cache; kept columns are
-            // written in place (the full matrix, for dW), otherwise into one reused tile.
-            ConvKernels.fillBias(y, bias, n: g.n, channels: g.cout, plane: p, compute: compute)
-            let buffer = scratch(keepColumns ? g.allColumns : kr * g.tileRows * g.wo)
-            forEachTile(g) { n, grp, rows, yOffset in
-                let cols = rows.count * g.wo
-                let (col, ld) = keepColumns ? (buffer + grp * kr * g.n * p + n * p + rows.lowerBound * g.wo, g.n * p)
-                                            : (buffer, cols)
-                ConvKernels.vol2col(x, g, group: grp, n0: n, nb: 1, rows: rows, col: col, ld: ld, compute: compute)
-                BLAS.gemm(m: cg, n: cols, k: kr, a: w + grp * cg * kr, lda: kr, b: col, ldb: ld,
-                          beta: 1, c: y + yOffset, ldc: p)
-            }
-            return keepColumns ? buffer : nil
-        }
-        let nbMax = g.sampleBlock
-        let buffer = scratch(keepColumns ? g.allColumns : kr * nbMax * p)
-        let block = nbMax > 1 ? scratch(cg * nbMax * p) : nil
-        if nbMax == 1 { ConvKernels.fillBias(y, bias, n: g.n, channels: g.cout, plane: p, compute: compute) }
-        for n0 in stride(from: 0, to: g.n, by: nbMax) {
-            let nb = min(nbMax, g.n - n0)
-            for grp in 0..<g.groups {
-                let (col, ld) = columns(buffer, keep: keepColumns, g, group: grp, n0: n0, nb: nb)
-                ConvKernels.vol2col(x, g, group: grp, n0: n0, nb: nb, rows: 0..<g.to * g.ho, col: col, ld: ld, compute: compute)
-                let yg = y + (n0 * g.cout + grp * cg) * p
-                if let block {
-                    BLAS.gemm(m: cg, n: nb * p, k: kr, a: w + grp * cg * kr, lda: kr, b: col, ldb: ld,
-                              c: block, ldc: nb * p)
-                    ConvKernels.transposeBlock(sampleMajor: yg, block: block, nb: nb, channels: cg,
-                                               channelStride: g.cout, plane: p, toBlock: false,
-                                               bias: bias.map { $0 + grp * cg }, compute: compute)
-                } else {
-                    BLAS.gemm(m: cg, n: p, k: kr, a: w + grp * cg * kr, lda: kr, b: col, ldb: ld,
-                              beta: 1, c: yg, ldc: p)
-                }
-            }
+        let tiles = g.itemsPerPlane, step = g.itemRows, items = g.n * g.groups * tiles, tileFloats = kr * step * g.wo
+        let buffer = scratch(keepColumns ? g.allColumns : min(c.threads, items) * tileFloats)
+        let serial = Compute(threads: 1)
+        c.forEachItem(items) { worker, item in
+            let ng = item / tiles, n = ng / g.groups, grp = ng % g.groups, q0 = item % tiles * step
+            let rows = q0..<min(g.to * g.ho, q0 + step), cols = rows.count * g.wo
+            let (col, ld) = keepColumns ? (buffer + grp * kr * g.n * p + n * p + q0 * g.wo, g.n * p)
+                                        : (buffer + worker * tileFloats, cols)
+            ConvKernels.vol2col(x, g, group: grp, n0: n, nb: 1, rows: rows, col: col, ld: ld, compute: serial)
+            BLAS.gemm(m: cg, n: cols, k: kr, a: w + grp * cg * kr, lda: kr, b: col, ldb: ld,
+                      beta: 1, c: y + (n * g.cout + grp * cg) * p + q0 * g.wo, ldc: p)
         }
         return keepColumns ? buffer : nil
     }
 
-    /// Calls `body(sample, group, rows, offset)` for every tile of `g.tileRows` output rows, `offset`
-    /// locating the tile's first column in y (or dY) [N, Cout, P] for that group's channels.
-    private func forEachTile(_ g: ConvGeometry, _ body: (Int, Int, Range<Int>, Int) -> Void) {
-        let planeRows = g.to * g.ho, step = g.tileRows
-        for n in 0..<g.n {
-            for grp in 0..<g.groups {
-                for q0 in stride(from: 0, to: planeRows, by: step) {
-                    body(n, grp, q0..<min(planeRows, q0 + step), (n * g.cout + grp * g.coutG) * g.outPlane + q0 * g.wo)
-                }
-            }
-        }
-    }
-
-    /// dX += conv(dY, W′) for a stride-1 convolution, W′ the kernel flipped in (t, h, w) with input
-    /// and output channels swapped; `tg` is `g.inputGradGeometry`. One GEMM per sample and group:
-    /// dX_g[Cin/g, T·H·W] += W′_g[Cin/g, Cout/g·kvol] · col(dY)_g[Cout/g·kvol, T·H·W].
-    private func inputGradByConvolution(_ gy: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>,
-                                        _ gx: UnsafeMutablePointer<Float>, _ g: ConvGeometry, _ tg: ConvGeometry) {
-        let kv = g.kvol, cig = g.cinG, cog = g.coutG, kr = tg.kRows, pin = tg.outPlane
-        let flipped = scratch(g.groups * cig * kr)
-        for grp in 0..<g.groups {
-            for o in 0..<cog {
-                for ci in 0..<cig {
-                    let src = w + ((grp * cog + o) * cig + ci) * kv, dst = flipped + (grp * cig + ci) * kr + o * kv
-                    for k in 0..<kv { dst[k] = src[kv - 1 - k] }
-                }
-            }
-        }
-        // Columns of dY one cache-sized tile of rows at a time when a sample's matrix exceeds the budget.
-        let planeRows = tg.to * tg.ho, step = tg.tiled ? tg.tileRows : planeRows
-        let col = scratch(kr * step * tg.wo)
-        for n in 0..<g.n {
-            for grp in 0..<g.groups {
-                for q0 in stride(from: 0, to: planeRows, by: step) {
-                    let rows = q0..<min(planeRows, q0 + step), cols = rows.count * tg.wo
-                    ConvKernels.vol2col(gy, tg, group: grp, n0: n, nb: 1, rows: rows, col: col, ld: cols, compute: compute)
-                    BLAS.gemm(m: cig, n: cols, k: kr, a: flipped + grp * cig * kr, lda: kr, b: col, ldb: cols,
-                              beta: 1, c: gx + (n * g.cin + grp * cig) * pin + q0 * tg.wo, ldc: pin)
-                }
-            }
-        }
-    }
-
-    /// dX += col2vol(W_gᵀ · dY_g) for samples n0..<n0+nb of group `grp`, `dy` holding the
-    /// block's [Cout/g, nb·P] gradient (row stride `ldy`): the dcol matrix is formed one tile of
-    /// `g.tileRows` output rows at a time in `tile`, so it never leaves the cache.
-    private func inputGradByTiles(_ dy: UnsafePointer<Float>, ldy: Int, _ w: UnsafePointer<Float>,
-                                  _ gx: UnsafeMutablePointer<Float>, _ g: ConvGeometry, group grp: Int,
-                                  n0: Int, nb: Int, tile: UnsafeMutablePointer<Float>) {
-        let p = g.outPlane, kr = g.kRows, cg = g.coutG, wo = g.wo, planeRows = g.to * g.ho, step = g.tileRows
-        for j in 0..<nb {
-            for q0 in stride(from: 0, to: planeRows, by: step) {
-                let q1 = min(planeRows, q0 + step), cols = (q1 - q0) * wo
-                BLAS.gemm(transA: true, m: kr, n: cols, k: cg, a: w + grp * cg * kr, lda: kr,
-                          b: dy + j * p + q0 * wo, ldb: ldy, c: tile, ldc: cols)
-                ConvKernels.col2vol(tile, ld: cols, g, group: grp, n0: n0 + j, nb: 1, rows: q0..<q1, gx: gx,
-                                    compute: compute)
-            }
-        }
-    }
-
-    /// Backward pass. `kept` is forward's column buffer for every sample (for dW).
-    private func convBackward(_ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ gy: UnsafeMutablePointer<Float>,
-                              _ gx: UnsafeMutablePointer<Float>?, _ gw: UnsafeMutablePointer<Float>?, _ g: ConvGeometry,
-                              kept: UnsafeMutablePointer<Float>?) {
-        if gx == nil && gw == nil { return }
-        let p = g.outPlane, kr = g.kRows, cg = g.coutG
-        if g.isPointwise {
-            for n in 0..<g.n {
-                for grp in 0..<g.groups {
-                    let dy = gy + (n * g.cout + grp * cg) * p, xin = x + (n * g.cin + grp * g.cinG) * p
-                    if let gw {
-                        BLAS.gemm(transB: true, m: cg, n: kr, k: p, a: dy, lda: p, b: xin, ldb: p,
-                                  beta: 1, c: gw + grp * cg * kr, ldc: kr)
-                    }
-                    if let gx {
-                        BLAS.gemm(transA: true, m: kr, n: p, k: cg, a: w + grp * cg * kr, lda: kr, b: dy, ldb: p,
-                                  beta: 1, c: gx + (n * g.cin + grp * g.cinG) * p, ldc: p)
-                    }
-                }
-            }
-            return
-        }
-        // Stride 1: dX is itself a convolution of dY (no dcol matrix, no zero-fill, no scatter-add).
-        var gx = gx
-        if let dx = gx, let tg = g.inputGradGeometry {
-            inputGradByConvolution(gy, w, dx, g, tg)
-            if gw == nil { return }
-            gx = nil
-        }
-        let nbMax = g.sampleBlock
-        let buffer = gw == nil ? nil : kept ?? scratch(kr * nbMax * p)  // columns for dW
-        let tile = gx == nil ? nil : scratch(kr * g.tileRows * g.wo)  // dcol, one tile of rows
-        let block = nbMax > 1 ? scratch(cg * nbMax * p) : nil
-        for n0 in stride(from: 0, to: g.n, by: nbMax) {
-            let nb = min(nbMax, g.n - n0)
-            for grp in 0..<g.groups {
-                let yg = gy + (n0 * g.cout + grp * cg) * p
-                let dy: UnsafeMutablePointer<Float>
-                if let block {
-                    ConvKernels.transposeBlock(sampleMajor: yg, block: block, nb: nb, channels: cg,
-                                               channelStride: g.cout, plane: p, toBlock: true, bias: nil, compute: compute)
-                    dy = block
-                } else {
-                    dy = yg
-                }
-                let ldy = nb * p
-                if let gw, let buffer {
-                    let (col, ld) = columns(buffer, keep: kept != nil, g, group: grp, n0: n0, nb: nb)
-                    if kept == nil { ConvKernels.vol2col(x, g, group: grp, n0: n0, nb: nb, rows: 0..<g.to * g.ho, col: col, ld: ld, compute: compute) }
-                    BLAS.gemm(transB: true, m: cg, n: kr, k: nb * p, a: dy, lda: ldy, b: col, ldb: ld,
-                              beta: 1, c: gw + grp * cg * kr, ldc: kr)
-                }
-                if let gx, let tile {
-                    inputGradByTiles(dy, ldy: ldy, w, gx, g, group: grp, n0: n0, nb: nb, tile: tile)
-                }
-            }
-        }
-    }
 }

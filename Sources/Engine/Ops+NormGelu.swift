@@ -4,7 +4,8 @@
 //         (n, group) over C/G·S elements, as `groupNorm`.
 // Forward: z = x·a + c with a = rstd·w, c = b − mean·a (the same expression as `groupNorm`),
 //          y = gelu(z); z is never stored. Backward recomputes z from x, forms dz = dy·gelu′(z)
-//          one (n, group) block at a time (cache-resident), then the group-norm backward of
+//          one (n, group) block at a time (cache-resident) and sums Σdz, Σdz·(x − mean) while each
+//          1024-float piece of dz is still in L1 (`geluGradRun`), then the group-norm backward of
 //          `Ops+Norm.swift` on dz. Every float operation matches `gelu(groupNorm(x))` in the same
 //          order, so the fused op is bit-identical to the two separate ops, with one pass less over
 //          memory in each direction and no intermediate [N, C, S...] tensor or gradient.
@@ -53,9 +54,8 @@ extension Tape {
                     for j in 0..<cg {
                         let ci = g * cg + j, off = base + j * spatial
                         let a = rs * wp[ci], cc = bp[ci] - m * a
-                        let px = xp + off, pg = gy + off, pd = dz + off
-                        for i in 0..<spatial { pd[i] = pg[i] * gelu.df(px[i] * a + cc, 0) }
-                        let sumG = Kernels.sum(pd, spatial), sumGX = Kernels.dotCentered(pd, px, spatial, mean: m)
+                        let (sumG, sumGX) = Tape.geluGradRun(x: xp + off, gy: gy + off, dz: dz + off, spatial,
+                                                             a: a, c: cc, mean: m)
                         let k = 2 * (nIndex * ch + ci)
                         partial[k] = Float(sumGX * Double(rs))
                         partial[k + 1] = Float(sumG)
@@ -80,5 +80,31 @@ extension Tape {
             }
         }
         return y
+    }
+}
+
+extension Tape {
+    /// dz[i] = gy[i]·gelu′(x[i]·a + c) over one channel run of n floats; returns (Σ dz, Σ dz·(x − mean))
+    /// exactly as `Kernels.sum(dz, n)` and `Kernels.dotCentered(dz, x, n, mean:)` would return them
+    /// (both flush their SIMD lanes to Double every 1024 floats, so summing each 1024-float piece as
+    /// it is formed and adding the pieces in order is the same arithmetic), in one pass instead of three.
+    @inline(__always)
+    static func geluGradRun(x: UnsafePointer<Float>, gy: UnsafePointer<Float>, dz: UnsafeMutablePointer<Float>, _ n: Int,
+                            a: Float, c: Float, mean: Float) -> (Double, Double) {
+        let gelu = GeluKernel(), vectorEnd = n & ~7
+        var sumG = 0.0, sumGX = 0.0, start = 0
+        while start < vectorEnd {
+            let end = min(start + 1024, vectorEnd)
+            for i in start..<end { dz[i] = gy[i] * gelu.df(x[i] * a + c, 0) }
+            sumG += Kernels.sum(dz + start, end - start)
+            sumGX += Kernels.dotCentered(dz + start, x + start, end - start, mean: mean)
+            start = end
+        }
+        for i in vectorEnd..<n {
+            dz[i] = gy[i] * gelu.df(x[i] * a + c, 0)
+            sumG += Double(dz[i])
+            sumGX += Double(dz[i] * (x[i] - mean))
+        }
+        return (sumG, sumGX)
     }
 }

@@ -7,7 +7,12 @@
 // convolution as one GEMM (same threads); allocs_per_step (arena buffers obtained from the system
 // per steady-state step: 0 means every buffer is reused); peak_rss_mb. With --profile, `steps` more
 // plain steps run with an OpProfiler on the tape and "profile" lists, per op kind and step, the
-// calls and forward/backward milliseconds (slowest first).
+// calls and forward/backward milliseconds (slowest first); "conv_layers" lists every convolution
+// layer shape the same way with its forward and backward GFLOP/s (backward counts the dX and dW
+// GEMMs it needs), to compare with sgemm_gflops. The sgemm probe runs the model's dominant
+// convolution as ONE GEMM over the whole batch on all threads (OpenBLAS threading); the
+// convolutions themselves run single-threaded GEMMs on tiles and column pieces, one per worker,
+// so the probe is the stricter baseline (large, cache-friendly GEMMs reach the highest GFLOP/s).
 
 import ArgumentParser
 import Dist
@@ -29,7 +34,7 @@ struct BenchEngine: ParsableCommand {
         let compute = Compute(threads: options.threads)
         let work = SyntheticWorkload(frames: options.frames, size: options.size, seed: options.seed)
         var results: [Regularizer: (StepBenchResult, VQAModel)] = [:]
-        var profiled: [OpProfiler.Entry] = []
+        var profiled: [OpProfiler.Entry] = [], layers: [OpProfiler.Entry] = []
         for reg in [Regularizer.none, .awp] {
             let model = try options.makeModel()
             var cfg = try options.stepConfig(reg)
@@ -43,6 +48,7 @@ struct BenchEngine: ParsableCommand {
                 _ = try step.benchmark(work, globalBatch: batch, steps: steps, warmup: 0, lr: options.lr)
                 step.tape.profiler = nil
                 profiled = profiler.entries.sorted { $0.forwardSeconds + $0.backwardSeconds > $1.forwardSeconds + $1.backwardSeconds }
+                layers = profiler.layers.sorted { $0.forwardSeconds + $0.backwardSeconds > $1.forwardSeconds + $1.backwardSeconds }
             }
         }
         let (plain, model) = results[.none]!, awp = results[.awp]!.0
@@ -68,12 +74,20 @@ struct BenchEngine: ParsableCommand {
         let perStep = { (e: OpProfiler.Entry) in
             (Double(e.calls) / Double(steps), e.forwardSeconds * 1000 / Double(steps), e.backwardSeconds * 1000 / Double(steps))
         }
+        let rates = { (e: OpProfiler.Entry) in
+            (e.forwardFlops / max(e.forwardSeconds, 1e-12) / 1e9, e.backwardFlops / max(e.backwardSeconds, 1e-12) / 1e9)
+        }
         if json {
             var all = fields
             if profile {
                 all.append(("profile", "[" + profiled.map { e in
                     let (c, f, b) = perStep(e)
                     return "{\"op\": \"\(e.name)\", \"calls\": \(fmt(c)), \"forward_ms\": \(fmt(f)), \"backward_ms\": \(fmt(b))}"
+                }.joined(separator: ", ") + "]"))
+                all.append(("conv_layers", "[" + layers.map { e in
+                    let (c, f, b) = perStep(e), (fg, bg) = rates(e)
+                    return "{\"layer\": \"\(e.name)\", \"calls\": \(fmt(c)), \"forward_ms\": \(fmt(f)), \"backward_ms\": \(fmt(b)), "
+                        + "\"forward_gflops\": \(fmt(fg)), \"backward_gflops\": \(fmt(bg))}"
                 }.joined(separator: ", ") + "]"))
             }
             print("{" + all.map { "\"\($0.0)\": \($0.1)" }.joined(separator: ", ") + "}")
@@ -86,6 +100,13 @@ struct BenchEngine: ParsableCommand {
                     let (c, f, b) = perStep(e)
                     let name = e.name.padding(toLength: 26, withPad: " ", startingAt: 0)
                     print("  \(name) \(pad(fmt(c), 5)) \(pad(fmt(f), 11)) \(pad(fmt(b), 12))")
+                }
+                print("convolution layers (per plain step, slowest first; GFLOP/s against sgemm_gflops):")
+                print("  layer                                        calls  forward_ms  backward_ms  fwd_gflops  bwd_gflops")
+                for e in layers {
+                    let (c, f, b) = perStep(e), (fg, bg) = rates(e)
+                    let name = e.name.padding(toLength: 44, withPad: " ", startingAt: 0)
+                    print("  \(name) \(pad(fmt(c), 5)) \(pad(fmt(f), 11)) \(pad(fmt(b), 12)) \(pad(fmt(fg), 11)) \(pad(fmt(bg), 11))")
                 }
             }
         }

@@ -17,6 +17,10 @@ final class BenchEngineCLITests: XCTestCase {
         // Slowest first.
         let totals = profile.map { ($0["forward_ms"] as? Double ?? 0) + ($0["backward_ms"] as? Double ?? 0) }
         XCTAssertEqual(totals, totals.sorted(by: >))
+        // Per layer: the 9 convolutions are 9 distinct shapes, each once per step, with positive GFLOP/s.
+        let layers = try XCTUnwrap(obj["conv_layers"] as? [[String: Any]], r.stdout)
+        XCTAssertEqual(layers.count, 9, r.stdout)
+        XCTAssertTrue(layers.allSatisfy { $0["calls"] as? Double == 1 && ($0["forward_gflops"] as? Double ?? 0) > 0 }, r.stdout)
         XCTAssertEqual(obj["allocs_per_step"] as? Double, 0, r.stdout)
     }
 }

@@ -18,7 +18,8 @@ final class NormGeluTests: XCTestCase {
     /// Bit-identical to the separate ops, forward and backward, on shapes that take the SIMD
     /// paths (long channel runs) and odd tails, with one and two threads.
     func testBitIdenticalToSeparateOps() {
-        for (shape, groups) in [([2, 8, 3, 7, 9], 4), ([4, 24, 2, 14, 14], 4), ([1, 6, 5], 3), ([3, 4, 1], 1)] {
+        for (shape, groups) in [([2, 8, 3, 7, 9], 4), ([4, 24, 2, 14, 14], 4), ([1, 6, 5], 3), ([3, 4, 1], 1),
+                               ([2, 4, 3, 30, 31], 2), ([1, 2, 2, 32, 32], 1)] {
             let n = shape.reduce(1, *), ch = shape[1]
             // Offset and scaled inputs spread z over both branches of Φ (|z| below and above √2).
             let x = randomArray(n, seed: 31, scale: 4).map { $0 + 1.5 }
