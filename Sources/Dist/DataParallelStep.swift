@@ -51,6 +51,8 @@ public struct StepConfig: Sendable {
     /// All-reduce on a communication thread during the backward pass, or after it (`.auto`: the
     /// thread only when this rank has a core to spare for it; GradientBuckets+Overlap.swift).
     public var overlap = OverlapMode.auto
+    /// How an early rank waits for the others at the gather and the all-reduce (PeerWait).
+    public var peerWait = PeerWait.sleep
     public init() {}
 }
 
@@ -108,7 +110,7 @@ public final class DataParallelStep {
         if comm.size > 1 {
             buckets = try GradientBuckets(store: store, communicator: try comm.duplicate(), bucketMiB: config.bucketMiB,
                                           firstBucketMiB: config.firstBucketMiB, scale: 1,
-                                          overlap: config.overlap, computeThreads: compute.threads)
+                                          overlap: config.overlap, computeThreads: compute.threads, peerWait: config.peerWait)
         } else {
             buckets = nil
         }
@@ -220,6 +222,7 @@ public final class DataParallelStep {
             local = tape.array(y)
         }
         let tg = Clock.now()
+        try config.peerWait.arrive(comm)
         let preds: [Float]
         if batch == nil {
             let g = try gatherBatch(labels: labels, predictions: local)

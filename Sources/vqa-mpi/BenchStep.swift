@@ -106,7 +106,8 @@ struct BenchStep: ParsableCommand {
         var fields: [(String, String)] = [
             ("model", "\"\(model.name)\""), ("params", "\(model.parameters.parameterCount)"), ("ranks", "\(comm.size)"),
             ("global_batch", "\(batch)"), ("regularizer", "\"\(options.regularizer)\""), ("threads", "\(options.threads)"),
-            ("overlap", "\"\(step.overlap?.rawValue ?? "none")\""), ("bucket_mb", fmt(options.bucketMB)),
+            ("overlap", "\"\(step.overlap?.rawValue ?? "none")\""), ("peer_wait", "\"\(step.config.peerWait.rawValue)\""),
+            ("bucket_mb", fmt(options.bucketMB)),
             ("first_bucket_mb", fmt(options.firstBucketMB)), ("steps", "\(steps)"),
             ("samples_per_s", fmt(Double(batch) / (stepMs / 1000))), ("step_ms", fmt(stepMs)),
             ("comm_exposed_ms", fmt(commMs)), ("comm_share", fmt(commMs / max(stepMs, 1e-9))),

@@ -84,4 +84,22 @@ final class StepScalingTests: XCTestCase {
             XCTAssertNotNil(e["independent_forward_ms"], "the independent steps run the same ops: \(e)")
         }
     }
+
+    func testPeerWaitPoliciesTrainBitIdenticalWeights() throws {
+        XCTAssertEqual(try PeerWait.parse("sleep"), .sleep)
+        XCTAssertThrowsError(try PeerWait.parse("nap")) { e in XCTAssertTrue("\(e)".contains("valid: spin, sleep"), "\(e)") }
+        XCTAssertNoThrow(try PeerWait.sleep.arrive(SoloCommunicator()), "nothing to wait for on a world of one")
+        var weights: [String: [String: [Float]]] = [:]
+        for wait in ["spin", "sleep"] {
+            for overlap in ["after", "thread"] {
+                let (obj, w) = try bench(["--peer-wait", wait, "--overlap", overlap, "--regularizer", "awp",
+                                          "--bucket-mb", "0.01", "--first-bucket-mb", "0.002"])
+                XCTAssertEqual(obj["peer_wait"] as? String, wait)
+                XCTAssertEqual(obj["overlap"] as? String, overlap)
+                weights["\(wait)/\(overlap)"] = w
+            }
+        }
+        XCTAssertFalse(weights["spin/after"]!.isEmpty)
+        for (k, w) in weights { XCTAssertEqual(w, weights["spin/after"]!, "\(k): the same collectives in the same order") }
+    }
 }
