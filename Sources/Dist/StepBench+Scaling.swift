@@ -9,7 +9,10 @@
 public struct StepScalingReport: Sendable {
     /// Names of the per-rank medians, in the order of each row of `perRank`.
     public static let keys = ["step_ms", "compute_ms", "forward_ms", "backward_ms", "optimizer_ms", "gather_ms",
-                              "comm_exposed_ms", "comm_thread_cpu_ms", "fill_ms", "independent_step_ms", "independent_compute_ms"]
+                              "comm_exposed_ms", "comm_thread_cpu_ms", "fill_ms", "process_cpu_ms",
+                              "independent_step_ms", "independent_compute_ms", "independent_process_cpu_ms"]
+    /// How many of `keys` come from the data-parallel steps (the rest from the independent ones).
+    static let dataParallelKeys = 10
     /// Per rank, the medians named by `keys` (the independent ones 0 without an independent run).
     public let perRank: [[Double]]
     /// Median over steps of the minimum over ranks of the ms in collectives (gathers + exposed all-reduce).
@@ -24,7 +27,8 @@ public struct StepScalingReport: Sendable {
     public init(comm: Communicator, result: StepBenchResult, independent: StepBenchResult?, samplesPerRank: Int) throws {
         let mine = [median(result.stepMs), median(result.computeMs), median(result.forwardMs), median(result.backwardMs),
                     median(result.optimizerMs), median(result.gatherMs), median(result.commMs), median(result.commThreadCPUMs),
-                    median(result.fillMs), median(independent?.stepMs ?? []), median(independent?.computeMs ?? [])]
+                    median(result.fillMs), median(result.processCPUMs),
+                    median(independent?.stepMs ?? []), median(independent?.computeMs ?? []), median(independent?.processCPUMs ?? [])]
         let collective = (0..<result.stepMs.count).map { result.gatherMs[$0] + result.commMs[$0] }
         let row = mine.count + collective.count
         var slots = [Double](repeating: 0, count: row * comm.size)
@@ -34,7 +38,7 @@ public struct StepScalingReport: Sendable {
         perRank = rows.map { Array($0.prefix(mine.count)) }
         (collectiveFloorMs, stragglerWaitMs) = Self.synchronisation(rows.map { Array($0.dropFirst(mine.count)) })
         independentSamplesPerS = independent == nil ? nil
-            : perRank.map { Double(samplesPerRank) / max($0[9] / 1000, 1e-12) }.reduce(0, +)
+            : perRank.map { Double(samplesPerRank) / max($0[Self.dataParallelKeys] / 1000, 1e-12) }.reduce(0, +)
     }
 
     /// (floor, wait) from the ms each rank spent in collectives per step (`collectiveMs[rank][step]`):

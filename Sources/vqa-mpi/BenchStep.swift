@@ -159,7 +159,7 @@ extension StepScalingReport {
             out += [("independent_samples_per_s", fmt(ind)), ("independent_step_ms", fmt(maxOverRanks("independent_step_ms"))),
                     ("scaling_vs_independent", fmt(samplesPerS / ind))]
         }
-        let keys = independentSamplesPerS == nil ? Array(Self.keys.prefix(9)) : Self.keys
+        let keys = independentSamplesPerS == nil ? Array(Self.keys.prefix(Self.dataParallelKeys)) : Self.keys
         out.append(("per_rank", "[" + perRank.enumerated().map { r, row in
             "{\"rank\": \(r), " + keys.enumerated().map { "\"\($0.1)\": \(fmt(row[$0.0]))" }.joined(separator: ", ") + "}"
         }.joined(separator: ", ") + "]"))

@@ -13,7 +13,12 @@
 #                allows when the ranks never talk (memory/cache contention, frequency, noise)
 #   vs_indep     samples_per_s / independent_samples_per_s of the same np=N run (what we lose to
 #                the collectives: straggler wait + their own cost)
-#   compute1/N   compute ms per step (step without collectives) at np=1 and the slowest rank at np=N
+#   compute1/N   compute ms per step (step without collectives) at np=1 and the slowest rank at np=N;
+#   indepN       the slowest rank's median step alone (independent blocks); stepN the np=N step
+#   cpu1/N/I     process CPU ms per step at np=1, np=N (slowest rank) and independent: unlike wall
+#                times, these do not grow when other processes share the cores (time slicing), only
+#                when the work itself gets slower (cache/memory contention) or spins
+#   floor/wait   collective_floor_ms / straggler_wait_ms of the np=N run; comm_share its exposed share
 #   sgemm_pair   mean GFLOP/s of two concurrent sgemm runs / one alone
 # Default bench args: --model fragnet --batch-per-rank 2 --threads 1. JSON lines are kept in --out.
 set -euo pipefail
@@ -81,6 +86,8 @@ table = []
 for row in rows:
     a, b = row["np1"], row["npN"]
     slowest = max(p["compute_ms"] for p in b["per_rank"])
+    cpuN = max(p["process_cpu_ms"] for p in b["per_rank"])
+    cpuI = max(p["independent_process_cpu_ms"] for p in b["per_rank"])
     pairs = [tuple(map(float, p.split(","))) for p in row["sgemm"].split()]
     table.append(dict(
         round=row["round"], load=row["loadavg"].split()[0],
@@ -89,10 +96,11 @@ for row in rows:
         ceiling=b["independent_samples_per_s"] / (n * a["samples_per_s"]),
         vs_indep=b["scaling_vs_independent"],
         compute1=a["compute_ms"], computeN=slowest, indepN=b["independent_step_ms"], stepN=b["step_ms"],
+        cpu1=a["process_cpu_ms"], cpuN=cpuN, cpuI=cpuI,
         floor=b["collective_floor_ms"], wait=b["straggler_wait_ms"], comm_share=b["comm_share"],
         sgemm_pair=med([(x + y) / 2 / s for s, x, y in pairs]) if pairs else float("nan")))
 cols = ["round", "load", "np1", "npN", "scaling", "ceiling", "vs_indep", "compute1", "computeN", "indepN", "stepN",
-        "floor", "wait", "comm_share", "sgemm_pair"]
+        "cpu1", "cpuN", "cpuI", "floor", "wait", "comm_share", "sgemm_pair"]
 fmt = lambda v: v if isinstance(v, str) else (str(v) if isinstance(v, int) else f"{v:.3f}")
 print("  ".join(f"{c:>10}" for c in cols))
 for t in table: print("  ".join(f"{fmt(t[c]):>10}" for c in cols))
