@@ -12,7 +12,7 @@ public struct StepScalingReport: Sendable {
                               "comm_exposed_ms", "comm_thread_cpu_ms", "fill_ms", "process_cpu_ms",
                               "independent_step_ms", "independent_compute_ms", "independent_process_cpu_ms"]
     /// How many of `keys` come from the data-parallel steps (the rest from the independent ones).
-    static let dataParallelKeys = 10
+    public static let dataParallelKeys = 10
     /// Per rank, the medians named by `keys` (the independent ones 0 without an independent run).
     public let perRank: [[Double]]
     /// Median over steps of the minimum over ranks of the ms in collectives (gathers + exposed all-reduce).

@@ -160,9 +160,12 @@ extension StepScalingReport {
                     ("scaling_vs_independent", fmt(samplesPerS / ind))]
         }
         let keys = independentSamplesPerS == nil ? Array(Self.keys.prefix(Self.dataParallelKeys)) : Self.keys
-        out.append(("per_rank", "[" + perRank.enumerated().map { r, row in
-            "{\"rank\": \(r), " + keys.enumerated().map { "\"\($0.1)\": \(fmt(row[$0.0]))" }.joined(separator: ", ") + "}"
-        }.joined(separator: ", ") + "]"))
+        var rows: [String] = []
+        for (r, row) in perRank.enumerated() {
+            let values: [String] = keys.indices.map { k in "\"\(keys[k])\": \(fmt(row[k]))" }
+            rows.append("{\"rank\": \(r), " + values.joined(separator: ", ") + "}")
+        }
+        out.append(("per_rank", "[" + rows.joined(separator: ", ") + "]"))
         return out
     }
 }
