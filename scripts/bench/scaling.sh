@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # 2-rank scaling of the data-parallel step, measured in interleaved rounds, with its baselines.
 #
-#   scripts/bench/scaling.sh [--rounds 5] [--steps 20] [--np 2] [--sgemm 0] [--out DIR] [-- BENCH_STEP_ARGS...]
+#   scripts/bench/scaling.sh [--rounds 5] [--steps 20] [--np 2] [--sgemm 0] [--profile] [--out DIR] [-- BENCH_STEP_ARGS...]
 #
 # Each round runs, in alternating order, `bench step` at np=1 and at np=N (the latter with
 # --independent: the same per-rank work, every rank alone at once, interleaved in blocks inside
@@ -20,11 +20,14 @@
 #                when the work itself gets slower (cache/memory contention) or spins
 #   floor/wait   collective_floor_ms / straggler_wait_ms of the np=N run; comm_share its exposed share
 #   sgemm_pair   mean GFLOP/s of two concurrent sgemm runs / one alone
+# --profile adds `--profile` to both runs and prints, per op kind, the median ms per step (forward +
+# backward) at np=1, in the np=N data-parallel steps and in the independent steps, and their ratios
+# to np=1 (rank 0's profile): which op slows down when the ranks run at once.
 # Default bench args: --model fragnet --batch-per-rank 2 --threads 1. JSON lines are kept in --out.
 set -euo pipefail
 here="$(cd "$(dirname "$0")/../.." && pwd)"
 bin="${VQA_MPI_BIN:-$here/.build/release/vqa-mpi}"
-rounds=5; steps=20; np=2; sgemm=0; out=""; extra=()
+rounds=5; steps=20; np=2; sgemm=0; out=""; extra=(); profile=()
 while (($#)); do
   case "$1" in
     --rounds) rounds="$2"; shift 2 ;;
@@ -32,6 +35,7 @@ while (($#)); do
     --np) np="$2"; shift 2 ;;
     --sgemm) sgemm="$2"; shift 2 ;;
     --out) out="$2"; shift 2 ;;
+    --profile) profile=(--profile); shift ;;
     --) shift; extra=("$@"); break ;;
     *) echo "scaling.sh: unknown option '$1'; usage: scaling.sh [--rounds N] [--steps N] [--np N] [--sgemm K] [--out DIR] [-- BENCH_STEP_ARGS...]" >&2; exit 2 ;;
   esac
@@ -50,7 +54,7 @@ export GLIBC_TUNABLES="${GLIBC_TUNABLES:-glibc.malloc.mmap_threshold=2000000000:
 
 step() { # np, extra flags...
   local n="$1"; shift
-  "$here/scripts/launch.sh" -np "$n" bench step "${extra[@]}" --steps "$steps" --json "$@" | tail -n 1
+  "$here/scripts/launch.sh" -np "$n" bench step "${extra[@]}" --steps "$steps" "${profile[@]}" --json "$@" | tail -n 1
 }
 sgemm_gflops() { # core
   taskset -c "$1" "$bin" bench sgemm --threads 1 --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["sgemm_gflops"])'
@@ -106,4 +110,14 @@ print("  ".join(f"{c:>10}" for c in cols))
 for t in table: print("  ".join(f"{fmt(t[c]):>10}" for c in cols))
 print("  ".join(f"{'median' if c == 'round' else fmt(med([float(t[c]) for t in table])):>10}" for c in cols))
 print(f"(np={n}; JSON lines in {sys.argv[1]})")
+if all("profile" in row["np1"] and "profile" in row["npN"] for row in rows):
+    def ms(entries, prefix=""):
+        return {e["op"]: e[prefix + "forward_ms"] + e[prefix + "backward_ms"] for e in entries if prefix + "forward_ms" in e}
+    ops = [e["op"] for e in rows[0]["np1"]["profile"]]
+    print(f"\n{'op (ms/step, rank 0)':<28}{'np1':>10}{'npN':>10}{'indep':>10}{'npN/np1':>10}{'indep/np1':>10}")
+    for op in ops:
+        one = med([ms(r["np1"]["profile"]).get(op, float("nan")) for r in rows])
+        dp = med([ms(r["npN"]["profile"]).get(op, float("nan")) for r in rows])
+        ind = med([ms(r["npN"]["profile"], "independent_").get(op, float("nan")) for r in rows])
+        print(f"{op:<28}{one:>10.2f}{dp:>10.2f}{ind:>10.2f}{dp / one:>10.3f}{ind / one:>10.3f}")
 EOF
