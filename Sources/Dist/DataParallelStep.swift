@@ -70,8 +70,8 @@ public struct StepResult: Sendable {
     public var stopSignal: Int32 = 0
     /// Seconds: forward, backward, waiting on communication, perturbation, optimizer.
     public var forwardSeconds = 0.0, backwardSeconds = 0.0, commSeconds = 0.0, perturbSeconds = 0.0, optimizerSeconds = 0.0
-    /// Seconds in the all-gathers of the labels (start of the step) and of the predictions (counted
-    /// in `forwardSeconds` too): mostly waiting for the slowest rank to reach them.
+    /// Seconds in the all-gathers of predictions (with labels, counts and stop signals in the first
+    /// pass), counted in `forwardSeconds` too: mostly waiting for the slowest rank to reach them.
     public var gatherSeconds = 0.0
     /// CPU seconds the communication thread spent in all-reduces (0 with overlap `.after`).
     public var commThreadCPUSeconds = 0.0
