@@ -25,9 +25,13 @@ final class BucketState: @unchecked Sendable {
     private var busy = false          // a thread is inside a collective
     /// The (duplicate) communicator for the buckets; nil when there is nothing to reduce.
     private let comm: Communicator?
+    /// How the reducing thread waits for the other ranks before each bucket.
+    private let peerWait: PeerWait
 
-    init(buckets: [GradientBucket], owner: [Int], buffer: UnsafeMutablePointer<Float>, scale: Float, comm: Communicator?) {
+    init(buckets: [GradientBucket], owner: [Int], buffer: UnsafeMutablePointer<Float>, scale: Float, comm: Communicator?,
+         peerWait: PeerWait) {
         self.comm = comm
+        self.peerWait = peerWait
         self.buckets = buckets
         self.owner = owner
         self.buffer = buffer
@@ -88,6 +92,7 @@ final class BucketState: @unchecked Sendable {
         if !failed {
             do {
                 let base = buffer + bucket.offset
+                try peerWait.arrive(comm)
                 try comm.allReduceSum(base, count: bucket.count)
                 if scale != 1 { for i in 0..<bucket.count { base[i] *= scale } }
             } catch let e { error = e }

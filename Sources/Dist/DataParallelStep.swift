@@ -2,8 +2,10 @@
 // backward pass, and synchronous AWP/RWP.
 //
 // Per step, every rank holds a shard of the global batch (clips [n_r, 3, T, H, W], Σ n_r = B):
-//   1. forward on the shard → ŷ_r; all-gather ŷ and (with the per-rank counts, in one call) y →
-//      the global vectors (identical on every rank)
+//   1. forward on the shard → ŷ_r; one all-gather of ŷ, y, the per-rank counts and pending stop
+//      signals → the global vectors (identical on every rank). This is the step's only
+//      synchronisation before the gradient all-reduce: every extra one adds the ranks' noise to
+//      the step (a step ends when the slowest rank arrives; DataParallelStep+Gather.swift)
 //   2. loss L(ŷ, y) on the whole global batch; each rank back-propagates dL/dŷ of its own samples
 //   3. parameter gradients are SUMMED over ranks (bucketed, on the communication thread, while the
 //      backward pass goes on): Σ_r ∂L/∂w through rank r's samples = ∂L/∂w of the global batch,
@@ -49,6 +51,8 @@ public struct StepConfig: Sendable {
     /// All-reduce on a communication thread during the backward pass, or after it (`.auto`: the
     /// thread only when this rank has a core to spare for it; GradientBuckets+Overlap.swift).
     public var overlap = OverlapMode.auto
+    /// How an early rank waits for the others at the gather and the all-reduce (PeerWait).
+    public var peerWait = PeerWait.sleep
     public init() {}
 }
 
@@ -66,6 +70,9 @@ public struct StepResult: Sendable {
     public var stopSignal: Int32 = 0
     /// Seconds: forward, backward, waiting on communication, perturbation, optimizer.
     public var forwardSeconds = 0.0, backwardSeconds = 0.0, commSeconds = 0.0, perturbSeconds = 0.0, optimizerSeconds = 0.0
+    /// Seconds in the all-gathers of predictions (with labels, counts and stop signals in the first
+    /// pass), counted in `forwardSeconds` too: mostly waiting for the slowest rank to reach them.
+    public var gatherSeconds = 0.0
     /// CPU seconds the communication thread spent in all-reduces (0 with overlap `.after`).
     public var commThreadCPUSeconds = 0.0
 }
@@ -103,7 +110,7 @@ public final class DataParallelStep {
         if comm.size > 1 {
             buckets = try GradientBuckets(store: store, communicator: try comm.duplicate(), bucketMiB: config.bucketMiB,
                                           firstBucketMiB: config.firstBucketMiB, scale: 1,
-                                          overlap: config.overlap, computeThreads: compute.threads)
+                                          overlap: config.overlap, computeThreads: compute.threads, peerWait: config.peerWait)
         } else {
             buckets = nil
         }
@@ -127,14 +134,13 @@ public final class DataParallelStep {
                      sampleKeys: [UInt64], lr: Float, epoch: Int, step: Int, seed: UInt64) throws -> StepResult {
         let input = PassInput(clips: clips, clipShape: clipShape, motion: motion)
         var result = StepResult(loss: 0, predictions: [], labels: [], applied: true)
-        let (globalLabels, counts) = try gatherLabels(labels, stop: &result.stopSignal)
-        result.labels = globalLabels
+        var batch: GlobalBatch? = nil  // filled by the first pass's all-gather
         let perturb = perturbs(epoch: epoch, step: step)
         let noiseOnly = perturb && perturbation!.config.kind == .rwp
         let passSeed = seed &+ UInt64(step) &* 0x9E37_79B9_7F4A_7C15
 
         if !noiseOnly {
-            let clean = try pass(input, labels, counts, globalLabels, sampleKeys, passSeed,
+            let clean = try pass(input, labels, &batch, sampleKeys, passSeed,
                                  allReduce: !perturb || config.sync == .global, &result)
             result.loss = clean.loss
             result.predictions = clean.predictions
@@ -145,7 +151,7 @@ public final class DataParallelStep {
                 wp.perturb(store: store, direction: noiseOnly ? nil : store.grads, seed: seed, step: UInt64(step))
             }
             result.perturbSeconds += Clock.now() - t0
-            let adv = try pass(input, labels, counts, globalLabels, sampleKeys, passSeed, allReduce: true, &result)
+            let adv = try pass(input, labels, &batch, sampleKeys, passSeed, allReduce: true, &result)
             let t1 = Clock.now()
             wp.restore(store: store)
             result.perturbSeconds += Clock.now() - t1
@@ -153,6 +159,7 @@ public final class DataParallelStep {
             if noiseOnly { result.loss = adv.loss; result.predictions = adv.predictions }
             if !adv.loss.isFinite { result.applied = false }
         }
+        result.labels = batch?.labels ?? []
         let t2 = Clock.now()
         if config.clipNorm > 0 {
             let norm = clipGradientNorm(store.grads, maxNorm: config.clipNorm, compute: tape.compute)
@@ -165,31 +172,6 @@ public final class DataParallelStep {
         }
         result.optimizerSeconds = Clock.now() - t2
         return result
-    }
-
-    /// The global labels in rank order and every rank's sample count (identical on all ranks), in
-    /// one all-gather: each rank sends its count, its pending `stopSignal` and its labels (a count is
-    /// exact as a Float below 2^24 samples per rank). `stop` receives the first non-zero signal.
-    func gatherLabels(_ labels: [Float], stop: inout Int32) throws -> (labels: [Float], counts: [Int]) {
-        guard labels.count < 1 << 24 else {
-            throw DistError("\(labels.count) samples on rank \(comm.rank) in one step: at most \((1 << 24) - 1) per rank")
-        }
-        let all = try comm.allGather([Float(labels.count), Float(stopSignal?() ?? 0)] + labels)
-        var global: [Float] = [], counts: [Int] = []
-        global.reserveCapacity(all.count - 2 * comm.size)
-        stop = 0
-        var i = 0
-        for r in 0..<comm.size {
-            guard i + 1 < all.count, let n = Int(exactly: all[i]), n >= 0, i + 2 + n <= all.count else {
-                throw DistError("label all-gather is malformed at rank \(r)'s block (offset \(i) of \(all.count)): "
-                    + "every rank must run the same binary and step")
-            }
-            if stop == 0, all[i + 1] != 0 { stop = Int32(all[i + 1]) }
-            counts.append(n)
-            global += all[(i + 2)..<(i + 2 + n)]
-            i += 2 + n
-        }
-        return (global, counts)
     }
 
     /// The motion features of `n` clips as a tape input [n, T, D] (nil when the model takes none).
@@ -221,9 +203,9 @@ public final class DataParallelStep {
         let clips: UnsafePointer<Float>, clipShape: [Int], motion: UnsafePointer<Float>?
     }
 
-    func pass(_ input: PassInput, _ labels: [Float], _ counts: [Int],
-              _ globalLabels: [Float], _ sampleKeys: [UInt64], _ seed: UInt64, allReduce: Bool,
-              _ result: inout StepResult) throws -> (loss: Double, predictions: [Float]) {
+    /// `batch` is nil in the step's first pass, whose all-gather also brings the labels and counts.
+    func pass(_ input: PassInput, _ labels: [Float], _ batch: inout GlobalBatch?, _ sampleKeys: [UInt64], _ seed: UInt64,
+              allReduce: Bool, _ result: inout StepResult) throws -> (loss: Double, predictions: [Float]) {
         let n = labels.count
         let t0 = Clock.now()
         tape.reset()
@@ -239,8 +221,20 @@ public final class DataParallelStep {
             out = y
             local = tape.array(y)
         }
-        let preds = try comm.allGather(local)
-        let loss = config.loss.evaluate(predictions: preds, labels: globalLabels)
+        let tg = Clock.now()
+        try config.peerWait.arrive(comm)
+        let preds: [Float]
+        if batch == nil {
+            let g = try gatherBatch(labels: labels, predictions: local)
+            batch = g.batch
+            preds = g.predictions
+            result.stopSignal = g.batch.stop
+        } else {
+            preds = try comm.allGather(local)
+        }
+        result.gatherSeconds += Clock.now() - tg
+        let counts = batch!.counts
+        let loss = config.loss.evaluate(predictions: preds, labels: batch!.labels)
         let t1 = Clock.now()
         result.forwardSeconds += t1 - t0
         store.zeroGrad()

@@ -43,6 +43,36 @@ public enum OverlapMode: String, CaseIterable, Sendable, Codable {
     }
 }
 
+/// How a rank waits for slower ranks at the step's collectives.
+///
+/// Open MPI's blocking collectives busy-poll while they wait. A rank bound to its own core burns
+/// only that core, but on a shared node the spinning keeps the core from the other processes, so
+/// they stay on (and slow down) the core of the rank everyone is waiting for. `sleep` first waits
+/// for every rank to arrive with a non-blocking barrier polled every 50 µs with sleeps between
+/// polls (`MPICommunicator.waitForPeers`), then runs the collective with all ranks present: it
+/// costs one small barrier (microseconds) per collective and frees the early rank's core.
+public enum PeerWait: String, CaseIterable, Sendable, Codable {
+    /// Wait inside the collective (Open MPI's busy polling).
+    case spin
+    /// Sleep-poll an arrival barrier, then run the collective.
+    case sleep
+
+    /// Parses `spin` or `sleep`.
+    public static func parse(_ s: String) throws -> PeerWait {
+        guard let w = PeerWait(rawValue: s) else {
+            throw DistError("unknown peer wait '\(s)'; valid: \(allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        return w
+    }
+
+    /// Waits for every rank of `comm` as this policy says (nothing for `spin`, or on a world of one,
+    /// or for a communicator that is not MPI's).
+    func arrive(_ comm: Communicator) throws {
+        guard self == .sleep, comm.size > 1, let m = comm as? MPICommunicator else { return }
+        try m.waitForPeers()
+    }
+}
+
 /// Where this process may run: the facts `OverlapMode.resolve` needs.
 public enum CorePlacement {
     /// Cores in this process's CPU affinity mask (mpirun's `--bind-to core` gives 1), read from

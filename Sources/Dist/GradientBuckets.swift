@@ -69,6 +69,7 @@ public final class GradientBuckets: @unchecked Sendable {
     /// The factor applied after summing (1/size for a mean).
     public let scale: Float
     /// `.thread` or `.after` (never `.auto`): how the buckets are reduced.
+    /// (`peerWait` of the initialisers: how the reducing thread waits for the other ranks before each bucket.)
     public let overlap: OverlapMode
     private let state: BucketState
     private let thread: CommThread?
@@ -112,7 +113,7 @@ public final class GradientBuckets: @unchecked Sendable {
     /// started step with `waitAll()` before releasing it.
     public init(views: [GradientView], buffer: UnsafeMutablePointer<Float>, bufferCount: Int,
                 communicator: Communicator, bucketMiB: Double = 25, firstBucketMiB: Double = 1, scale: Float? = nil,
-                overlap: OverlapMode = .auto, computeThreads: Int = 1) throws {
+                overlap: OverlapMode = .auto, computeThreads: Int = 1, peerWait: PeerWait = .spin) throws {
         guard bucketMiB > 0, firstBucketMiB > 0, bucketMiB.isFinite, firstBucketMiB.isFinite else {
             throw DistError("bucket sizes must be positive MiB (got \(bucketMiB), first \(firstBucketMiB))")
         }
@@ -126,7 +127,7 @@ public final class GradientBuckets: @unchecked Sendable {
         for b in buckets { for p in b.parameters { owner[p] = b.index } }
         if communicator.size == 1 && self.scale == 1 {
             // Nothing to do: the sum over one rank is the identity.
-            state = BucketState(buckets: buckets, owner: owner, buffer: buffer, scale: 1, comm: nil)
+            state = BucketState(buckets: buckets, owner: owner, buffer: buffer, scale: 1, comm: nil, peerWait: .spin)
             thread = nil
             self.overlap = .after
         } else {
@@ -135,7 +136,7 @@ public final class GradientBuckets: @unchecked Sendable {
                                   affinityCores: CorePlacement.affinityCores(), onlineCores: CorePlacement.onlineCores())
                 : overlap
             let state = BucketState(buckets: buckets, owner: owner, buffer: buffer, scale: self.scale,
-                                    comm: try communicator.duplicate())
+                                    comm: try communicator.duplicate(), peerWait: peerWait)
             self.state = state
             self.overlap = mode
             thread = mode == .thread ? try CommThread(name: "vqa-allreduce") { state.run() } : nil
@@ -145,11 +146,11 @@ public final class GradientBuckets: @unchecked Sendable {
     /// Buckets over every parameter of `store` (its flat gradient buffer).
     public convenience init(store: ParameterStore, communicator: Communicator,
                             bucketMiB: Double = 25, firstBucketMiB: Double = 1, scale: Float? = nil,
-                            overlap: OverlapMode = .auto, computeThreads: Int = 1) throws {
+                            overlap: OverlapMode = .auto, computeThreads: Int = 1, peerWait: PeerWait = .spin) throws {
         try self.init(views: store.infos.map { GradientView(offset: $0.offset, count: $0.count) },
                       buffer: store.grads.base, bufferCount: store.flatCount, communicator: communicator,
                       bucketMiB: bucketMiB, firstBucketMiB: firstBucketMiB, scale: scale,
-                      overlap: overlap, computeThreads: computeThreads)
+                      overlap: overlap, computeThreads: computeThreads, peerWait: peerWait)
     }
 
     /// Records that parameter `index`'s gradient is complete (call from the backward pass, any order).

@@ -129,6 +129,25 @@ public final class MPICommunicator: Communicator, @unchecked Sendable {
 
     public func barrier() throws { try DistError.checkMPI(MPI_Barrier(comm), "MPI_Barrier") }
 
+    /// Returns once every rank has called it, like `barrier()`, but a rank that arrives early
+    /// sleeps `pollMicroseconds` between polls (after ~`spinPolls` back-to-back ones) instead of
+    /// busy-polling as Open MPI's blocking calls do: its core is free for other work meanwhile.
+    /// Called before a collective, it moves the wait for the slowest rank out of the collective,
+    /// which then runs with every rank present.
+    public func waitForPeers(pollMicroseconds: Int = 50, spinPolls: Int = 64) throws {
+        var request: MPI_Request? = mpishim_request_null()
+        try DistError.checkMPI(MPI_Ibarrier(comm, &request), "MPI_Ibarrier")
+        var done: Int32 = 0
+        var pause = timespec(tv_sec: 0, tv_nsec: max(pollMicroseconds, 1) * 1000)
+        var polls = 0
+        while true {
+            try DistError.checkMPI(MPI_Test(&request, &done, mpishim_status_ignore()), "MPI_Test of the arrival barrier")
+            if done != 0 { return }
+            polls += 1
+            if polls > spinPolls { nanosleep(&pause, nil) }
+        }
+    }
+
     public func duplicate() throws -> Communicator { try duplicateMPI() }
 
     /// A duplicate of this communicator (MPI_Comm_dup), freed when released. `maxChunk` caps the

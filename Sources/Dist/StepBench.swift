@@ -68,6 +68,10 @@ public struct StepBenchResult: Sendable {
     public var stepMs: [Double] = [], commMs: [Double] = [], perturbMs: [Double] = []
     /// Per measured step: forward (with the loss), backward and optimizer ms.
     public var forwardMs: [Double] = [], backwardMs: [Double] = [], optimizerMs: [Double] = []
+    /// Per measured step: ms in the label and prediction all-gathers (waiting for the peers, mostly).
+    public var gatherMs: [Double] = []
+    /// Per measured step: ms writing the synthetic clips (before the step, not in `stepMs`).
+    public var fillMs: [Double] = []
     /// Per measured step: CPU ms of the communication thread's all-reduces, and of the whole
     /// process (all threads; above the step's wall time when the rank uses more than one core).
     public var commThreadCPUMs: [Double] = [], processCPUMs: [Double] = []
@@ -75,6 +79,12 @@ public struct StepBenchResult: Sendable {
     public var losses: [Double] = []
     /// Arena buffers obtained from the system during the measured steps.
     public var freshAllocations = 0
+
+    /// An empty result.
+    public init() {}
+
+    /// Per measured step: the step's time without any collective (step − gathers − exposed all-reduce).
+    public var computeMs: [Double] { (0..<stepMs.count).map { stepMs[$0] - gatherMs[$0] - commMs[$0] } }
 }
 
 /// Median of `xs` (0 when empty).
@@ -84,25 +94,46 @@ public func median(_ xs: [Double]) -> Double {
     return s.count % 2 == 1 ? s[s.count / 2] : (s[s.count / 2 - 1] + s[s.count / 2]) / 2
 }
 
-extension DataParallelStep {
-    /// Runs `warmup + steps` training steps on the synthetic workload with global batch
-    /// `globalBatch` (split evenly over ranks); checks the replicas every `checksumEvery` steps.
-    /// Global samples in `skip` are treated as unreadable: the rank drops them from its shard.
-    public func benchmark(_ work: SyntheticWorkload, globalBatch: Int, steps: Int, warmup: Int, lr: Float,
-                          checksumEvery: Int = 0, fault: InjectedFault? = nil, skip: Set<Int> = []) throws -> StepBenchResult {
-        guard globalBatch % comm.size == 0 else {
-            throw DistError("global batch \(globalBatch) is not divisible by \(comm.size) ranks; use a multiple of \(comm.size)")
+/// Runs ranges of training steps of one `DataParallelStep` on the synthetic workload, reusing its
+/// clip buffers, so that measured blocks can be interleaved with other work (`bench step --independent`).
+public final class StepBenchLoop {
+    /// The step being timed.
+    public let step: DataParallelStep
+    let work: SyntheticWorkload
+    let globalBatch: Int, per: Int
+    let skip: Set<Int>
+    let buffer: FloatBuffer
+    let motion: FloatBuffer?
+
+    /// A loop over `step` with global batch `globalBatch` (split evenly over the step's ranks);
+    /// global samples in `skip` are treated as unreadable: their rank drops them from its shard.
+    public init(step: DataParallelStep, work: SyntheticWorkload, globalBatch: Int, skip: Set<Int> = []) throws {
+        let size = step.comm.size
+        guard globalBatch % size == 0 else {
+            throw DistError("global batch \(globalBatch) is not divisible by \(size) ranks; use a multiple of \(size)")
         }
-        let per = globalBatch / comm.size
-        let buffer = FloatBuffer(count: per * work.floatsPerClip)
+        self.step = step
+        self.work = work
+        self.globalBatch = globalBatch
+        self.skip = skip
+        per = globalBatch / size
+        buffer = FloatBuffer(count: per * work.floatsPerClip)
         // Motion features (simplevqa with motion_dim > 0): per sample [T, D] noise keyed by its index.
+        let motionPer = work.clipShape[1] * step.model.motionDim
+        motion = motionPer > 0 ? FloatBuffer(count: per * motionPer) : nil
+    }
+
+    /// Runs the steps numbered `range` (the step number keys the samples and the perturbation), appending
+    /// to `out` the losses, and the timings when `timed`; checks the replicas every `checksumEvery`
+    /// steps; `fault` is injected on the last rank.
+    public func run(_ range: Range<Int>, timed: Bool, lr: Float, checksumEvery: Int = 0, fault: InjectedFault? = nil,
+                    into out: inout StepBenchResult) throws {
+        let comm = step.comm, tape = step.tape, model = step.model
         let motionPer = work.clipShape[1] * model.motionDim
-        let motion = motionPer > 0 ? FloatBuffer(count: per * motionPer) : nil
-        var out = StepBenchResult()
         let faulty = comm.rank == comm.size - 1
-        var allocationsBefore = 0
-        for s in 0..<(warmup + steps) {
-            if s == warmup { allocationsBefore = tape.arena.freshAllocations }
+        let allocationsBefore = tape.arena.freshAllocations
+        for s in range {
+            let tf = Clock.now()
             let indices = (0..<per).map { s * globalBatch + comm.rank * per + $0 }.filter { !skip.contains($0) }
             work.fill(buffer.base, indices: indices, compute: tape.compute)
             if let m = motion {
@@ -113,15 +144,22 @@ extension DataParallelStep {
             }
             if faulty, case .crash(let at) = fault, at == s { exit(3) }
             if faulty, case .desync(let at) = fault, at == s { model.parameters.values.base[0] += 1e-3 }
+            // Writing the clips is the benchmark's own work (training decodes instead) and is not
+            // timed; without this barrier a rank's step would time its peer's longer fill as
+            // straggler wait, which a world of one never sees.
+            let tb = Clock.now()
+            if comm.size > 1 { try comm.barrier() }
             let t0 = Clock.now(), c0 = processCPUSeconds()
-            let r = try step(clips: buffer.base, clipShape: work.clipShape, motion: motion.map { UnsafePointer($0.base) },
-                             labels: indices.map(work.label),
-                             sampleKeys: indices.map { UInt64($0) }, lr: lr, epoch: 0, step: s, seed: work.seed)
+            let r = try step.step(clips: buffer.base, clipShape: work.clipShape, motion: motion.map { UnsafePointer($0.base) },
+                                  labels: indices.map(work.label),
+                                  sampleKeys: indices.map { UInt64($0) }, lr: lr, epoch: 0, step: s, seed: work.seed)
             let dt = Clock.now() - t0, cpu = processCPUSeconds() - c0
             out.losses.append(r.loss)
-            if s >= warmup {
+            if timed {
                 out.stepMs.append(dt * 1000)
+                out.fillMs.append((tb - tf) * 1000)
                 out.commMs.append(r.commSeconds * 1000)
+                out.gatherMs.append(r.gatherSeconds * 1000)
                 out.perturbMs.append(r.perturbSeconds * 1000)
                 out.forwardMs.append(r.forwardSeconds * 1000)
                 out.backwardMs.append(r.backwardSeconds * 1000)
@@ -129,9 +167,22 @@ extension DataParallelStep {
                 out.commThreadCPUMs.append(r.commThreadCPUSeconds * 1000)
                 out.processCPUMs.append(cpu * 1000)
             }
-            if checksumEvery > 0 && (s + 1) % checksumEvery == 0 { try verifyReplicas() }
+            if checksumEvery > 0 && (s + 1) % checksumEvery == 0 { try step.verifyReplicas() }
         }
-        out.freshAllocations = tape.arena.freshAllocations - allocationsBefore
+        if timed { out.freshAllocations += tape.arena.freshAllocations - allocationsBefore }
+    }
+}
+
+extension DataParallelStep {
+    /// Runs `warmup + steps` training steps on the synthetic workload with global batch
+    /// `globalBatch` (split evenly over ranks); checks the replicas every `checksumEvery` steps.
+    /// Global samples in `skip` are treated as unreadable: the rank drops them from its shard.
+    public func benchmark(_ work: SyntheticWorkload, globalBatch: Int, steps: Int, warmup: Int, lr: Float,
+                          checksumEvery: Int = 0, fault: InjectedFault? = nil, skip: Set<Int> = []) throws -> StepBenchResult {
+        let loop = try StepBenchLoop(step: self, work: work, globalBatch: globalBatch, skip: skip)
+        var out = StepBenchResult()
+        try loop.run(0..<warmup, timed: false, lr: lr, checksumEvery: checksumEvery, fault: fault, into: &out)
+        try loop.run(warmup..<(warmup + steps), timed: true, lr: lr, checksumEvery: checksumEvery, fault: fault, into: &out)
         return out
     }
 }

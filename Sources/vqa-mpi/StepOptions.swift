@@ -20,6 +20,8 @@ struct StepOptions: ParsableArguments {
     @Option(help: "Seed of the weights and of the synthetic data.") var seed: UInt64 = 0
     @Option(help: "Gradient all-reduce: thread (during backward, on its own thread), after (once backward is done) or auto (thread only with a spare core).")
     var overlap = "auto"
+    @Option(name: .customLong("peer-wait"), help: "How an early rank waits for the others at collectives: sleep (sleep-polled arrival barrier, frees the core) or spin (inside the collective).")
+    var peerWait = "sleep"
     @Option(name: .customLong("bucket-mb"), help: "All-reduce bucket cap in MiB.") var bucketMB = 25.0
     @Option(name: .customLong("first-bucket-mb"), help: "Cap of the first (last-layer) bucket in MiB.") var firstBucketMB = 1.0
 
@@ -56,6 +58,7 @@ struct StepOptions: ParsableArguments {
         var c = StepConfig()
         c.sync = s
         c.overlap = try OverlapMode.parse(overlap)
+        c.peerWait = try PeerWait.parse(peerWait)
         c.bucketMiB = bucketMB
         c.firstBucketMiB = firstBucketMB
         switch reg {
@@ -72,6 +75,9 @@ struct StepOptions: ParsableArguments {
         guard threads >= 1 else { throw ValidationError("--threads must be at least 1, got \(threads)") }
         guard OverlapMode(rawValue: overlap) != nil else {
             throw ValidationError("--overlap must be one of \(OverlapMode.allCases.map(\.rawValue).joined(separator: ", ")), got '\(overlap)'")
+        }
+        guard PeerWait(rawValue: peerWait) != nil else {
+            throw ValidationError("--peer-wait must be one of \(PeerWait.allCases.map(\.rawValue).joined(separator: ", ")), got '\(peerWait)'")
         }
         guard bucketMB > 0, firstBucketMB > 0, bucketMB.isFinite, firstBucketMB.isFinite else {
             throw ValidationError("--bucket-mb and --first-bucket-mb must be positive, got \(bucketMB) and \(firstBucketMB)")
