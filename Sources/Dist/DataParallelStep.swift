@@ -52,7 +52,7 @@ public struct StepConfig: Sendable {
     /// thread only when this rank has a core to spare for it; GradientBuckets+Overlap.swift).
     public var overlap = OverlapMode.auto
     /// How an early rank waits for the others at the gather and the all-reduce (PeerWait).
-    public var peerWait = PeerWait.sleep
+    public var peerWait = PeerWait.spin
     public init() {}
 }
 

@@ -20,8 +20,8 @@ struct StepOptions: ParsableArguments {
     @Option(help: "Seed of the weights and of the synthetic data.") var seed: UInt64 = 0
     @Option(help: "Gradient all-reduce: thread (during backward, on its own thread), after (once backward is done) or auto (thread only with a spare core).")
     var overlap = "auto"
-    @Option(name: .customLong("peer-wait"), help: "How an early rank waits for the others at collectives: sleep (sleep-polled arrival barrier, frees the core) or spin (inside the collective).")
-    var peerWait = "sleep"
+    @Option(name: .customLong("peer-wait"), help: "How an early rank waits for the others at collectives: spin (inside the collective; fastest when each rank has its own core) or sleep (sleep-polled arrival barrier: frees the core for other processes on a shared node).")
+    var peerWait = "spin"
     @Option(name: .customLong("bucket-mb"), help: "All-reduce bucket cap in MiB.") var bucketMB = 25.0
     @Option(name: .customLong("first-bucket-mb"), help: "Cap of the first (last-layer) bucket in MiB.") var firstBucketMB = 1.0
 
