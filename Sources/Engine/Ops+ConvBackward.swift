@@ -3,8 +3,9 @@
 // Shapes: x [N, Cin, T, H, W], weight [Cout, Cin/g, kt, kh, kw], dY [N, Cout, To, Ho, Wo];
 //         per group, col [K, N·P] (K = Cin/g·kt·kh·kw, P = To·Ho·Wo), dY_g [Cout/g, P] per sample.
 // dW_g += dY_g · colᵀ: items are pieces of dW's K columns fixed by the geometry
-//         (`weightGradPieces`); each item adds the samples in order, so the sums run in the same
-//         order whatever the thread count.
+//         (`weightGradPieces`; for 1×1×1 convolutions the columns are input channels and col is x
+//         itself); each item adds the samples in order, so the sums run in the same order whatever
+//         the thread count.
 // dX, stride 1: dX += conv(dY, flipped W) (`inputGradByConvolution`), items are tiles of rows.
 // dX, otherwise: dcol = W_gᵀ · dY_g one cache-sized tile of output rows at a time, scattered by
 //         col2vol (`inputGradByTiles`); items are (sample, group): each owns its planes of dX.
@@ -18,11 +19,14 @@ extension Tape {
         if gx == nil && gw == nil { return }
         let p = g.outPlane, kr = g.kRows, cg = g.coutG, c = compute
         if g.isPointwise {
-            if let gw {  // items: groups, samples added in order
-                c.forEachItem(g.groups) { _, grp in
+            if let gw {  // items: (group, piece of dW's columns = input channels), samples added in order
+                let pieces = g.weightGradPieces
+                c.forEachItem(g.groups * pieces.parts) { _, item in
+                    let grp = item / pieces.parts, cols = pieces.bounds(item % pieces.parts)
                     for n in 0..<g.n {
-                        BLAS.gemm(transB: true, m: cg, n: kr, k: p, a: gy + (n * g.cout + grp * cg) * p, lda: p,
-                                  b: x + (n * g.cin + grp * g.cinG) * p, ldb: p, beta: 1, c: gw + grp * cg * kr, ldc: kr)
+                        BLAS.gemm(transB: true, m: cg, n: cols.count, k: p, a: gy + (n * g.cout + grp * cg) * p, lda: p,
+                                  b: x + (n * g.cin + grp * g.cinG + cols.lowerBound) * p, ldb: p, beta: 1,
+                                  c: gw + grp * cg * kr + cols.lowerBound, ldc: kr)
                     }
                 }
             }

@@ -76,6 +76,9 @@ final class ConvTests: XCTestCase {
         ("depthwise, stride 1, no bias", Case(x: [3, 4, 3, 5, 9], w: [4, 1, 1, 3, 3], padding: (0, 1, 1), groups: 4, bias: false)),
         ("pointwise", Case(x: [3, 4, 2, 3, 5], w: [5, 4, 1, 1, 1])),
         ("pointwise groups 2", Case(x: [3, 4, 2, 3, 5], w: [6, 2, 1, 1, 1], groups: 2, bias: false)),
+        // 40 input channels: dW in two column pieces (16 + 24 channels), each its own GEMM per sample.
+        ("pointwise, dW in pieces", Case(x: [2, 40, 1, 3, 5], w: [7, 40, 1, 1, 1])),
+        ("pointwise groups 2, dW in pieces", Case(x: [2, 80, 1, 2, 3], w: [6, 40, 1, 1, 1], groups: 2, bias: false)),
         ("1x1x1 stride 2", Case(x: [2, 3, 3, 7, 8], w: [4, 3, 1, 1, 1], stride: (1, 2, 2))),
         ("T = 1", Case(x: [2, 3, 1, 9, 8], w: [4, 3, 1, 3, 3], padding: (0, 1, 1))),
         ("kernel 5 > stride 2/3", Case(x: [1, 2, 3, 11, 10], w: [3, 2, 1, 5, 5], stride: (1, 2, 3), padding: (0, 2, 2))),
