@@ -111,15 +111,15 @@ struct BenchAllreduce: ParsableCommand {
             let order: [(Bool) throws -> Void] = rep % 2 == 0 ? [timeOurs, timeRaw, timeSplit] : [timeRaw, timeSplit, timeOurs]
             for f in order { try f(rep > 0) }
         }
-        let oursMs = Self.median(ours) * 1e3, rawMs = Self.median(raw) * 1e3
+        let oursMs = median(ours) * 1e3, rawMs = median(raw) * 1e3
         if world.isRoot {
             let ratio = oursMs / rawMs
             if json {
                 var fields = ["\"ours_ms\": \(oursMs)", "\"raw_mpi_ms\": \(rawMs)", "\"ratio\": \(ratio)",
-                              "\"raw_buckets_ms\": \(Self.median(split) * 1e3)",
-                              "\"ours_in_collectives_ms\": \(Self.median(inCalls) * 1e3)",
-                              "\"comm_thread_cpu_ms\": \(Self.median(threadCPU) * 1e3)",
-                              "\"caller_cpu_ms\": \(Self.median(callerCPU) * 1e3)",
+                              "\"raw_buckets_ms\": \(median(split) * 1e3)",
+                              "\"ours_in_collectives_ms\": \(median(inCalls) * 1e3)",
+                              "\"comm_thread_cpu_ms\": \(median(threadCPU) * 1e3)",
+                              "\"caller_cpu_ms\": \(median(callerCPU) * 1e3)",
                               "\"overlap\": \"\(buckets.overlap.rawValue)\"", "\"scale\": \(buckets.scale)",
                               "\"ranks\": \(world.size)", "\"mb\": \(mb)", "\"buckets\": \(buckets.buckets.count)",
                               "\"bucket_mb\": \(bucketMB)", "\"first_bucket_mb\": \(firstBucketMB)", "\"reps\": \(reps)",
@@ -130,7 +130,7 @@ struct BenchAllreduce: ParsableCommand {
             } else {
                 print("all-reduce of \(mb) MiB over \(world.size) rank(s), median of \(reps): bucketed \(oursMs) ms "
                     + "(\(buckets.buckets.count) buckets, overlap \(buckets.overlap.rawValue)) vs raw MPI_Allreduce \(rawMs) ms, "
-                    + "ratio \(ratio); raw over the bucket spans \(Self.median(split) * 1e3) ms"
+                    + "ratio \(ratio); raw over the bucket spans \(median(split) * 1e3) ms"
                     + (verify ? (failures == 0 ? "; verify passed" : "; verify FAILED (\(failures) mismatches)") : ""))
             }
         }
@@ -150,10 +150,5 @@ struct BenchAllreduce: ParsableCommand {
             k += 1
         }
         return views
-    }
-
-    static func median(_ xs: [Double]) -> Double {
-        let s = xs.sorted()
-        return s.isEmpty ? .nan : (s.count % 2 == 1 ? s[s.count / 2] : (s[s.count / 2 - 1] + s[s.count / 2]) / 2)
     }
 }
