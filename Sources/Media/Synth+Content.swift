@@ -23,6 +23,20 @@ public enum SynthContent: String, CaseIterable, Sendable {
     case ripples
 }
 
+extension SynthContent {
+    /// Parses a comma-separated list of generator names (`foliage,text`), or throws an error
+    /// listing the valid names; duplicates are kept (they weight the uniform draw).
+    public static func list(_ text: String) throws -> [SynthContent] {
+        let names = text.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
+        return try names.map { name in
+            guard let c = SynthContent(rawValue: name) else {
+                throw SynthError("unknown content generator '\(name)' in --contents '\(text)'; valid: \(allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+            return c
+        }
+    }
+}
+
 typealias SynthRGB = SIMD3<Float>
 
 /// Something that draws a frame at a time (seconds) into an H×W×3 float buffer.

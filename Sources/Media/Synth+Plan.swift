@@ -76,6 +76,9 @@ public struct SynthOptions: Sendable {
     public var seed: UInt64
     /// Distribution family.
     public var profile: SynthProfile
+    /// Content generators to draw scenes from (uniformly) instead of the profile's, e.g. one
+    /// generator for a narrow training distribution; nil keeps the profile's list.
+    public var contents: [SynthContent]?
     /// Overrides of the profile's frame size, frame count and frame rate.
     public var width: Int?
     public var height: Int?
@@ -88,11 +91,15 @@ public struct SynthOptions: Sendable {
 
     /// Options with the profile's geometry and an 80/20 split.
     public init(videos: Int, seed: UInt64, profile: SynthProfile = .default, width: Int? = nil, height: Int? = nil,
-                frames: Int? = nil, fps: Double? = nil, testFraction: Double = 0.2, threads: Int = 2, versions: Int = 1) {
-        self.videos = videos; self.versions = versions; self.seed = seed; self.profile = profile
+                frames: Int? = nil, fps: Double? = nil, testFraction: Double = 0.2, threads: Int = 2, versions: Int = 1,
+                contents: [SynthContent]? = nil) {
+        self.videos = videos; self.versions = versions; self.seed = seed; self.profile = profile; self.contents = contents
         self.width = width; self.height = height; self.frames = frames; self.fps = fps
         self.testFraction = testFraction; self.threads = threads
     }
+
+    /// The content generators scenes are drawn from: the override, else the profile's.
+    public var effectiveContents: [SynthContent] { contents ?? profile.contents }
 
     /// The effective geometry: overrides, else the profile's defaults.
     public var geometry: (width: Int, height: Int, frames: Int, fps: Double) {
@@ -108,6 +115,9 @@ public struct SynthOptions: Sendable {
             throw SynthError("--versions must be in 1...\(videos) (at most --videos), got \(versions)")
         }
         guard threads >= 1 else { throw SynthError("--threads must be at least 1, got \(threads)") }
+        if let c = contents, c.isEmpty {
+            throw SynthError("--contents needs at least one generator; valid: \(SynthContent.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
         guard testFraction >= 0, testFraction < 1 else {
             throw SynthError("--test-fraction must be in [0, 1), got \(testFraction)")
         }
@@ -149,7 +159,7 @@ public enum SynthPlan {
         return (0..<options.videos).map { i in
             let scene = i / options.versions
             var sceneRNG = SynthRNG(seed: options.seed, UInt64(scene), SynthPurpose.plan.rawValue)
-            let contents = options.profile.contents
+            let contents = options.effectiveContents
             let content = contents[sceneRNG.int(below: contents.count)]
             var rng = SynthRNG(seed: options.seed, UInt64(i), SynthPurpose.plan.rawValue)
             _ = rng.next()   // the content draw (the scene's own for the first version of a one-version set)

@@ -25,6 +25,9 @@ struct SynthCommand: ParsableCommand {
             LIVE, CSIQ and KADID do), so content cannot explain quality; the test split (--test-fraction \
             of the scenes) keeps all versions of a scene together.
 
+            --contents foliage (or a comma-separated list) draws scenes from those generators instead of \
+            the profile's: a narrow training distribution whose shift to another profile is larger.
+
             Profiles: default (320×240, 24 fps, 72 frames; shapes, foliage, landscape, text; mostly \
             compression, blur, scaling, banding), shifted (240×320 portrait, 30 fps, 75 frames; faces, \
             ripples, landscape; mostly noise, exposure, stutter), images (one-frame 384×288 JPEGs, all \
@@ -39,6 +42,8 @@ struct SynthCommand: ParsableCommand {
     @Option(help: "Seed of every random choice.") var seed: UInt64 = 0
     @Option(help: "Distribution profile: \(SynthProfile.allCases.map(\.rawValue).joined(separator: ", ")).")
     var profile = SynthProfile.default.rawValue
+    @Option(help: "Content generators to draw scenes from instead of the profile's, comma-separated: \(SynthContent.allCases.map(\.rawValue).joined(separator: ", ")).")
+    var contents: String?
     @Option(help: "Frame width in pixels (even; default from the profile).") var width: Int?
     @Option(help: "Frame height in pixels (even; default from the profile).") var height: Int?
     @Option(help: "Frames per video (default from the profile).") var frames: Int?
@@ -54,7 +59,7 @@ struct SynthCommand: ParsableCommand {
         do {
             options = SynthOptions(videos: videos, seed: seed, profile: try SynthProfile.named(profile), width: width,
                                    height: height, frames: frames, fps: fps, testFraction: testFraction, threads: threads,
-                                   versions: versions)
+                                   versions: versions, contents: try contents.map(SynthContent.list))
             try options.validate()
             chosenCodec = try codec.map { name in
                 guard let c = SynthCodec(rawValue: name), c != .mjpeg else {

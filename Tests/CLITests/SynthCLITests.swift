@@ -69,6 +69,7 @@ final class SynthCLITests: XCTestCase {
             (["--fps", "0"], "--fps must be in 1...240"),
             (["--profile", "images", "--frames", "5"], "--frames must be 1"),
             (["--codec", "vp9"], "valid codecs: h264, mpeg4"),
+            (["--contents", "foliage,trees"], "valid: shapes, foliage, landscape, text, faces, ripples"),
         ]
         for (args, expected) in cases {
             let r = try CLI.vqa(["synth", "--out", out] + args)

@@ -129,6 +129,25 @@ final class SynthTests: XCTestCase {
         XCTAssertGreaterThan(mean(d, .banding), 2 * mean(s, .banding))
     }
 
+    func testContentsOverrideChangesOnlyTheContentDraw() throws {
+        let base = try SynthPlan.videos(SynthOptions(videos: 80, seed: 3, versions: 4))
+        let narrow = try SynthPlan.videos(SynthOptions(videos: 80, seed: 3, versions: 4, contents: [.foliage]))
+        XCTAssertEqual(Set(narrow.map(\.content)), [.foliage])
+        XCTAssertGreaterThan(Set(base.map(\.content)).count, 1)
+        // Same levels, labels, scenes and split: the override consumes the same random draws.
+        XCTAssertEqual(narrow.map(\.levels), base.map(\.levels))
+        XCTAssertEqual(narrow.map(\.mos), base.map(\.mos))
+        XCTAssertEqual(narrow.map(\.split), base.map(\.split))
+        let pair = try SynthPlan.videos(SynthOptions(videos: 200, seed: 3, profile: .shifted, contents: [.text, .ripples]))
+        XCTAssertEqual(Set(pair.map(\.content)), [.text, .ripples])
+        XCTAssertEqual(try SynthContent.list("foliage, text"), [.foliage, .text])
+        XCTAssertThrowsError(try SynthContent.list("foliage,trees")) { error in
+            XCTAssertTrue(String(describing: error).contains("'trees'"), "\(error)")
+            XCTAssertTrue(String(describing: error).contains("valid: shapes, foliage, landscape, text, faces, ripples"), "\(error)")
+        }
+        XCTAssertThrowsError(try SynthOptions(videos: 4, seed: 1, contents: []).validate())
+    }
+
     func testBadOptionsAreRejectedWithTheirValidValues() {
         func message(_ o: SynthOptions) -> String {
             do { try o.validate(); return "accepted" } catch { return String(describing: error) }
