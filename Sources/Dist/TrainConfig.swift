@@ -30,7 +30,8 @@ public struct TrainConfig: Codable, Equatable, Sendable {
         public var name = ""
         public var labels = ""
         public var dataRoot = ""
-        /// Motion features of this set (as data.train.motion_features).
+        /// Motion features of this set (as data.train.motion_features); empty with the training set's
+        /// data_root: the training set's (`TrainConfig.valMotionFeatures`).
         public var motionFeatures = ""
         public init(name: String = "", labels: String = "", dataRoot: String = "", motionFeatures: String = "") {
             self.name = name; self.labels = labels; self.dataRoot = dataRoot; self.motionFeatures = motionFeatures
@@ -183,6 +184,14 @@ public struct TrainConfig: Codable, Equatable, Sendable {
                 try fail("fragnet needs an even clip_len and fragment/resize sizes divisible by 32, got \(shape.frames) frames of \(shape.height)×\(shape.width); for images use clip_len 2 with frame_interval 1 (the frame is repeated)")
             }
         }
+    }
+
+    /// Motion features of `data.val[i]`: its own, else `data.train.motion_features` when the val set
+    /// reads the training set's data_root (a held-out split of the same videos, whose features are
+    /// keyed by the same relative paths); a val set of another data_root must name its own.
+    public func valMotionFeatures(_ i: Int) -> String {
+        let v = data.val[i]
+        return v.motionFeatures.isEmpty && v.dataRoot == data.train.dataRoot ? data.train.motionFeatures : v.motionFeatures
     }
 
     /// The sampler used for training: augmentation set by the regularizer (`aug`) or `always_augment`.

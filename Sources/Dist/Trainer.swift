@@ -99,7 +99,7 @@ public final class Trainer {
         trainLoader.shuffleBlock = c.train.shuffleBlock
         for (i, v) in c.data.val.enumerated() {
             let entries = try Labels.load(path: v.labels, dataRoot: v.dataRoot.isEmpty ? nil : v.dataRoot)
-            let motion = try MotionFeatureSource.make(path: v.motionFeatures, model: model, roots: [v.dataRoot], entries: entries,
+            let motion = try MotionFeatureSource.make(path: c.valMotionFeatures(i), model: model, roots: [v.dataRoot], entries: entries,
                                                       what: "data.val[\(i)].motion_features")
             let loader = try DistributedEval.loader(entries: entries, sampler: c.data.train.sampler, comm: comm,
                                                     batchPerRank: batchPerRank, decodeThreads: c.train.decodeThreads, features: motion)

@@ -146,6 +146,21 @@ final class MotionFeaturesE2ETests: XCTestCase {
         XCTAssertTrue((none.stdout + none.stderr).contains("--motion-features"), none.stdout + none.stderr)
     }
 
+    func testValSetsOfTheTrainingDataRootInheritItsFeatures() throws {
+        func val(_ root: String) -> [String] {
+            ["--set", "data.val=[{name: held-out, labels: '\(syn)/labels_test.txt', data_root: '\(root)'}]"]
+        }
+        let same = try CLI.vqa(trainArgs(out: Self.data + "/val-same") + val(syn))
+        XCTAssertEqual(same.status, 0, same.stdout + same.stderr)
+        let metrics = (try? String(contentsOfFile: Self.data + "/val-same/metrics.jsonl", encoding: .utf8)) ?? ""
+        XCTAssertTrue(metrics.contains("\"held-out\""), "the inherited features let the val set be evaluated: \(metrics.suffix(400))")
+        // Another data_root (the same videos under another path) does not inherit: stop before any work.
+        let other = try CLI.vqa(trainArgs(out: Self.data + "/val-other") + val(syn + "/."))
+        XCTAssertNotEqual(other.status, 0)
+        XCTAssertTrue((other.stdout + other.stderr).contains("data.val[0].motion_features"), other.stdout + other.stderr)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: Self.data + "/val-other/metrics.jsonl"), "no training ran")
+    }
+
     func testConfigurationErrorsStopBeforeAnyWork() throws {
         let noFeatures = try CLI.vqa(trainArgs(out: Self.data + "/nofeat", features: nil))
         XCTAssertNotEqual(noFeatures.status, 0)
