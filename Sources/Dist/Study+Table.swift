@@ -110,20 +110,29 @@ public enum StudyTable {
     public static func deltaTable(_ groups: [StudyGroup], baseline: String = "none") -> String? {
         guard let base = groups.first(where: { $0.kind == baseline }),
               groups.contains(where: { !($0.kind == base.kind && $0.setting == base.setting) }) else { return nil }
+        func p(_ g: StudyGroup, _ v: (StudyRun) -> Double) -> String {
+            let x = permutationP(g.runs.map(v), base.runs.map(v))
+            return x.isFinite ? String(format: " (p %.2f)", x) : ""
+        }
         func d(_ g: StudyGroup, _ v: (StudyRun) -> Double) -> String {
             let x = g.stat(v).mean - base.stat(v).mean
-            return x.isFinite ? (x >= 0 ? "+" : "") + format(x, 3) : "–"
+            return x.isFinite ? (x >= 0 ? "+" : "") + format(x, 3) + p(g, v) : "–"
         }
         func ratio(_ g: StudyGroup, _ v: (StudyRun) -> Double) -> String {
             let x = g.stat(v).mean / base.stat(v).mean
-            return x.isFinite ? String(format: "×%.2f", x) : "–"
+            return x.isFinite ? String(format: "×%.2f", x) + p(g, v) : "–"
         }
         var s = row(["regularizer", "Δ in-domain SRCC", "Δ shifted SRCC", "Δ gap", "sharpness ratio", "λ_max ratio"])
         s += rule(6)
+        var smallest = 1.0
         for g in groups where !(g.kind == base.kind && g.setting == base.setting) {
             s += row([g.label, d(g, \.final.inDomainSRCC), d(g, \.final.shiftedSRCC), d(g, \.gap),
                       ratio(g, \.sharpnessMean), ratio(g, \.hessianTop)])
+            if let c = binomial(g.runs.count + base.runs.count, g.runs.count) { smallest = min(smallest, min(1, 2 / Double(c))) }
         }
+        s += "\np: exact two-sided permutation test of the difference of means over seeds (every split of the two "
+        s += "groups' runs; scipy.stats.permutation_test's convention). With these seed counts no p can be below "
+        s += String(format: "%.3g", smallest) + ", so a p near that floor is the strongest evidence this table can show.\n"
         return s
     }
 

@@ -131,9 +131,11 @@ final class StudyTableTests: XCTestCase {
 
         let delta = try XCTUnwrap(StudyTable.deltaTable(g))
         let d = delta.split(separator: "\n")
-        XCTAssertEqual(d.count, 2 + 2, delta)                          // the baseline has no row of its own
+        XCTAssertEqual(d.count, 2 + 2 + 1, delta)                      // the baseline has no row of its own; a note on p
         // awp − none: in-domain +0.300; gap 0.3 − 0.6 = −0.300; sharpness 0.02/0.04 = ×0.50; λ 4/10 = ×0.40.
-        XCTAssertEqual(String(d[3]), "| awp γ=0.02 | +0.300 | +0.000 | -0.300 | ×0.50 | ×0.40 |")
+        // 3 vs 2 seeds fully separated: p = 2/C(5,3) = 0.20 (scipy.stats.permutation_test); equal values: p 1.
+        XCTAssertEqual(String(d[3]), "| awp γ=0.02 | +0.300 (p 0.20) | +0.000 (p 1.00) | -0.300 (p 0.20) | ×0.50 (p 0.20) | ×0.40 (p 0.20) |")
+        XCTAssertTrue(d[4].contains("no p can be below 0.2,"), String(d[4]))
 
         let best = StudyTable.bestTable(g).split(separator: "\n")
         XCTAssertEqual(best.count, 5)
