@@ -62,7 +62,7 @@ case "$mode" in
     # The demo's clip (configs/demo.yaml): FAST-VQA-M's 4×4 fragment grid and 2 frames, ≈ 1/6 of the
     # 7×7×8-frame cost, global batch 16; one sweep point per kind; validation every 6 epochs.
     # The same data recipe as full: 64 + 24 one-scene-per-video clips learned nothing.
-    # 18 epochs = 216 steps: ≈ 50 s of training per plain run on 2 quiet ranks (2.8 s per epoch).
+    # 18 epochs = 216 steps: ≈ 50 s per plain run on 2 quiet ranks (training, train-set eval, sharpness).
     synth_train=(--videos 240 --versions 4 --frames 24 --test-fraction 0.2 --contents foliage); synth_shifted=(--videos 64 --frames 24)
     epochs=18; batch=16; default_seeds=3
     sampler=(--set data.train.sampler.clip_len=2 --set data.train.sampler.fragments_h=4 --set data.train.sampler.fragments_w=4
