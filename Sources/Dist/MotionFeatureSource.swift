@@ -38,7 +38,9 @@ public struct MotionFeatureSource: FrameFeatureSource {
         if let k = explicitKeys[path] { return k }
         for r in roots {
             let root = r.hasSuffix("/") ? r : r + "/"
-            if path.hasPrefix(root) { return String(path.dropFirst(root.count)) }
+            // Bytes, not Characters: a relative path starting with a combining mark joins the root's
+            // "/" into one Character, so `hasPrefix` would miss it (found by Fuzz/fuzz-labels).
+            if path.utf8.starts(with: root.utf8) { return String(decoding: path.utf8.dropFirst(root.utf8.count), as: UTF8.self) }
         }
         return path
     }

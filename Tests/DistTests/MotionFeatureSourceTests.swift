@@ -27,6 +27,9 @@ final class MotionFeatureSourceTests: XCTestCase {
         XCTAssertEqual(s.key(for: "data/set/videos/a.mp4"), "videos/a.mp4")
         XCTAssertEqual(try MotionFeatureSource(path: path, dim: 2, roots: ["data/set"]).key(for: "data/set/videos/a.mp4"), "videos/a.mp4")
         XCTAssertEqual(s.key(for: "/elsewhere/a.mp4"), "/elsewhere/a.mp4", "paths outside the root are their own key")
+        // A relative path starting with a combining mark (U+033B) merges with the root's "/" into one
+        // Character; the key is still the bytes after the root (Fuzz/corpus/labels/regress-combining-mark-path).
+        XCTAssertEqual(s.key(for: "data/set/\u{33B} 2323058.mp4"), "\u{33B} 2323058.mp4")
         s.explicitKeys = ["clip.mp4": "videos/a.mp4"]
         // Frames of an 8-frame video at indices 0, 3, 4, 7: centres 1/16, 7/16, 9/16, 15/16 → chunks 0, 1, 2, 3.
         var out = [Float](repeating: .nan, count: 8)

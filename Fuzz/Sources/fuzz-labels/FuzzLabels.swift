@@ -46,7 +46,8 @@ func check(_ entries: [LabelEntry], root: String?) {
         precondition(e.mos.isFinite, "non-finite MOS \(e.mos)")
         for v in [e.duration, e.fps] { if let v { precondition(v.isFinite && v >= 0, "bad duration/fps \(v)") } }
         precondition(!e.path.isEmpty, "empty path")
-        if let root, !e.path.hasPrefix("/") { precondition(e.path.hasPrefix(root + "/"), "path \(e.path) not under \(root)") }
+        // Byte prefixes: a path starting with a combining mark merges with the root's "/" into one Character.
+        if let root, !e.path.hasPrefix("/") { precondition(e.path.utf8.starts(with: (root + "/").utf8), "path \(e.path) not under \(root)") }
     }
     // Round trip through the FAST-VQA format with every path quoted.
     let text = entries.map { e in
