@@ -73,12 +73,19 @@ final class FaultTests: XCTestCase {
         let (status, seconds) = run.finish(timeout: 120, since: sent)
         print("SIGINT to rank 1: mpirun exited \(status) after \(String(format: "%.1f", seconds)) s")
         XCTAssertEqual(status, 130, run.stdout + run.stderr)
-        XCTAssertTrue(run.stderr.contains("preempted by SIGINT at epoch 1, step") && run.stderr.contains("--resume"), run.stderr)
         let meta = try FaultSupport.metadata(out + "/last.safetensors")
         let stoppedAt = try XCTUnwrap(Int(meta["step"] ?? ""))
         print("SIGINT to rank 1: stopped after global step \(stoppedAt) of 12 (sampler step \(meta["sampler_step"] ?? "?"))")
-        XCTAssertTrue((1...2).contains(stoppedAt), "the run should stop mid-epoch 1, stopped after step \(stoppedAt)")
-        XCTAssertEqual(meta["sampler_step"], "\(stoppedAt)")
+        // Usually seen in step 1 or 2 of 3 (a mid-epoch stop: the sampler replays on resume); when the
+        // signal lands during step 3 (a slow start-up on a busy machine) the stop is at the end of epoch 1.
+        if stoppedAt == 3 {
+            XCTAssertTrue(run.stderr.contains("preempted by SIGINT at the end of epoch 1") && run.stderr.contains("--resume"), run.stderr)
+            XCTAssertEqual(meta["sampler_step"], "0", "an epoch-boundary checkpoint starts the next epoch's sampler")
+        } else {
+            XCTAssertTrue(run.stderr.contains("preempted by SIGINT at epoch 1, step") && run.stderr.contains("--resume"), run.stderr)
+            XCTAssertTrue((1...2).contains(stoppedAt), "the run should stop in epoch 1, stopped after step \(stoppedAt)")
+            XCTAssertEqual(meta["sampler_step"], "\(stoppedAt)")
+        }
 
         let r = try self.mpirun(2, Self.trainArgs(out: out, epochs: 4) + ["--resume"])
         XCTAssertEqual(r.status, 0, r.stdout + r.stderr)
