@@ -44,15 +44,18 @@ export VQA_MPI_BIN="$bin"
 launch=("$here/scripts/launch.sh" -np "$np")
 config="$here/configs/study.yaml"
 
+# ---- the data of full and quick (smoke replaces it) ----------------------------------------------
+# 60 scenes × 4 independently distorted versions of short (1 s, 24-frame) videos, 12 scenes held out
+# whole; every training scene from one content generator (foliage: the whole frame is texture, so
+# blur, noise and blocking show in any 32² fragment; with the profile's four generators fragnet
+# stayed near chance, results-quick/diagnosis.md); 64 shifted-profile videos (other generators,
+# geometry, frame rate and distortion mix) as the cross-dataset test. 64 + 24 one-scene-per-video
+# clips learned nothing.
+synth_train=(--videos 240 --versions 4 --frames 24 --test-fraction 0.2 --contents foliage); synth_shifted=(--videos 64 --frames 24)
+
 # ---- the budget of each mode (equal for every run inside a mode) -------------------------------
 case "$mode" in
   full)
-    # 60 scenes × 4 independently distorted versions of short (1 s, 24-frame) videos, 12 scenes held
-    # out whole; every training scene from one content generator (foliage: the whole frame is
-    # texture, so blur, noise and blocking show in any 32² fragment; with the profile's four
-    # generators fragnet stayed near chance, results-quick/diagnosis.md); 64 shifted-profile videos
-    # (other generators, geometry, frame rate and distortion mix) as the cross-dataset test.
-    synth_train=(--videos 240 --versions 4 --frames 24 --test-fraction 0.2 --contents foliage); synth_shifted=(--videos 64 --frames 24)
     epochs=12; batch=8; default_seeds=3
     sampler=(); lsamp=(--clip-len 8 --frame-interval 2 --fragments 7 --fsize 32 --clips 1)
     settings=("none" "l2 0.01" "l2 0.05" "l2 0.2" "aug" "rwp 0.005" "rwp 0.02" "rwp 0.05"
@@ -61,9 +64,7 @@ case "$mode" in
   quick)
     # The demo's clip (configs/demo.yaml): FAST-VQA-M's 4×4 fragment grid and 2 frames, ≈ 1/6 of the
     # 7×7×8-frame cost, global batch 16; one sweep point per kind; validation every 6 epochs.
-    # The same data recipe as full: 64 + 24 one-scene-per-video clips learned nothing.
     # 18 epochs = 216 steps: ≈ 50 s per plain run on 2 quiet ranks (training, train-set eval, sharpness).
-    synth_train=(--videos 240 --versions 4 --frames 24 --test-fraction 0.2 --contents foliage); synth_shifted=(--videos 64 --frames 24)
     epochs=18; batch=16; default_seeds=3
     sampler=(--set data.train.sampler.clip_len=2 --set data.train.sampler.fragments_h=4 --set data.train.sampler.fragments_w=4
              --set data.train.sampler.test_clips=1 --set train.eval_every=6)
