@@ -31,26 +31,15 @@ final class MotionConverterTests: XCTestCase {
         write('sub/clipB.mp4', 1)
         open(os.path.join(d, 'labels.csv'), 'w').write('video_name,duration,fps,mos\\nvideos/clipA.mp4, 8.0, 30, 3.2\\nsub/clipB.mp4, 4.0, 25, 2.1\\nvideos/none.mp4, 5.0, 30, 1.5\\n')
         """
-        guard try run(["python3", "-c", setup, dir]).status == 0 else {
+        guard try runPython(["-c", setup, dir]).status == 0 else {
             throw XCTSkip("python3 with numpy is needed to write SimpleVQA's feature folders")
         }
     }
 
     override func tearDown() { try? FileManager.default.removeItem(atPath: dir) }
 
-    func run(_ args: [String]) throws -> (status: Int32, stdout: String, stderr: String) {
-        let p = Process(), out = Pipe(), err = Pipe()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        p.arguments = args
-        p.standardOutput = out; p.standardError = err
-        try p.run()
-        let o = out.fileHandleForReading.readDataToEndOfFile(), e = err.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return (p.terminationStatus, String(decoding: o, as: UTF8.self), String(decoding: e, as: UTF8.self))
-    }
-
     func testConvertedFeaturesReadBackAsSlowThenFastPerChunk() throws {
-        let r = try run(["python3", script, dir + "/src", dir + "/labels.csv", dir + "/out"])
+        let r = try runPython([script, dir + "/src", dir + "/labels.csv", dir + "/out"])
         XCTAssertEqual(r.status, 1, "one video has no features: \(r.stdout) \(r.stderr)")
         XCTAssertTrue(r.stdout.contains("wrote 2 of 3"), r.stdout)
         XCTAssertTrue(r.stderr.contains("videos/none.mp4"), r.stderr)

@@ -29,11 +29,7 @@ final class MotionFeaturesFileTests: XCTestCase {
         b = open(d + '/v/f8.mp4.npy', 'rb').read().replace(b"(2, 3)", b"(9999999999999, 3)")
         open(d + '/v/huge.mp4.npy', 'wb').write(b)
         """
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        p.arguments = ["python3", "-c", script, dir]
-        try p.run(); p.waitUntilExit()
-        guard p.terminationStatus == 0 else { throw XCTSkip("python3 with numpy is needed to write the .npy files") }
+        guard try runPython(["-c", script, dir]).status == 0 else { throw XCTSkip("python3 with numpy is needed to write the .npy files") }
     }
 
     override func tearDown() { try? FileManager.default.removeItem(atPath: dir) }

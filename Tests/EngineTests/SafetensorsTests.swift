@@ -56,16 +56,8 @@ final class SafetensorsTests: XCTestCase {
     }
 
     func python(_ script: String) throws -> (status: Int32, output: String) {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        p.arguments = ["python3", "-c", script]
-        let pipe = Pipe()
-        p.standardOutput = pipe
-        p.standardError = pipe
-        try p.run()
-        let out = pipe.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return (p.terminationStatus, String(decoding: out, as: UTF8.self))
+        let r = try runPython(["-c", script], mergeOutput: true)
+        return (r.status, r.stdout)
     }
 
     func testPythonSafetensorsReadsOursAndWeReadTheirs() throws {
