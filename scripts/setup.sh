@@ -2,7 +2,7 @@
 # Installs every system package vqa-mpi needs (Debian 12). Idempotent: fast when all is present.
 set -euo pipefail
 PKGS=(libopenmpi-dev openmpi-bin libopenblas-dev libavformat-dev libavcodec-dev libavutil-dev
-      libswscale-dev ffmpeg pkg-config)
+      libswscale-dev ffmpeg pkg-config valgrind binutils)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -153,7 +153,7 @@ final class SynthRescaler {
         }
         down = d; up = u; self.file = file
         self.width = width; self.height = height; self.smallWidth = smallWidth; self.smallHeight = smallHeight
-        small = Array(repeating: 0, count: smallWidth * smallHeight * 3)
+        small = Array(repeating: 0, count: smallWidth * smallHeight * 3 + synthSwscalePadding)
     }
 
     deinit {
@@ -161,7 +161,8 @@ final class SynthRescaler {
         sws_freeContext(up)
     }
 
-    /// Scales the frame down and back up, in place.
+    /// Scales the frame down and back up, in place; `frame` is H×W×3 bytes followed by
+    /// `synthSwscalePadding` readable bytes (swscale reads past the last pixel).
     func downUp(_ frame: UnsafeMutablePointer<UInt8>) throws {
         let full = [Int32(width * 3), 0, 0, 0], part = [Int32(smallWidth * 3), 0, 0, 0]
         let rows = small.withUnsafeMutableBufferPointer { sp in

@@ -20,6 +20,14 @@ private func synthCheck(_ code: Int32, _ path: String, _ step: String) throws ->
     throw MediaError(path, "\(step) failed: \(text) (FFmpeg error \(code))")
 }
 
+/// Bytes of zeroed slack after every RGB24 buffer that swscale reads. swscale's SIMD input
+/// converters load whole vectors and so read past the last pixel of a line (valgrind: 16-byte loads
+/// ending 4 bytes after a 64×48×3 buffer with FFmpeg 5.1 on AVX2; wider on other CPUs); FFmpeg's
+/// own buffers carry such padding. Without it the last row reads heap bytes another allocation owns
+/// (at small frame sizes malloc's free-list pointers, which differ per run with ASLR), and the
+/// encoded bytes stopped being a function of the seed.
+let synthSwscalePadding = 64
+
 /// The encoders the generator can use.
 public enum SynthCodec: String, Sendable, CaseIterable {
     /// H.264 through libx264 (CRF rate control).
@@ -119,10 +127,12 @@ private final class SynthCodecState {
         avcodec_free_context(&codec)
     }
 
-    /// Converts one RGB24 frame into the encoder's frame, stamps it and sends it.
+    /// Converts one RGB24 frame into the encoder's frame, stamps it and sends it. `rgb` holds
+    /// H×W×3 bytes followed by `synthSwscalePadding` readable bytes.
     func send(rgb: UnsafePointer<UInt8>, pts: Int64) throws {
         guard let f = frame, let ctx = codec else { return }
         try synthCheck(av_frame_make_writable(f), path, "making the frame writable")
+        clearPadding(f)
         let src: [UnsafePointer<UInt8>?] = [rgb, nil, nil, nil]
         let srcStride: [Int32] = [Int32(ctx.pointee.width * 3), 0, 0, 0]
         let dst: [UnsafeMutablePointer<UInt8>?] = [f.pointee.data.0, f.pointee.data.1, f.pointee.data.2, nil]
@@ -132,6 +142,16 @@ private final class SynthCodecState {
         f.pointee.pts = pts
         f.pointee.quality = ctx.pointee.global_quality
         try synthCheck(avcodec_send_frame(ctx, f), path, "sending frame \(pts) to the encoder")
+    }
+
+    /// Zeroes every byte of the frame's planes, so the alignment padding beyond the visible width
+    /// and height (never written by swscale, left uninitialised by the buffer pool) cannot reach
+    /// an encoder whose SIMD copies read whole aligned rows.
+    private func clearPadding(_ f: UnsafeMutablePointer<AVFrame>) {
+        for buffer in [f.pointee.buf.0, f.pointee.buf.1, f.pointee.buf.2, f.pointee.buf.3] {
+            guard let b = buffer, let data = b.pointee.data else { continue }
+            memset(data, 0, Int(b.pointee.size))
+        }
     }
 
     /// Signals end of stream to the encoder.
@@ -225,7 +245,7 @@ final class SynthVideoEncoder {
 
 /// Encodes one RGB24 frame as a baseline JPEG file.
 enum SynthImageEncoder {
-    /// Writes `rgb` (H×W×3) to `path` as JPEG with qscale from the compression level.
+    /// Writes `rgb` (H×W×3, then `synthSwscalePadding` readable bytes) to `path` as JPEG with qscale from the compression level.
     static func writeJPEG(path: String, rgb: UnsafePointer<UInt8>, width: Int, height: Int, compression: Double) throws {
         let state = try SynthCodecState(path: path, kind: .mjpeg, width: width, height: height, fpsNum: 1, fpsDen: 1,
                                         compression: compression, globalHeader: false)

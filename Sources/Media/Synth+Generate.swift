@@ -27,7 +27,8 @@ final class SynthPipeline {
         floats = Array(repeating: 0, count: video.width * video.height * 3)
     }
 
-    /// Renders source frame `source` (its own time and noise) as RGB24 into `out`.
+    /// Renders source frame `source` (its own time and noise) as RGB24 into `out`, which must have
+    /// `synthSwscalePadding` readable bytes after the frame (the down-up rescale reads past it).
     func render(source: Int, into out: UnsafeMutablePointer<UInt8>) throws {
         let time = video.fpsNum == 0 ? 0 : Double(source) * Double(video.fpsDen) / Double(video.fpsNum)
         try floats.withUnsafeMutableBufferPointer { f in
@@ -58,8 +59,9 @@ public final class SynthFrameReader: FrameReader {
             guard i >= 0, i < info.frameCount else {
                 throw MediaError(info.path, "frame \(i) is out of range 0..<\(info.frameCount)")
             }
-            var pixels = [UInt8](repeating: 0, count: info.width * info.height * 3)
+            var pixels = [UInt8](repeating: 0, count: info.width * info.height * 3 + synthSwscalePadding)
             try pixels.withUnsafeMutableBufferPointer { try pipeline.render(source: pipeline.sources[i], into: $0.baseAddress!) }
+            pixels.removeLast(synthSwscalePadding)
             return RGBFrame(width: info.width, height: info.height, pixels: pixels)
         }
     }
@@ -121,7 +123,7 @@ public enum Synth {
         let final = root.appendingPathComponent(video.file)
         let temp = final.deletingLastPathComponent().appendingPathComponent(".\(final.lastPathComponent).partial")
         let pipeline = try SynthPipeline(video: video)
-        var rgb = [UInt8](repeating: 0, count: video.width * video.height * 3)
+        var rgb = [UInt8](repeating: 0, count: video.width * video.height * 3 + synthSwscalePadding)
         do {
             try encode(video, pipeline: pipeline, rgb: &rgb, to: temp.path, codec: codec)
         } catch {
