@@ -22,7 +22,7 @@ now() { date +%s; }
 # distortion mix): why these sizes and the one content generator, see configs/demo.yaml.
 TRAIN_SYNTH=(--videos 240 --versions 4 --seed 1 --frames 24 --test-fraction 0.2 --contents foliage)
 SHIFT_SYNTH=(--videos 64 --seed 2 --profile shifted --frames 24 --test-fraction 0)
-stamp="train: ${TRAIN_SYNTH[*]} | shifted: ${SHIFT_SYNTH[*]} | generator: $(cat Sources/Media/Synth*.swift | sha256sum | cut -c1-16)"
+stamp="train: ${TRAIN_SYNTH[*]} | shifted: ${SHIFT_SYNTH[*]} | generator: $(cat Sources/Media/Synth/Synth*.swift | sha256sum | cut -c1-16)"
 if [ "$(cat data/demo/synth.stamp 2>/dev/null)" != "$stamp" ]; then
   echo "== synthesising the training set (default profile) and a shifted test set"
   rm -rf data/demo

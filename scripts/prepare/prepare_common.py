@@ -2,7 +2,7 @@
 
 Every script turns a dataset's official metadata into vqa-mpi label files in the FAST-VQA format
 that `vqa-mpi train --train-labels/--val-labels` and `vqa-mpi check-dataset` read
-(Sources/Media/Labels.swift):
+(Sources/Media/Load/Labels.swift):
 
     relative/path.mp4, -1, -1, MOS
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """PyTorch reference for vqa-mpi's FAST-VQA models (Video Swin-T with gated relative position bias).
 
-Written from the architecture facts listed in Sources/Engine/SwinBackbone.swift (not from upstream
+Written from the architecture facts listed in Sources/Engine/Models/SwinBackbone.swift (not from upstream
 code). Running this file writes the parity fixture Tests/EngineTests/Fixtures/fastvqa_reference.safetensors
 for a tiny configuration, and prints the parameter count of the official fast-vqa-b / fast-vqa-m.
 Needs torch==2.13.0+cpu, numpy, safetensors.
