@@ -22,6 +22,9 @@ let package = Package(
         .library(name: "Engine", targets: ["Engine"]),
         .library(name: "Media", targets: ["Media"]),
         .library(name: "Dist", targets: ["Dist"]),
+        .library(name: "Synth", targets: ["Synth"]),
+        .library(name: "Reports", targets: ["Reports"]),
+        .library(name: "Training", targets: ["Training"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -39,12 +42,17 @@ let package = Package(
                        providers: [.apt(["libavformat-dev", "libavcodec-dev", "libavutil-dev", "libswscale-dev"])]),
         .target(name: "CFFmpegShim", dependencies: ["CFFmpeg"], path: "Sources/CFFmpegShim"),
 
-        // Swift modules. Arrows point down only: vqa-mpi -> Dist -> {Engine, Media} -> C modules.
+        // Swift modules. Arrows point down only:
+        //   vqa-mpi -> Training -> {Dist, Reports} -> {Engine, Media} -> C modules;  Synth -> Media.
         .target(name: "Engine", dependencies: ["COpenBLAS"], path: "Sources/Engine", swiftSettings: engineSettings),
         .target(name: "Media", dependencies: ["CFFmpeg", "CFFmpegShim"], path: "Sources/Media"),
-        .target(name: "Dist", dependencies: ["Engine", "Media", "CMPI", "CMPIShim", .product(name: "Yams", package: "Yams")], path: "Sources/Dist"),
+        .target(name: "Synth", dependencies: ["Media", "CFFmpeg", "CFFmpegShim"], path: "Sources/Synth"),
+        .target(name: "Dist", dependencies: ["Engine", "Media", "CMPI", "CMPIShim"], path: "Sources/Dist"),
+        .target(name: "Reports", dependencies: [], path: "Sources/Reports"),
+        .target(name: "Training", dependencies: ["Dist", "Reports", "Engine", "Media", .product(name: "Yams", package: "Yams")],
+                path: "Sources/Training"),
         .executableTarget(name: "vqa-mpi",
-                          dependencies: ["Dist", "Engine", "Media",
+                          dependencies: ["Training", "Dist", "Reports", "Synth", "Engine", "Media",
                                          .product(name: "ArgumentParser", package: "swift-argument-parser"),
                                          .product(name: "Yams", package: "Yams")],
                           path: "Sources/vqa-mpi"),
@@ -52,7 +60,9 @@ let package = Package(
         .testTarget(name: "EngineTests", dependencies: ["Engine"], path: "Tests/EngineTests",
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "MediaTests", dependencies: ["Media"], path: "Tests/MediaTests"),
-        .testTarget(name: "DistTests", dependencies: ["Dist", .product(name: "Yams", package: "Yams")], path: "Tests/DistTests"),
+        .testTarget(name: "SynthTests", dependencies: ["Synth", "Media"], path: "Tests/SynthTests"),
+        .testTarget(name: "DistTests", dependencies: ["Dist", "Training", "Reports", "Engine", "Media",
+                                                     .product(name: "Yams", package: "Yams")], path: "Tests/DistTests"),
         .testTarget(name: "CLITests", dependencies: [.product(name: "Yams", package: "Yams")], path: "Tests/CLITests"),
     ]
 )

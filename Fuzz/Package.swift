@@ -13,10 +13,12 @@ let package = Package(
         .executableTarget(name: "fuzz-labels", dependencies: ["CFuzzDriver", .product(name: "Media", package: "vqa-mpi")],
                           path: "Sources/fuzz-labels"),
         // Training configs: YAML text plus `--set key=value` overrides.
-        .executableTarget(name: "fuzz-config", dependencies: ["CFuzzDriver", .product(name: "Dist", package: "vqa-mpi")],
+        .executableTarget(name: "fuzz-config", dependencies: ["CFuzzDriver", .product(name: "Training", package: "vqa-mpi"),
+                                                                   .product(name: "Dist", package: "vqa-mpi")],
                           path: "Sources/fuzz-config"),
         // safetensors bytes, then the checkpoint metadata/checksum checks.
         .executableTarget(name: "fuzz-safetensors", dependencies: ["CFuzzDriver", .product(name: "Engine", package: "vqa-mpi"),
+                                                                   .product(name: "Training", package: "vqa-mpi"),
                                                                    .product(name: "Dist", package: "vqa-mpi")],
                           path: "Sources/fuzz-safetensors"),
     ]

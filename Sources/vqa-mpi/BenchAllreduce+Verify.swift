@@ -3,6 +3,7 @@
 import Dist
 import Engine
 import Foundation
+import Training
 
 extension BenchAllreduce {
     /// Reports a mismatch on stderr (first few only) and counts it.

@@ -22,6 +22,7 @@ import ArgumentParser
 import Dist
 import Engine
 import Foundation
+import Training
 
 struct BenchAllreduce: ParsableCommand {
     static let configuration = CommandConfiguration(

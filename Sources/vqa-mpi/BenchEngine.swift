@@ -18,6 +18,7 @@ import ArgumentParser
 import Dist
 import Engine
 import Foundation
+import Training
 
 struct BenchEngine: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "engine", abstract: "Time one-process training steps against raw sgemm.")

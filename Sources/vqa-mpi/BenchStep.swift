@@ -20,6 +20,7 @@ import ArgumentParser
 import Dist
 import Engine
 import Foundation
+import Training
 
 struct BenchStep: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "step", abstract: "Time the data-parallel training step.")

@@ -6,6 +6,7 @@ import Foundation
 import Dist
 import Engine
 import Media
+import Training
 
 struct Eval: ParsableCommand {
     static let configuration = CommandConfiguration(

@@ -8,6 +8,7 @@ import Dist
 import Engine
 import Foundation
 import Media
+import Training
 
 struct LandscapeCommand: ParsableCommand {
     static let configuration = CommandConfiguration(

@@ -4,6 +4,7 @@ import ArgumentParser
 import Foundation
 import Dist
 import Engine
+import Training
 
 /// Threads for compute and decoding.
 struct RuntimeOptions: ParsableArguments {

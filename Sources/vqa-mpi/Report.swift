@@ -9,6 +9,8 @@
 import ArgumentParser
 import Dist
 import Foundation
+import Training
+import Reports
 
 struct ReportCommand: ParsableCommand {
     static let configuration = CommandConfiguration(

@@ -7,6 +7,7 @@ import Foundation
 import Dist
 import Engine
 import Media
+import Training
 
 struct Score: ParsableCommand {
     static let configuration = CommandConfiguration(

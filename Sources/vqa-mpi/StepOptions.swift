@@ -3,6 +3,7 @@
 import ArgumentParser
 import Dist
 import Engine
+import Training
 
 struct StepOptions: ParsableArguments {
     @Option(help: "Model: \(ModelKind.allCases.map(\.rawValue).joined(separator: ", ")).") var model = "fragnet"

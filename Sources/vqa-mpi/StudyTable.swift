@@ -5,6 +5,8 @@
 import ArgumentParser
 import Dist
 import Foundation
+import Training
+import Reports
 
 struct StudyTableCommand: ParsableCommand {
     static let configuration = CommandConfiguration(

@@ -4,6 +4,7 @@
 import ArgumentParser
 import Foundation
 import Media
+import Synth
 
 struct SynthCommand: ParsableCommand {
     static let configuration = CommandConfiguration(

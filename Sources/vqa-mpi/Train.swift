@@ -5,6 +5,7 @@
 import ArgumentParser
 import Foundation
 import Dist
+import Training
 
 struct Train: ParsableCommand {
     static let configuration = CommandConfiguration(

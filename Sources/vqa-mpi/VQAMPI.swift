@@ -1,6 +1,7 @@
 // The root command: it only lists the subcommands.
 
 import ArgumentParser
+import Synth
 
 @main
 struct VQAMPI: ParsableCommand {

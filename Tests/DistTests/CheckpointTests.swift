@@ -3,6 +3,8 @@
 import XCTest
 @testable import Dist
 import Engine
+@testable import Training
+@testable import Reports
 
 final class CheckpointTests: XCTestCase {
     func makeParts() throws -> (VQAModel, WeightEMA, Optimizer) {

@@ -4,6 +4,8 @@
 import XCTest
 import CMPI
 @testable import Dist
+@testable import Training
+@testable import Reports
 
 final class CommunicatorTests: XCTestCase {
     func testSoloCollectivesAreIdentity() throws {

@@ -3,6 +3,8 @@ import XCTest
 @testable import Dist
 import Engine
 import Media
+@testable import Training
+@testable import Reports
 
 /// Replays every committed fuzz seed (Fuzz/corpus/<target>/) through the parser its fuzz target
 /// drives and checks the same properties, so the corpus is exercised where libFuzzer is absent.

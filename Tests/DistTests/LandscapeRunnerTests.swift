@@ -10,6 +10,8 @@ import FoundationXML
 @testable import Dist
 import Engine
 import Media
+@testable import Training
+@testable import Reports
 
 final class LandscapeRunnerTests: XCTestCase {
     static let options = ["widths": "8,8,16,16", "head_hidden": "8"]

@@ -6,6 +6,8 @@ import Foundation
 @testable import Dist
 import Engine
 import Media
+@testable import Training
+@testable import Reports
 
 final class MotionFeatureSourceTests: XCTestCase {
     var path = ""

@@ -7,6 +7,8 @@ import XCTest
 import Foundation
 @testable import Dist
 @testable import Engine
+@testable import Training
+@testable import Reports
 
 /// A fake world of `size` identical ranks (sum = size × value) whose float all-reduce runs `work`
 /// (spin or sleep) and records (offset, count); `others` are the Int64 slots other ranks add.

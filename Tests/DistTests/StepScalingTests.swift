@@ -6,6 +6,8 @@ import XCTest
 import Foundation
 @testable import Dist
 @testable import Engine
+@testable import Training
+@testable import Reports
 
 final class StepScalingTests: XCTestCase {
     func testFloorIsTheLastArriversCostAndWaitTheMeanExcess() {

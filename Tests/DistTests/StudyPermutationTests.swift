@@ -3,6 +3,8 @@
 
 import XCTest
 @testable import Dist
+@testable import Training
+@testable import Reports
 
 final class StudyPermutationTests: XCTestCase {
     /// (group a, group b, scipy's p) — scripts/reference/study_pvalues.py.

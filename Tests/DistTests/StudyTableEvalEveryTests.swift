@@ -4,6 +4,8 @@
 import XCTest
 import Foundation
 @testable import Dist
+@testable import Training
+@testable import Reports
 
 final class StudyTableEvalEveryTests: XCTestCase {
     var root: URL!

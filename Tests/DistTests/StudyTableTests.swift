@@ -3,6 +3,8 @@
 
 import XCTest
 @testable import Dist
+@testable import Training
+@testable import Reports
 
 final class StudyTableTests: XCTestCase {
     var root: URL!

@@ -8,7 +8,7 @@
 
 import CFuzzDriver
 import Foundation
-import Dist
+import Training
 
 @main
 enum FuzzConfig {

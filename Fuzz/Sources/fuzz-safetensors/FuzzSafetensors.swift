@@ -9,6 +9,7 @@
 
 import CFuzzDriver
 import Foundation
+import Training
 import Dist
 import Engine
 

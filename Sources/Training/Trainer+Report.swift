@@ -4,6 +4,8 @@
 import Foundation
 import Engine
 import Media
+import Dist
+import Reports
 
 /// Metrics of one evaluation, as written to metrics.jsonl.
 public struct MetricRecord: Codable, Sendable, Equatable {

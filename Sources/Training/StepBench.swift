@@ -5,6 +5,7 @@
 import Engine
 #if canImport(Glibc)
 import Glibc
+import Dist
 #endif
 
 /// Random clips [3, T, H, W] and labels in [1, 5], a pure function of (seed, global sample index).

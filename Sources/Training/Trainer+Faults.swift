@@ -10,6 +10,7 @@
 
 import Foundation
 import Engine
+import Dist
 
 /// A run that stopped early on purpose (preempted, diverged, cannot save); every rank throws it together.
 public struct TrainingStopped: Error, CustomStringConvertible, Sendable {

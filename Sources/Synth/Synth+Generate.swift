@@ -8,6 +8,7 @@
 //   distortions.csv              one row per video with its scene, content, levels and quantiser
 
 import Foundation
+import Media
 
 /// Renders the frames of one planned video before compression (content, then distortions).
 final class SynthPipeline {

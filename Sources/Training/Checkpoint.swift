@@ -6,6 +6,7 @@
 
 import Foundation
 import Engine
+import Dist
 
 /// What a checkpoint records besides tensors.
 public struct CheckpointInfo: Sendable, Equatable {

@@ -6,6 +6,7 @@
 
 import Foundation
 import Yams
+import Dist
 
 extension TrainConfig {
     /// The resolved configuration and its YAML text (what `--dry-run` prints and checkpoints store).

@@ -1,6 +1,7 @@
 import XCTest
 import Foundation
 @testable import Media
+@testable import Synth
 
 /// Runs a program and returns its stdout (fails the test on a non-zero exit).
 private func run(_ exe: String, _ args: [String], file: StaticString = #filePath, line: UInt = #line) throws -> Data {

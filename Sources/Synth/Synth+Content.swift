@@ -6,6 +6,7 @@
 // Textures (SynthTexture) use the same layout and are sampled bilinearly, row by row, with wrap-around.
 
 import Foundation
+import Media
 
 /// The procedural scene generators.
 public enum SynthContent: String, CaseIterable, Sendable {

@@ -15,6 +15,7 @@
 
 import Engine
 import Media
+import Dist
 
 /// What a landscape run computes.
 public struct LandscapeConfig: Sendable {

@@ -16,6 +16,7 @@
 
 import Foundation
 import CFFmpeg
+import Media
 
 /// One video's distortion chain, with its reusable buffers.
 final class SynthDistorter {

@@ -4,6 +4,7 @@
 
 import Engine
 import Media
+import Dist
 
 /// Everything `vqa-mpi train` needs, resolved from defaults, a YAML file, overrides and flags.
 public struct TrainConfig: Codable, Equatable, Sendable {

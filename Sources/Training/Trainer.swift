@@ -15,6 +15,7 @@
 import Foundation
 import Engine
 import Media
+import Dist
 
 /// Where and how a run starts.
 public struct TrainOptions: Sendable {

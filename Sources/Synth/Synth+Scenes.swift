@@ -3,6 +3,7 @@
 // Layout: frames are H×W×3 Float, row-major, interleaved RGB, values in 0…255 (see Synth+Content).
 
 import Foundation
+import Media
 
 /// Smooth (ease-in/out) camera pan over a panorama, with a little hand-held shake.
 struct SynthLandscapeScene: SynthRenderer {

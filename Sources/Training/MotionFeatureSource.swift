@@ -8,6 +8,7 @@
 import Foundation
 import Engine
 import Media
+import Dist
 
 /// Motion features read for the loader, keyed by the video path relative to `roots`.
 public struct MotionFeatureSource: FrameFeatureSource {

@@ -5,6 +5,7 @@
 import Foundation
 #if canImport(Glibc)
 import Glibc
+import Dist
 #endif
 
 /// Reports training progress (rank 0 only; other ranks pass `enabled: false`).

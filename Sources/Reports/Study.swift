@@ -60,10 +60,10 @@ public struct StudyRun: Sendable, Equatable {
         let manifest = try StudyRun.object(at: dir.appendingPathComponent("study.json"),
                                            hint: "write {\"kind\": \"awp\", \"setting\": \"γ=0.02\", \"seed\": 1} there (generalization.sh does)")
         guard let kind = manifest["kind"] as? String, !kind.isEmpty else {
-            throw DistError("\(dir.appendingPathComponent("study.json")): 'kind' (a string such as \"awp\") is missing")
+            throw ReportError("\(dir.appendingPathComponent("study.json")): 'kind' (a string such as \"awp\") is missing")
         }
         guard let seed = StudyRun.number(manifest["seed"]), seed.rounded() == seed else {
-            throw DistError("\(dir.appendingPathComponent("study.json")): 'seed' (an integer) is missing")
+            throw ReportError("\(dir.appendingPathComponent("study.json")): 'seed' (an integer) is missing")
         }
         let epochs = try StudyRun.epochs(path: dir.appendingPathComponent("metrics.jsonl"), sets: [inDomain, shifted])
         func scores(_ e: StudyEpoch) -> StudyScores {
@@ -80,7 +80,7 @@ public struct StudyRun: Sendable, Equatable {
         let evalPath = dir.appendingPathComponent("eval-train.json")
         if FileManager.default.fileExists(atPath: evalPath) {
             let train = try StudyRun.lastJSONLine(at: evalPath)
-            guard let srcc = StudyRun.number(train["srcc"]) else { throw DistError("\(evalPath): no 'srcc' (expected `vqa-mpi eval --json` output)") }
+            guard let srcc = StudyRun.number(train["srcc"]) else { throw ReportError("\(evalPath): no 'srcc' (expected `vqa-mpi eval --json` output)") }
             gap = srcc - (last.srcc[inDomain] ?? .nan)
             fromEval = true
         }
@@ -89,7 +89,7 @@ public struct StudyRun: Sendable, Equatable {
         if FileManager.default.fileExists(atPath: sharpPath) {
             let file = try StudyRun.object(at: sharpPath, hint: "rerun `vqa-mpi landscape --out DIR/sharpness`")
             guard let first = (file["checkpoints"] as? [[String: Any]])?.first else {
-                throw DistError("\(sharpPath): 'checkpoints' holds no entry; rerun `vqa-mpi landscape --checkpoint DIR/last.safetensors --out DIR/sharpness`")
+                throw ReportError("\(sharpPath): 'checkpoints' holds no entry; rerun `vqa-mpi landscape --checkpoint DIR/last.safetensors --out DIR/sharpness`")
             }
             sharp.mean = StudyRun.number(first["meanRise"]) ?? .nan
             sharp.max = StudyRun.number(first["maxRise"]) ?? .nan
@@ -117,32 +117,32 @@ extension StudyRun {
     }
 
     static func object(at path: String, hint: String) throws -> [String: Any] {
-        guard let data = FileManager.default.contents(atPath: path) else { throw DistError("\(path) is missing or unreadable; \(hint)") }
+        guard let data = FileManager.default.contents(atPath: path) else { throw ReportError("\(path) is missing or unreadable; \(hint)") }
         guard let obj = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else {
-            throw DistError("\(path) is not a JSON object; \(hint)")
+            throw ReportError("\(path) is not a JSON object; \(hint)")
         }
         return obj
     }
 
     /// The last line of `path` that is a JSON object (eval output may follow other lines).
     static func lastJSONLine(at path: String) throws -> [String: Any] {
-        guard let data = FileManager.default.contents(atPath: path) else { throw DistError("\(path) is missing or unreadable") }
+        guard let data = FileManager.default.contents(atPath: path) else { throw ReportError("\(path) is missing or unreadable") }
         for line in String(decoding: data, as: UTF8.self).split(whereSeparator: \.isNewline).reversed() {
             if let obj = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any] { return obj }
         }
-        throw DistError("\(path) holds no JSON line; write it with `vqa-mpi eval --json ... > \(path)`")
+        throw ReportError("\(path) holds no JSON line; write it with `vqa-mpi eval --json ... > \(path)`")
     }
 
     /// Parses metrics.jsonl's validated epochs; each must name the sets in `sets` (else the set names are wrong).
     static func epochs(path: String, sets: [String]) throws -> [StudyEpoch] {
         guard let data = FileManager.default.contents(atPath: path) else {
-            throw DistError("\(path) is missing or unreadable; pass run directories written by `vqa-mpi train`")
+            throw ReportError("\(path) is missing or unreadable; pass run directories written by `vqa-mpi train`")
         }
         var out: [StudyEpoch] = []
         for (n, line) in String(decoding: data, as: UTF8.self).split(whereSeparator: \.isNewline).enumerated() {
             if line.allSatisfy(\.isWhitespace) { continue }
             guard let obj = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any] else {
-                throw DistError("\(path):\(n + 1): not a JSON object")
+                throw ReportError("\(path):\(n + 1): not a JSON object")
             }
             var e = StudyEpoch(epoch: (number(obj["epoch"]).map { Int($0) }) ?? out.count + 1)
             e.gapSRCC = number(obj["gap_srcc"])
@@ -150,7 +150,7 @@ extension StudyRun {
             guard let val = obj["val"] as? [String: Any], !val.isEmpty else { continue }
             for set in sets {
                 guard let entry = val[set] as? [String: Any] else {
-                    throw DistError("\(path):\(n + 1): no validation set '\(set)'; sets present: \(val.keys.sorted().joined(separator: ", ")) (choose them with --in-domain/--shifted)")
+                    throw ReportError("\(path):\(n + 1): no validation set '\(set)'; sets present: \(val.keys.sorted().joined(separator: ", ")) (choose them with --in-domain/--shifted)")
                 }
                 let m = (entry["ema"] ?? entry["raw"]) as? [String: Any]
                 e.srcc[set] = number(m?["srcc"]) ?? .nan
@@ -158,7 +158,7 @@ extension StudyRun {
             }
             out.append(e)
         }
-        if out.isEmpty { throw DistError("\(path) has no validated epochs; did the run finish its first validation (train.eval_every)?") }
+        if out.isEmpty { throw ReportError("\(path) has no validated epochs; did the run finish its first validation (train.eval_every)?") }
         return out
     }
 }

@@ -16,6 +16,7 @@
 import Foundation
 import Engine
 import Media
+import Dist
 
 /// Accumulates this rank's batches (and on rank 0 the step results) and writes them as safetensors.
 final class BatchDump {

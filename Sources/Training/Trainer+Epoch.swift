@@ -9,6 +9,7 @@
 import Foundation
 import Engine
 import Media
+import Dist
 
 /// Seconds spent per phase of an epoch.
 public struct TimeSplit: Codable, Sendable, Equatable {

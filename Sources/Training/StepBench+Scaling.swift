@@ -1,3 +1,4 @@
+import Dist
 // Where a data-parallel step's time goes, rank by rank: what `bench step` reports to explain its
 // scaling. Each rank's step is compute (everything but collectives) plus time inside collectives;
 // a collective costs a rank that arrives last only its own transfer, while an earlier rank also

@@ -6,6 +6,7 @@
 // content by the scene index instead), so a set depends only on its options, never on thread timing.
 
 import Foundation
+import Media
 
 /// The distortions a synthetic video can carry, each with a level in [0, 1] (0 = absent).
 public enum SynthDistortion: Int, CaseIterable, Sendable {

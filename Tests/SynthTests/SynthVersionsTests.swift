@@ -5,6 +5,7 @@
 import XCTest
 import Foundation
 @testable import Media
+@testable import Synth
 
 /// `video` with every distortion removed: only its scene is left to render.
 private func pristine(_ video: SynthVideo) -> SynthVideo {

@@ -2,6 +2,7 @@
 // which content, geometry, distortion levels, MOS and split each video gets.
 
 import Foundation
+import Media
 
 /// A family of synthetic sets. Profiles differ in content generators, frame size, frame rate and
 /// distortion mix, so a model trained on one and tested on another faces a dataset shift.

@@ -9,6 +9,7 @@
 import Foundation
 import CFFmpeg
 import CFFmpegShim
+import Media
 
 /// Turns a negative FFmpeg return code into a MediaError naming the file and the step.
 @discardableResult

@@ -3,6 +3,7 @@
 
 import Foundation
 import Engine
+import Dist
 
 extension Checkpoint {
     /// Verifies the format tag and checksum of a parsed checkpoint and reads its metadata;

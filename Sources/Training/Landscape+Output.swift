@@ -4,6 +4,8 @@
 //   sharpness.json  {"radius", "directions", "seed", "checkpoints": [SharpnessResult...]} (one entry per checkpoint)
 
 import Foundation
+import Dist
+import Reports
 
 extension LandscapeResult {
     /// The CSV text of several checkpoints' landscapes (header included).

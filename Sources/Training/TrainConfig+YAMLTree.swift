@@ -4,6 +4,7 @@
 // built here from `Yams.compose`'s nodes, with the same scalar rules and `<<` merge keys.
 
 import Yams
+import Dist
 
 extension TrainConfig {
     /// The value tree of YAML `text` (nil for an empty document); `source` names the text in errors.

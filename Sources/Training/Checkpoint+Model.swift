@@ -3,6 +3,7 @@
 
 import Engine
 import Media
+import Dist
 
 /// A model ready to score, with what the checkpoint says about its inputs and output scale.
 public struct ScoringModel {
