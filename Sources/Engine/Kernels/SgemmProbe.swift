@@ -22,13 +22,3 @@ public enum SgemmProbe {
         return 2 * Double(m) * Double(n) * Double(k) / times[times.count / 2] / 1e9
     }
 }
-
-/// Monotonic wall clock in seconds.
-public enum Clock {
-    /// Seconds from an arbitrary origin (CLOCK_MONOTONIC).
-    public static func now() -> Double {
-        var ts = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &ts)
-        return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9
-    }
-}

@@ -57,12 +57,3 @@ public enum ModelKind: String, CaseIterable, Sendable, Codable {
         return k
     }
 }
-
-/// An engine error carrying what went wrong and how to fix it.
-public struct EngineError: Error, CustomStringConvertible, Sendable {
-    /// The message.
-    public let message: String
-    /// Creates an error with `message`.
-    public init(_ message: String) { self.message = message }
-    public var description: String { message }
-}
