@@ -88,7 +88,10 @@ struct Train: ParsableCommand {
         if let d = runDir?.movedTo { print("--overwrite: moved the previous run's files into \(d)") }
         var options = TrainOptions(outDir: out!)
         options.resume = resume
-        options.initFrom = initFrom.map { from in runDir?.moved.first { $0.key == from || URL(fileURLWithPath: $0.key).standardized == URL(fileURLWithPath: from).standardized }?.value ?? from }
+        if let from = initFrom {  // --overwrite may have moved it: rank 0 tells every rank where it is now
+            let moved = runDir?.moved.first { URL(fileURLWithPath: $0.key).standardized == URL(fileURLWithPath: from).standardized }?.value
+            options.initFrom = try comm.broadcast(moved ?? from, root: 0)
+        }
         options.dumpBatches = dumpBatches
         let preemption = PreemptionSignal()
         options.stopSignal = { preemption.pending }
