@@ -19,11 +19,16 @@
 # - one OpenBLAS thread per rank unless VQA_THREADS says otherwise; with VQA_THREADS=T > 1 (one
 #   rank per socket) each rank is given T cores (`--map-by slot:PE=T --bind-to core`) unless
 #   --map-by/--bind-to are passed; T = 1 keeps Open MPI's default (one rank bound per core);
-# - SIGTERM to this script (Slurm's --signal, Kubernetes, Ctrl-C) is forwarded by mpirun to every
-#   rank at once, which then has VQA_TERM_GRACE seconds (default 45) to write its checkpoint before
-#   SIGKILL (Open MPI's own default is 1 s: `odls_base_sigkill_timeout`). mpirun itself exits only
-#   about 2 × VQA_TERM_GRACE after the signal, even when the ranks finish sooner (measured with
-#   Open MPI 4.1.4), so keep 2 × VQA_TERM_GRACE below the scheduler's warning time;
+# - SIGTERM/SIGINT to this script (Slurm's --signal=B:..., Kubernetes, Ctrl-C) reach every rank at
+#   once: the script relays them to mpirun as SIGUSR2/SIGUSR1, which Open MPI forwards to every rank
+#   (remote ones too) without tearing the job down, and vqa-mpi treats as SIGTERM/SIGINT (checkpoint
+#   at the next step, exit 143/130, the "stopped: preempted" line still printed). After
+#   VQA_TERM_GRACE seconds (default 45) without an end the script terminates mpirun; a second signal
+#   is relayed again and ends the ranks at once. mpirun runs in its own session, so a terminal's
+#   Ctrl-C reaches only this script. Open MPI's own odls_base_sigkill_timeout is NOT the grace: in
+#   4.1 mpirun sleeps it twice (SIGCONT, sleep, SIGTERM, sleep, SIGKILL) after ANY rank fails, even
+#   when every rank has already exited, so it stays at 1 s and a failed or killed rank ends the job
+#   in seconds;
 # - root is allowed (containers); above the local core count with no hostfile, --oversubscribe.
 #   With a hostfile (--hostfile, -H, or one given by the environment as in Kubeflow's MPIJob:
 #   OMPI_MCA_orte_default_hostfile) or inside a Slurm allocation, Open MPI's slots decide;
@@ -84,6 +89,26 @@ done
 for v in "${extra_vars[@]}"; do forward+=(-x "$v"); done
 
 cmd=(mpirun "${mpi_args[@]}" "${extra[@]}" "${transport[@]}"
-     --mca odls_base_sigkill_timeout "$grace" "${forward[@]}" "$bin" "${args[@]}")
+     --mca odls_base_sigkill_timeout 1 "${forward[@]}" "$bin" "${args[@]}")
 if [[ "${VQA_LAUNCH_PRINT:-0}" == 1 ]]; then printf '%s\n' "${cmd[@]}"; exit 0; fi
-exec "${cmd[@]}"
+
+# mpirun in the background (its own session), signals relayed, its exit status returned.
+setsid "${cmd[@]}" &
+child=$!
+deadline=0
+relay() {  # $1: the signal for mpirun to forward to the ranks
+  kill -s "$1" "$child" 2>/dev/null || true
+  ((deadline > 0)) || deadline=$((SECONDS + grace))
+}
+trap 'relay USR2' TERM
+trap 'relay USR1' INT
+while kill -0 "$child" 2>/dev/null; do
+  if ((deadline > 0 && SECONDS >= deadline)); then
+    echo "launch.sh: the ranks did not stop within VQA_TERM_GRACE=${grace}s; terminating mpirun" >&2
+    kill -s TERM "$child" 2>/dev/null || true; deadline=-1
+  fi
+  sleep 0.2
+done
+status=0
+wait "$child" || status=$?
+exit "$status"

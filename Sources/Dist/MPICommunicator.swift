@@ -24,6 +24,8 @@ public final class MPICommunicator: Communicator, @unchecked Sendable {
     private let ownsHandle: Bool
     /// Largest element count passed to one MPI call.
     let maxChunk: Int
+    /// The collective watchdog and this communicator's channel on it (nil: collectives wait forever).
+    var watch: (dog: CollectiveWatchdog, channel: Int32)?
 
     /// The world communicator of `runtime`.
     convenience init(world runtime: MPIRuntime) throws {
@@ -68,12 +70,14 @@ public final class MPICommunicator: Communicator, @unchecked Sendable {
 
     private func allReduce(_ buf: UnsafeMutableRawPointer, count: Int, stride: Int, type: MPI_Datatype, what: String) throws {
         try checkCount(count, what)
-        var done = 0
-        while done < count {
-            let n = min(maxChunk, count - done)
-            try DistError.checkMPI(MPI_Allreduce(mpishim_in_place(), buf + done * stride, Int32(n), type, mpishim_sum(), comm),
-                                   "\(what) of \(n) elements at offset \(done)")
-            done += n
+        try watched(what) {
+            var done = 0
+            while done < count {
+                let n = min(maxChunk, count - done)
+                try DistError.checkMPI(MPI_Allreduce(mpishim_in_place(), buf + done * stride, Int32(n), type, mpishim_sum(), comm),
+                                       "\(what) of \(n) elements at offset \(done)")
+                done += n
+            }
         }
     }
 
@@ -87,12 +91,14 @@ public final class MPICommunicator: Communicator, @unchecked Sendable {
     public func broadcastBytes(_ buf: UnsafeMutableRawPointer, byteCount: Int, root: Int) throws {
         try checkRoot(root)
         try checkCount(byteCount, "broadcastBytes")
-        var done = 0
-        while done < byteCount {
-            let n = min(maxChunk, byteCount - done)
-            try DistError.checkMPI(MPI_Bcast(buf + done, Int32(n), mpishim_byte(), Int32(root), comm),
-                                   "MPI_Bcast of \(n) bytes at offset \(done) from root \(root)")
-            done += n
+        try watched("MPI_Bcast") {
+            var done = 0
+            while done < byteCount {
+                let n = min(maxChunk, byteCount - done)
+                try DistError.checkMPI(MPI_Bcast(buf + done, Int32(n), mpishim_byte(), Int32(root), comm),
+                                       "MPI_Bcast of \(n) bytes at offset \(done) from root \(root)")
+                done += n
+            }
         }
     }
 
@@ -104,7 +110,9 @@ public final class MPICommunicator: Communicator, @unchecked Sendable {
         }
         var mine = Int32(values.count)
         var counts = [Int32](repeating: 0, count: size)
-        try DistError.checkMPI(MPI_Allgather(&mine, 1, mpishim_int(), &counts, 1, mpishim_int(), comm), "MPI_Allgather(counts)")
+        try watched("MPI_Allgather") {
+            try DistError.checkMPI(MPI_Allgather(&mine, 1, mpishim_int(), &counts, 1, mpishim_int(), comm), "MPI_Allgather(counts)")
+        }
         var displacements = [Int32](repeating: 0, count: size)
         var total = 0
         for r in 0..<size {
@@ -117,9 +125,11 @@ public final class MPICommunicator: Communicator, @unchecked Sendable {
         var out = [Float](repeating: 0, count: total)
         try values.withUnsafeBufferPointer { send in
             try out.withUnsafeMutableBufferPointer { recv in
-                try DistError.checkMPI(MPI_Allgatherv(send.baseAddress, mine, mpishim_float(),
+                try watched("MPI_Allgatherv") {
+                    try DistError.checkMPI(MPI_Allgatherv(send.baseAddress, mine, mpishim_float(),
                                                       recv.baseAddress, counts, displacements, mpishim_float(), comm),
-                                       "MPI_Allgatherv of \(values.count) floats from rank \(rank)")
+                                           "MPI_Allgatherv of \(values.count) floats from rank \(rank)")
+                }
             }
         }
         return out
@@ -127,7 +137,7 @@ public final class MPICommunicator: Communicator, @unchecked Sendable {
 
     // MARK: - Other
 
-    public func barrier() throws { try DistError.checkMPI(MPI_Barrier(comm), "MPI_Barrier") }
+    public func barrier() throws { try watched("MPI_Barrier") { try DistError.checkMPI(MPI_Barrier(comm), "MPI_Barrier") } }
 
     /// Returns once every rank has called it, like `barrier()`, but a rank that arrives early
     /// sleeps `pollMicroseconds` between polls (after ~`spinPolls` back-to-back ones) instead of
@@ -135,6 +145,10 @@ public final class MPICommunicator: Communicator, @unchecked Sendable {
     /// Called before a collective, it moves the wait for the slowest rank out of the collective,
     /// which then runs with every rank present.
     public func waitForPeers(pollMicroseconds: Int = 50, spinPolls: Int = 64) throws {
+        try watched("MPI_Ibarrier (arrival)") { try pollArrival(pollMicroseconds: pollMicroseconds, spinPolls: spinPolls) }
+    }
+
+    private func pollArrival(pollMicroseconds: Int, spinPolls: Int) throws {
         var request: MPI_Request? = mpishim_request_null()
         try DistError.checkMPI(MPI_Ibarrier(comm, &request), "MPI_Ibarrier")
         var done: Int32 = 0
@@ -159,7 +173,9 @@ public final class MPICommunicator: Communicator, @unchecked Sendable {
         var handle: MPI_Comm? = nil
         try DistError.checkMPI(MPI_Comm_dup(comm, &handle), "MPI_Comm_dup")
         guard let handle else { throw DistError("MPI_Comm_dup returned no communicator") }
-        return try MPICommunicator(runtime: runtime, comm: handle, owns: true, maxChunk: maxChunk ?? self.maxChunk)
+        let dup = try MPICommunicator(runtime: runtime, comm: handle, owns: true, maxChunk: maxChunk ?? self.maxChunk)
+        dup.watch = watch.map { ($0.dog, $0.dog.nextChannel()) }
+        return dup
     }
 
     public func abort(code: Int32) -> Never {

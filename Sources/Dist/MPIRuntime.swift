@@ -40,7 +40,13 @@ public final class MPIRuntime: @unchecked Sendable {
     /// Whether MPI_Finalize has run.
     public private(set) var isFinalized = false
 
+    /// Run by `finalize()` before MPI_Finalize (e.g. stopping the collective watchdog's thread).
+    private var finalizers: [() -> Void] = []
+
     private init(provided: ThreadLevel) { self.provided = provided }
+
+    /// Registers `body` to run at `finalize()`, before MPI_Finalize.
+    func beforeFinalize(_ body: @escaping () -> Void) { finalizers.append(body) }
 
     /// Initialises MPI once for this process.
     ///
@@ -82,6 +88,8 @@ public final class MPIRuntime: @unchecked Sendable {
     public func finalize() {
         guard !isFinalized else { return }
         isFinalized = true
+        for f in finalizers { f() }
+        finalizers = []
         var flag: Int32 = 0
         MPI_Finalized(&flag)
         if flag == 0 { MPI_Finalize() }

@@ -109,6 +109,8 @@ public struct TrainConfig: Codable, Equatable, Sendable {
         public var maxNonfiniteSteps = 5
         /// Stop after this many failed checkpoint saves in a row (each failure is retried at the next save).
         public var maxFailedSaves = 3
+        /// Seconds a rank waits in a collective for the others before the job is aborted naming the missing ranks (0: wait forever).
+        public var collectiveTimeout = 300.0
     }
 
     public var model = ModelSection()
@@ -174,6 +176,7 @@ public struct TrainConfig: Codable, Equatable, Sendable {
         if train.evalEvery < 1 { try fail("train.eval_every must be ≥ 1 (validate every N epochs and after the last), got \(train.evalEvery)") }
         if train.keepLast < 1 { try fail("train.keep_last must be ≥ 1, got \(train.keepLast)") }
         if train.maxNonfiniteSteps < 0 { try fail("train.max_nonfinite_steps must be ≥ 0 (0: never stop), got \(train.maxNonfiniteSteps)") }
+        if !(train.collectiveTimeout >= 0 && train.collectiveTimeout.isFinite) { try fail("train.collective_timeout must be seconds ≥ 0 (0: off), got \(train.collectiveTimeout)") }
         if train.maxFailedSaves < 1 { try fail("train.max_failed_saves must be ≥ 1, got \(train.maxFailedSaves)") }
         if train.linearProbeEpochs < 0 || train.linearProbeEpochs >= train.epochs {
             try fail("train.linear_probe_epochs must be in 0..<epochs (\(train.epochs)), got \(train.linearProbeEpochs)")

@@ -120,7 +120,18 @@ extension Trainer {
             rec.gapPLCC = t.plcc - v.plcc
         }
         try finishEpoch(rec)
+        try stopOnUnreadableValidation(val, epoch: epoch + 1)
         return completed
+    }
+
+    /// A validation set that produced no metrics (fewer than 2 samples could be read) cannot
+    /// select best.safetensors: every rank stops together with status 1 after the epoch's
+    /// checkpoint (last.safetensors), naming the set, instead of finishing without a best file.
+    func stopOnUnreadableValidation(_ val: [String: [String: MetricRecord]], epoch: Int) throws {
+        guard let i = valSets.firstIndex(where: { v in val[v.name].map { $0["raw"] == nil } ?? false }) else { return }
+        let v = valSets[i], labels = config.data.val[i].labels, root = config.data.val[i].dataRoot
+        throw TrainingStopped(exitCode: 1, message: "validation set '\(v.name)' (\(labels)): fewer than 2 of its \(v.entries.count) samples could be read (see the warnings above), so it has no SRCC/PLCC and best.safetensors was not written; "
+            + "\(lastSavedDescription). Check the files with vqa-mpi check-dataset --labels \(labels)\(root.isEmpty ? "" : " --data-root \(root)"), fix or drop them, then continue with --resume")
     }
 
     /// Every validation set with EMA weights (when kept) and raw weights (collective).

@@ -80,8 +80,14 @@ extension Trainer {
         if let e = epochFile {
             try Checkpoint.save(file, to: dir.appendingPathComponent(String(format: "epoch-%03d.safetensors", e)))
             if !config.train.keepEpochs {
-                let old = e - config.train.keepLast
-                if old >= 1 { try? FileManager.default.removeItem(atPath: dir.appendingPathComponent(String(format: "epoch-%03d.safetensors", old))) }
+                // Every older epoch file beyond keep_last, not only the one that just fell out: a
+                // process killed between the save above and this removal left one behind.
+                let names = (try? FileManager.default.contentsOfDirectory(atPath: options.outDir)) ?? []
+                for n in names where RunDirectory.isRunFile(n) && n.hasPrefix("epoch-") {
+                    if let k = Int(n.dropFirst(6).dropLast(12)), k <= e - config.train.keepLast {
+                        try? FileManager.default.removeItem(atPath: dir.appendingPathComponent(n))
+                    }
+                }
             }
         }
         if best { try Checkpoint.save(file, to: bestPath) }

@@ -73,13 +73,27 @@ extension Trainer {
         }
     }
 
-    /// Writes `text` to `path` via a temporary file and rename.
+    /// Writes `text` to `path` via a temporary file, fsync and rename; a failure removes the
+    /// temporary file and throws one line naming the path and the cause (e.g. a full disk).
     static func atomicWrite(_ text: String, to path: String) throws {
         let tmp = path + ".tmp"
-        try Data(text.utf8).write(to: URL(fileURLWithPath: tmp))
-        if rename(tmp, path) != 0 {
-            throw DistError("\(path): cannot replace it with \(tmp) (errno \(errno)); check the directory's permissions and free space")
+        func fail(_ what: String, _ e: Int32) -> DistError {
+            unlink(tmp)
+            return DistError("\(path): cannot \(what): \(String(cString: strerror(e))); check the directory's permissions and free space")
         }
+        let fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw fail("create \(tmp)", errno) }
+        let bytes = Array(text.utf8)
+        var done = 0
+        while done < bytes.count {
+            let n = bytes[done...].withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+            if n < 0 && errno == EINTR { continue }
+            guard n > 0 else { let e = n < 0 ? errno : ENOSPC; close(fd); throw fail("write \(tmp)", e) }
+            done += n
+        }
+        guard fsync(fd) == 0 else { let e = errno; close(fd); throw fail("write \(tmp)", e) }
+        guard close(fd) == 0 else { throw fail("write \(tmp)", errno) }
+        guard rename(tmp, path) == 0 else { throw fail("replace it with \(tmp)", errno) }
     }
 
     func summary(_ r: EpochRecord) -> String {
@@ -172,6 +186,9 @@ extension Trainer {
         if isRoot { try writeCurves() }
         try comm.barrier()
         if let c = cal { say(String(format: "calibration (raw → MOS, logistic): b1 %.4g b2 %.4g b3 %.4g b4 %.4g", c.b1, c.b2, c.b3, c.b4)) }
-        say("wrote \(lastPath), \(bestPath), \(metricsPath), \(curvesPath)")
+        // Only files that exist are named: best.safetensors needs a validation set that scored.
+        let written = [lastPath, bestPath, metricsPath, curvesPath].filter { FileManager.default.fileExists(atPath: $0) }
+        say("wrote \(written.joined(separator: ", "))" + (FileManager.default.fileExists(atPath: bestPath) || !isRoot ? ""
+            : valSets.isEmpty ? " (no best.safetensors: no validation set; pass --val-labels to select one)" : " (no best.safetensors: no validation score was finite)"))
     }
 }

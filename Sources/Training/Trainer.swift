@@ -80,6 +80,9 @@ public final class Trainer {
         }
         batchPerRank = c.train.batchSize / comm.size
         hooks = try FaultHooks(environment: ProcessInfo.processInfo.environment)
+        if let m = comm as? MPICommunicator {  // before the step duplicates the communicator
+            try m.enableWatchdog(seconds: c.train.collectiveTimeout, stopSignal: options.stopSignal)
+        }
         if c.data.train.labels.isEmpty { throw DistError("train: no training labels; pass --train-labels FILE or set data.train.labels") }
         compute = Compute(threads: c.train.threads)
         BLAS.setThreads(c.train.threads)
@@ -131,7 +134,11 @@ public final class Trainer {
             info.config = configYAML
             records = try loadRecords().filter { $0.epoch <= saved.epoch }
             if path == lastPath { lastSaved = (saved.epoch, saved.step) }
-            say("resumed from \(path): epoch \(saved.epoch), step \(saved.step)")
+            // The same words as the preemption message that saved it (Trainer+Faults.preempt).
+            let position = saved.samplerStep > 0 && saved.samplerEpoch == saved.epoch
+                ? "at epoch \(saved.samplerEpoch + 1), step \(saved.samplerStep)/\(trainLoader.stepsPerEpoch) (global step \(saved.step))"
+                : "at the end of epoch \(saved.epoch) (global step \(saved.step))"
+            say("resumed from \(path): \(position)")
         } else if let from = options.initFrom {
             var (file, _) = try Checkpoint.readWeights(path: from)
             // A training checkpoint's EMA weights are the ones it scores with: start from those.

@@ -11,7 +11,7 @@ struct Train: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "train",
         abstract: "Train a quality model (data-parallel under mpirun), with none|l2|aug|rwp|awp regularization.",
-        discussion: "Writes OUT/last.safetensors, OUT/best.safetensors, OUT/metrics.jsonl and OUT/curves.svg. Flags override --config and --set."
+        discussion: "Writes OUT/last.safetensors, OUT/best.safetensors (with --val-labels), OUT/metrics.jsonl and OUT/curves.svg. An OUT that already holds a run is refused unless --resume continues it or --overwrite moves it aside; OUT/.lock keeps a second train out while one runs. Flags override --config and --set."
     )
 
     @Option(help: "Model name (fragnet).") var model: String?
@@ -26,8 +26,10 @@ struct Train: ParsableCommand {
     @Option(help: "none | l2 | aug | rwp | awp.") var regularizer: String?
     @Option(help: "AWP/RWP perturbation size γ.") var gamma: Double?
     @OptionGroup var runtime: RuntimeOptions
+    @Option(name: .customLong("collective-timeout"), help: "Seconds a rank waits in a collective for the others before the job is aborted naming the missing ranks (train.collective_timeout, default 300; 0: forever).") var collectiveTimeout: Double?
     @Option(help: "Output directory.") var out: String?
     @Flag(help: "Continue from OUT/last.safetensors exactly.") var resume = false
+    @Flag(help: "Start over in an OUT that holds a run: its files (last, best, epoch-NNN, metrics.jsonl, curves.svg) are moved into OUT/previous-<UTC time>/, not deleted.") var overwrite = false
     @Option(name: .customLong("init-from"), help: "Fine-tune from this checkpoint (matching tensors; head re-initialised).") var initFrom: String?
     @Option(help: "YAML config file.") var config: String?
     @Option(name: .customLong("set"), help: "Override any config key: --set train.epochs=3 (repeatable).") var sets: [String] = []
@@ -36,6 +38,7 @@ struct Train: ParsableCommand {
 
     func validate() throws {
         if out == nil && !dryRun { throw ValidationError("--out DIR is required (where checkpoints and metrics go)") }
+        if resume && overwrite { throw ValidationError("--resume and --overwrite exclude each other: resume continues OUT's run, overwrite moves it aside and starts a new one") }
         if resume && initFrom != nil { throw ValidationError("--resume and --init-from exclude each other: resume continues OUT's run, init-from starts a new one") }
     }
 
@@ -61,6 +64,7 @@ struct Train: ParsableCommand {
             let kinds = regularizer.map { $0 == "rwp" ? ["rwp"] : $0 == "awp" ? ["awp"] : ["awp", "rwp"] } ?? ["awp", "rwp"]
             for k in kinds { f.append(("regularization.\(k).gamma", v)) }
         }
+        if let v = collectiveTimeout { f.append(("train.collective_timeout", v)) }
         if let v = runtime.threads { f.append(("train.threads", v)) }
         if let v = runtime.decodeThreads { f.append(("train.decode_threads", v)) }
         return f
@@ -73,9 +77,22 @@ struct Train: ParsableCommand {
         }
         if dryRun { print(resolved.yaml, terminator: ""); return }
         let comm = try Launcher.connect(.auto)
+        // Rank 0 checks and locks OUT before any work; every rank stops together if it refuses.
+        var runDir: RunDirectory?
+        var refusal = ""
+        if comm.isRoot { do { runDir = try RunDirectory(path: out!, resume: resume, overwrite: overwrite) } catch { refusal = "\(error)" } }
+        refusal = try comm.broadcast(refusal, root: 0)
+        if !refusal.isEmpty {
+            if comm.isRoot { FileHandle.standardError.write(Data("error: \(refusal)\n".utf8)) }
+            throw ExitCode(1)
+        }
+        if let d = runDir?.movedTo { print("--overwrite: moved the previous run's files into \(d)") }
         var options = TrainOptions(outDir: out!)
         options.resume = resume
-        options.initFrom = initFrom
+        if let from = initFrom {  // --overwrite may have moved it: rank 0 tells every rank where it is now
+            let moved = runDir?.moved.first { URL(fileURLWithPath: $0.key).standardized == URL(fileURLWithPath: from).standardized }?.value
+            options.initFrom = try comm.broadcast(moved ?? from, root: 0)
+        }
         options.dumpBatches = dumpBatches
         let preemption = PreemptionSignal()
         options.stopSignal = { preemption.pending }
@@ -88,6 +105,7 @@ struct Train: ParsableCommand {
                 stopped = s  // every rank stopped together: no abort, a clean exit with its status
             }
         }
+        withExtendedLifetime(runDir) {}  // the lock on OUT is held until training has ended
         if let s = stopped {
             if comm.isRoot { FileHandle.standardError.write(Data("\(s.exitCode == 1 ? "error" : "stopped"): \(s.message)\n".utf8)) }
             throw ExitCode(s.exitCode)

@@ -99,7 +99,7 @@ extension FaultTests {
         XCTAssertTrue(r.stderr.contains("warning: \(last): checksum mismatch"), r.stderr)
         XCTAssertTrue(r.stderr.contains("warning: \(e2): corrupt or truncated"), r.stderr)
         XCTAssertTrue(r.stderr.contains("resuming from \(e1) instead"), r.stderr)
-        XCTAssertTrue(r.stdout.contains("resumed from \(e1): epoch 1, step 3"), r.stdout)
+        XCTAssertTrue(r.stdout.contains("resumed from \(e1): at the end of epoch 1 (global step 3)"), r.stdout)
         try assertSameTensors(last, Self.solo3)
     }
 

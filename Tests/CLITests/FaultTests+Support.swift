@@ -97,8 +97,9 @@ enum FaultSupport {
         }
     }
 
-    /// Files in `dir` whose name starts with "." (temporary files of the atomic writer).
+    /// Files in `dir` whose name starts with "." (temporary files of the atomic writer), except
+    /// the run's lock file `.lock`.
     static func hiddenFiles(_ dir: String) -> [String] {
-        ((try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []).filter { $0.hasPrefix(".") }
+        ((try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []).filter { $0.hasPrefix(".") && $0 != ".lock" }
     }
 }

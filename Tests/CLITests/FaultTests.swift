@@ -90,6 +90,9 @@ final class FaultTests: XCTestCase {
         let r = try self.mpirun(2, Self.trainArgs(out: out, epochs: 4) + ["--resume"])
         XCTAssertEqual(r.status, 0, r.stdout + r.stderr)
         try assertSameTensors(out + "/last.safetensors", Self.reference4)
+        // The resume names the position in the words of the preemption message.
+        let position = try XCTUnwrap(run.stderr.components(separatedBy: "preempted by SIGINT ").last?.components(separatedBy: ":").first)
+        XCTAssertTrue(r.stdout.contains("resumed from \(out)/last.safetensors: \(position)\n"), "'\(position)' vs \(r.stdout)")
     }
 
     /// SIGTERM to mpirun: Open MPI delivers SIGTERM to the ranks odls_base_sigkill_timeout seconds
