@@ -5,6 +5,7 @@
 import Foundation
 import XCTest
 @testable import Dist
+@testable import Training
 
 final class AtomicWriteTests: XCTestCase {
     func testFullDiskGivesOneLineAndLeavesNoTemporaryFile() throws {

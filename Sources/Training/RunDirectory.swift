@@ -7,6 +7,7 @@
 //   (nothing is deleted).
 
 import Foundation
+import Dist
 #if canImport(Glibc)
 import Glibc
 #endif
