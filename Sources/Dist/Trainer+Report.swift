@@ -139,7 +139,7 @@ extension Trainer {
             let p = try evaluator.predict(loader)
             var x: [Double] = [], y: [Double] = []
             for (i, v) in p.enumerated() { if let v { x.append(Double(v)); y.append(trainEntries[i].mos) } }
-            return x.count >= 4 ? Logistic4.fit(x, y) : nil
+            let (cal, note) = Logistic4.calibration(x, y); if let note { say("warning: \(note)") }; return cal
         }
         let scoring = step.ema?.shadow ?? model.parameters.values
         var cal: Logistic4? = nil
@@ -169,7 +169,7 @@ extension Trainer {
         }
         if isRoot { try writeCurves() }
         try comm.barrier()
-        if let c = cal { say(String(format: "calibration (raw → MOS, logistic): b1 %.4g b2 %.4g b3 %.4g b4 %.4g", c.b1, c.b2, c.b3, c.b4)) }
+        if let c = cal { say("calibration (raw → MOS, \(c.summary))") }
         say("wrote \(lastPath), \(bestPath), \(metricsPath), \(curvesPath)")
     }
 }
