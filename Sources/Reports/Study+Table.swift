@@ -9,11 +9,15 @@ public struct MeanStd: Sendable, Equatable {
     public var mean: Double, std: Double
     /// Finite values used.
     public var count: Int
+    /// Values left out because they were NaN or infinite (shown in the cell, never dropped silently).
+    public var nonFinite: Int
 
-    /// NaN and infinities are left out; std is NaN below two values, the mean below one.
+    /// NaN and infinities are left out (and counted in `nonFinite`); std is NaN below two values,
+    /// the mean below one.
     public init(_ values: [Double]) {
         let v = values.filter(\.isFinite)
         count = v.count
+        nonFinite = values.count - v.count
         mean = v.isEmpty ? .nan : v.reduce(0, +) / Double(v.count)
         let m = mean
         std = v.count < 2 ? .nan : (v.map { ($0 - m) * ($0 - m) }.reduce(0, +) / Double(v.count - 1)).squareRoot()
@@ -62,10 +66,16 @@ public enum StudyTable {
         return groups(runs).map(\.kind).reduce(into: [String]()) { if !$0.contains($1) { $0.append($1) } }.compactMap { best[$0] }
     }
 
-    /// "0.712 ± 0.031" (digits decimals), "0.712 ± –" for one value, "–" for none.
+    /// "0.712 ± 0.031" (digits decimals), "0.712 ± –" for one value, "–" for none; when some
+    /// values were NaN the cell says how many were left out: "0.712 ± 0.031 (1 of 3 NaN)".
     public static func cell(_ s: MeanStd, digits: Int = 3) -> String {
         guard s.count > 0 else { return "–" }
-        return format(s.mean, digits) + " ± " + (s.std.isFinite ? format(s.std, digits) : "–")
+        return format(s.mean, digits) + " ± " + (s.std.isFinite ? format(s.std, digits) : "–") + nanNote(s)
+    }
+
+    /// " (k of n NaN)" when a mean left out k of n values, "" otherwise.
+    static func nanNote(_ s: MeanStd) -> String {
+        s.nonFinite > 0 && s.count > 0 ? " (\(s.nonFinite) of \(s.count + s.nonFinite) NaN)" : ""
     }
 
     static func format(_ v: Double, _ digits: Int) -> String {
@@ -114,13 +124,17 @@ public enum StudyTable {
             let x = permutationP(g.runs.map(v), base.runs.map(v))
             return x.isFinite ? String(format: " (p %.2f)", x) : ""
         }
+        func left(_ g: StudyGroup, _ v: (StudyRun) -> Double) -> String {
+            let k = g.stat(v).nonFinite + base.stat(v).nonFinite
+            return k > 0 ? " (\(k) NaN left out)" : ""
+        }
         func d(_ g: StudyGroup, _ v: (StudyRun) -> Double) -> String {
             let x = g.stat(v).mean - base.stat(v).mean
-            return x.isFinite ? (x >= 0 ? "+" : "") + format(x, 3) + p(g, v) : "–"
+            return x.isFinite ? (x >= 0 ? "+" : "") + format(x, 3) + p(g, v) + left(g, v) : "–"
         }
         func ratio(_ g: StudyGroup, _ v: (StudyRun) -> Double) -> String {
             let x = g.stat(v).mean / base.stat(v).mean
-            return x.isFinite ? String(format: "×%.2f", x) + p(g, v) : "–"
+            return x.isFinite ? String(format: "×%.2f", x) + p(g, v) + left(g, v) : "–"
         }
         var s = row(["regularizer", "Δ in-domain SRCC", "Δ shifted SRCC", "Δ gap", "sharpness ratio", "λ_max ratio"])
         s += rule(6)
@@ -155,7 +169,7 @@ public enum StudyTable {
 
     static func sigCell(_ s: MeanStd) -> String {
         guard s.count > 0 else { return "–" }
-        return significant(s.mean) + " ± " + significant(s.std)
+        return significant(s.mean) + " ± " + significant(s.std) + nanNote(s)
     }
 
     /// The whole results document: `header` (verbatim), the four tables with their definitions, `footer`.
@@ -168,7 +182,8 @@ public enum StudyTable {
             (cross-dataset). Scores use the EMA weights. Gap: SRCC of the final weights on the training set \
             (`vqa-mpi eval`) minus in-domain test SRCC\(runs.allSatisfy(\.gapFromEval) ? "" : "; * marks the trainer's running train SRCC of the last epoch instead"). \
             Sharpness: mean relative loss rise (L(w+ρd)−L(w))/L(w) over filter-normalised random directions (same \
-            direction seed for every run); λ_max: top Hessian eigenvalue (power iteration). A std of – means one seed.
+            direction seed for every run); λ_max: top Hessian eigenvalue (power iteration). A std of – means one seed; \
+            "(k of n NaN)" means k runs had no finite value and the mean is over the others (see the run table).
 
             """
         s += "\n## Best epoch (chosen on the in-domain test set, as best.safetensors)\n\n" + bestTable(g) + "\n"

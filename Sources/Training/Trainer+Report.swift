@@ -155,7 +155,7 @@ extension Trainer {
             let p = try evaluator.predict(loader)
             var x: [Double] = [], y: [Double] = []
             for (i, v) in p.enumerated() { if let v { x.append(Double(v)); y.append(trainEntries[i].mos) } }
-            return x.count >= 4 ? Logistic4.fit(x, y) : nil
+            let (cal, note) = Logistic4.calibration(x, y); if let note { say("warning: \(note)") }; return cal
         }
         let scoring = step.ema?.shadow ?? model.parameters.values
         var cal: Logistic4? = nil
@@ -185,7 +185,7 @@ extension Trainer {
         }
         if isRoot { try writeCurves() }
         try comm.barrier()
-        if let c = cal { say(String(format: "calibration (raw → MOS, logistic): b1 %.4g b2 %.4g b3 %.4g b4 %.4g", c.b1, c.b2, c.b3, c.b4)) }
+        if let c = cal { say("calibration (raw → MOS, \(c.summary))") }
         // Only files that exist are named: best.safetensors needs a validation set that scored.
         let written = [lastPath, bestPath, metricsPath, curvesPath].filter { FileManager.default.fileExists(atPath: $0) }
         say("wrote \(written.joined(separator: ", "))" + (FileManager.default.fileExists(atPath: bestPath) || !isRoot ? ""

@@ -88,11 +88,13 @@ public final class Trainer {
         BLAS.setThreads(c.train.threads)
         let kind = try ModelKind.parse(c.model.name)
         model = try kind.make(seed: UInt64(c.train.seed), options: c.model.options)
+        try MemoryEstimate.training(model: c.model.name, parameters: model.parameters.flatCount, sampler: try c.trainSampler(), batchPerRank: batchPerRank).check("train (batch \(batchPerRank) per rank)")
         probing = c.train.linearProbeEpochs > 0
         step = try DataParallelStep(model: model, comm: comm, optimizer: try c.optimizerConfig(backboneMultiplier: probing ? 0 : nil),
                                     config: try c.stepConfig(), compute: compute)
         step.stopSignal = options.stopSignal
         trainEntries = try Labels.load(path: c.data.train.labels, dataRoot: c.data.train.dataRoot.isEmpty ? nil : c.data.train.dataRoot)
+        try Labels.requireVariance(trainEntries, source: c.data.train.labels)
         let sampler = try c.trainSampler()
         trainMotion = try MotionFeatureSource.make(path: c.data.train.motionFeatures, model: model, roots: [c.data.train.dataRoot],
                                                        entries: trainEntries, what: "data.train.motion_features")

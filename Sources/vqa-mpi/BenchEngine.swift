@@ -38,6 +38,7 @@ struct BenchEngine: ParsableCommand {
         var profiled: [OpProfiler.Entry] = [], layers: [OpProfiler.Entry] = []
         for reg in [Regularizer.none, .awp] {
             let model = try options.makeModel()
+            try MemoryEstimate.training(model: options.model, parameters: model.parameters.flatCount, floatsPerSample: MemoryEstimate.mul([3, options.frames, options.size, options.size]), batchPerRank: batch, prefetch: 0).check("bench engine (batch \(batch))")
             var cfg = try options.stepConfig(reg)
             if reg == .awp { cfg.perturbation = PerturbationConfig(kind: .awp, gamma: options.gamma) }
             let step = try DataParallelStep(model: model, comm: SoloCommunicator(), optimizer: try options.optimizerConfig(),

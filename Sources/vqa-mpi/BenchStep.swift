@@ -64,6 +64,7 @@ struct BenchStep: ParsableCommand {
     private func measure(_ comm: Communicator, _ fault: InjectedFault?) throws {
         BLAS.setThreads(options.threads)
         let model = try options.makeModel()
+        try MemoryEstimate.training(model: options.model, parameters: model.parameters.flatCount, floatsPerSample: MemoryEstimate.mul([3, options.frames, options.size, options.size]), batchPerRank: (globalBatch ?? batchPerRank * comm.size) / comm.size, prefetch: 0).check("bench step")
         let compute = Compute(threads: options.threads)
         let step = try DataParallelStep(model: model, comm: comm, optimizer: try options.optimizerConfig(),
                                         config: try options.stepConfig(), compute: compute)

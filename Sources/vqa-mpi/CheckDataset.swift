@@ -1,7 +1,11 @@
-// `vqa-mpi check-dataset`: opens every labelled file in parallel (probe, first and last frame),
-// lists the unreadable ones with their reasons, summarises the readable ones; exit 1 if any failed.
+// `vqa-mpi check-dataset`: opens every labelled file in parallel with the loader's own read path
+// (Media's checkReadable: the decoder train/eval/score use, first and last frame), lists the
+// unreadable ones with their reasons, summarises the readable ones; exit 1 if any failed or the
+// labels are unusable for training (no variance). Under mpirun each rank checks its share
+// (entries i ≡ rank mod size) and rank 0 prints the merged report.
 
 import ArgumentParser
+import Dist
 import Foundation
 import Media
 
@@ -21,7 +25,7 @@ struct CheckDataset: ParsableCommand {
     @Option(name: .customLong("score-column"), help: "CSV column holding the score (default: the first of \(Labels.scoreColumnNames.joined(separator: ", "))).")
     var scoreColumn: String?
     @Option(name: .customLong("data-root"), help: "Directory the label paths are relative to.") var dataRoot: String
-    @Option(help: "Files checked at once.") var threads = 2
+    @Option(help: "Files checked at once (per rank).") var threads = 2
     @Option(name: .customLong("max-pixels"), help: "Largest width·height accepted.") var maxPixels = 4096 * 4096
     @Flag(help: "Print one JSON object.") var json = false
 
@@ -36,10 +40,18 @@ struct CheckDataset: ParsableCommand {
         }
         let entries = try Labels.load(path: labels, dataRoot: dataRoot, format: format,
                                       fileColumn: fileColumn, scoreColumn: scoreColumn)
+        try Labels.requireVariance(entries, source: labels)
         let paths = entries.map(\.path)
-        let results = checkAll(paths)
-        let report = DatasetReport(paths: paths, results: results)
-        print(json ? report.json() : report.text())
+        let comm = try Launcher.connect(.auto, threadsNeeded: false)
+        var results: [Result<VideoInfo, MediaError>] = [], perRank: [Int] = []
+        try collective(comm) {
+            let mine = Array(stride(from: comm.rank, to: paths.count, by: comm.size))
+            let local = checkAll(mine.map { paths[$0] })
+            (results, perRank) = try CheckOutcome.merge(Array(zip(mine, local)), count: paths.count, comm: comm)
+        }
+        var report = DatasetReport(paths: paths, results: results)
+        report.perRank = perRank
+        if comm.rank == 0 { print(json ? report.json() : report.text()) }
         if !report.failures.isEmpty { throw ExitCode(1) }
     }
 
@@ -54,27 +66,65 @@ struct CheckDataset: ParsableCommand {
     }
 }
 
-/// Opens one file: header probe, then decode its first and last frame.
-/// When no read error occurred but the header's frame count was too high, the decoder's corrected
-/// count is used for the last frame (a slightly wrong header is not an unreadable file).
+/// Checks one file exactly as the loader reads it (Media.checkReadable).
 func checkEntry(_ path: String, maxPixels: Int) -> Result<VideoInfo, MediaError> {
     do {
-        _ = try probe(path: path, maxPixels: maxPixels)
-        let dec = try VideoDecoder(path: path, threads: 1, maxPixels: maxPixels)
-        try dec.decode(indices: [0]) { _, _ in }
-        let last = dec.info.frameCount - 1
-        do {
-            try dec.decode(indices: [last]) { _, _ in }
-        } catch let e as MediaError {
-            let corrected = dec.info.frameCount - 1
-            guard corrected < last, corrected >= 0 else { throw e }
-            try dec.decode(indices: [corrected]) { _, _ in }
-        }
-        return .success(dec.info)
+        return .success(try checkReadable(path: path, maxPixels: maxPixels))
     } catch let e as MediaError {
         return .failure(e)
     } catch {
         return .failure(MediaError(path, "\(error)"))
+    }
+}
+
+/// One checked entry in the form the ranks exchange (JSON).
+struct CheckOutcome: Codable {
+    var index: Int
+    var path: String
+    var reason: String?
+    var frameCount = 0, width = 0, height = 0
+    var fps = 0.0, duration = 0.0
+    var codec = ""
+
+    init(index: Int, _ r: Result<VideoInfo, MediaError>) {
+        self.index = index
+        switch r {
+        case .success(let v):
+            path = v.path; frameCount = v.frameCount; width = v.width; height = v.height
+            fps = v.fps; duration = v.duration; codec = v.codec
+        case .failure(let e):
+            path = e.path; reason = e.reason
+        }
+    }
+
+    var result: Result<VideoInfo, MediaError> {
+        if let reason { return .failure(MediaError(path, reason)) }
+        return .success(VideoInfo(path: path, frameCount: frameCount, fps: fps, duration: duration,
+                                  width: width, height: height, codec: codec))
+    }
+
+    /// Every rank's (entry index, result) pairs, gathered on every rank in entry order, and how
+    /// many entries each rank checked.
+    static func merge(_ local: [(Int, Result<VideoInfo, MediaError>)], count: Int,
+                      comm: Communicator) throws -> ([Result<VideoInfo, MediaError>], [Int]) {
+        var all = local, perRank = [local.count]
+        if comm.size > 1 {
+            let mine = Array(try JSONEncoder().encode(local.map { CheckOutcome(index: $0.0, $0.1) }))
+            all = []; perRank = []
+            for r in 0..<comm.size {
+                let bytes = try comm.broadcast(r == comm.rank ? mine : [], root: r)
+                let theirs = try JSONDecoder().decode([CheckOutcome].self, from: Data(bytes))
+                all += theirs.map { ($0.index, $0.result) }
+                perRank.append(theirs.count)
+            }
+        }
+        var out = [Result<VideoInfo, MediaError>?](repeating: nil, count: count)
+        for (i, r) in all { out[i] = r }
+        let merged = try out.enumerated().map { i, r in
+            guard let r else { throw MediaError("check-dataset", "entry \(i) was checked by no rank") }
+            return r
+        }
+        return (merged, perRank)
     }
 }
 
@@ -108,6 +158,8 @@ struct DatasetReport {
     let total: Int
     let failures: [MediaError]
     let readable: [VideoInfo]
+    /// Entries checked by each rank (one element without MPI).
+    var perRank: [Int] = []
 
     init(paths: [String], results: [Result<VideoInfo, MediaError>]) {
         total = paths.count
@@ -137,6 +189,7 @@ struct DatasetReport {
             out.append("")
         }
         out.append("entries: \(total), readable: \(readable.count), unreadable: \(failures.count)")
+        if perRank.count > 1 { out.append("checked by \(perRank.count) ranks: " + perRank.map(String.init).joined(separator: " + ")) }
         if !readable.isEmpty {
             out.append("resolutions: " + resolutions.map { "\($0.0) ×\($0.1)" }.joined(separator: ", "))
             out.append("codecs: " + codecs.map { "\($0.0) ×\($0.1)" }.joined(separator: ", "))
@@ -154,6 +207,7 @@ struct DatasetReport {
             "unreadable": failures.map { ["path": $0.path, "reason": $0.reason] },
             "resolutions": Dictionary(uniqueKeysWithValues: resolutions),
             "codecs": Dictionary(uniqueKeysWithValues: codecs),
+            "checked_per_rank": perRank,
         ]
         if let (lo, hi) = durations { obj["duration"] = ["min": lo, "max": hi] }
         let frames = readable.map(\.frameCount)

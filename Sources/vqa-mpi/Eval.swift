@@ -29,6 +29,7 @@ struct Eval: ParsableCommand {
         try collective(comm) {
             BLAS.setThreads(runtime.threads ?? 1)
             let m = try Checkpoint.scoringModel(path: checkpoint, ema: weights.choice, worldSize: comm.size)
+            try MemoryEstimate.inference(model: m.model.name, parameters: m.model.parameters.flatCount, sampler: m.sampler, batchPerRank: batchSize ?? m.batchPerRank).check("eval (batch \(batchSize ?? m.batchPerRank) per rank)")
             let entries = try Labels.load(path: labels, dataRoot: dataRoot)
             let motion = try MotionFeatureSource.make(path: motionFeatures ?? "", model: m.model, roots: [dataRoot ?? ""],
                                                       entries: entries, what: "--motion-features")

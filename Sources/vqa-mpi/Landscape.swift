@@ -49,11 +49,17 @@ struct LandscapeCommand: ParsableCommand {
     @Option(name: .customLong("decode-threads"), help: "Decoder threads per rank.") var decodeThreads = 2
     @Option(help: "Output directory.") var out: String
 
+    /// Most points per axis: 201² = 40401 evaluations in 2-D is already days of work.
+    static let maxPoints = 201
+
     func validate() throws {
         if checkpoints.isEmpty { throw ValidationError("give at least one --checkpoint FILE") }
         if ![1, 2].contains(dims) { throw ValidationError("--dims must be 1 or 2, got \(dims)") }
         _ = try parsedRange()
-        if points < 1 { throw ValidationError("--points must be at least 1, got \(points)") }
+        if points < 1 || points > Self.maxPoints {
+            throw ValidationError("--points must be in 1...\(Self.maxPoints) per axis (each point is one evaluation of the subset; "
+                                  + "--dims 2 evaluates points²), got \(points)")
+        }
         if directions < 0 || hessianIters < 0 { throw ValidationError("--directions and --hessian-iters must be ≥ 0") }
         if !(radius > 0) { throw ValidationError("--radius must be positive, got \(radius)") }
         if subset < 0 { throw ValidationError("--subset must be ≥ 0 (0 = all), got \(subset)") }

@@ -35,7 +35,7 @@ struct Score: ParsableCommand {
         let fm = FileManager.default
         for p in paths {
             var isDir: ObjCBool = false
-            guard fm.fileExists(atPath: p, isDirectory: &isDir) else { throw ValidationError("\(p): no such file or folder") }
+            guard fm.fileExists(atPath: p, isDirectory: &isDir) else { throw ValidationError(pathProblem(p) ?? "\(p): no such file or folder") }
             if isDir.boolValue {
                 let files = (fm.enumerator(atPath: p)?.compactMap { $0 as? String } ?? [])
                     .filter { Score.extensions.contains(($0 as NSString).pathExtension.lowercased()) }.sorted()
@@ -58,15 +58,22 @@ struct Score: ParsableCommand {
     func run() throws {
         let (list, keys) = try expanded()
         let comm = try Launcher.connect(.auto)
+        var nothingRead: String? = nil
         try collective(comm) {
             BLAS.setThreads(runtime.threads ?? 1)
             let m = try Checkpoint.scoringModel(path: checkpoint, ema: weights.choice, worldSize: comm.size)
+            try MemoryEstimate.inference(model: m.model.name, parameters: m.model.parameters.flatCount, sampler: m.sampler, batchPerRank: batchSize).check("score (batch \(batchSize) per rank)")
             let motion = try MotionFeatureSource.make(path: motionFeatures ?? "", model: m.model, roots: [dataRoot ?? ""],
                                                       entries: list, what: "--motion-features", keys: keys)
             let loader = try DistributedEval.loader(entries: list, sampler: m.sampler, comm: comm, batchPerRank: batchSize,
                                                     decodeThreads: runtime.decodeThreads ?? 2, features: motion)
             let eval = DistributedEval(model: m.model, comm: comm, tape: Tape(compute: Compute(threads: runtime.threads ?? 1)))
             let preds = try eval.predict(loader)
+            if preds.allSatisfy({ $0 == nil }) {
+                let first = loader.failures.failedFiles.first.map { "; first: \($0): \(loader.failures.reason(for: $0) ?? "unreadable")" } ?? ""
+                nothingRead = "none of the \(list.count) input file(s) could be read, nothing was scored\(first)"
+                return
+            }
             guard comm.rank == 0 else { return }
             if !json { print("path,score,raw") }
             var skipped = 0
@@ -81,6 +88,10 @@ struct Score: ParsableCommand {
             }
             if skipped > 0 { FileHandle.standardError.write(Data("\(skipped) of \(list.count) file(s) could not be read and were skipped\n".utf8)) }
             if m.calibration == nil { FileHandle.standardError.write(Data("note: \(checkpoint) has no calibration; score = raw\n".utf8)) }
+        }
+        if let nothingRead {
+            if comm.rank == 0 { FileHandle.standardError.write(Data("error: \(nothingRead)\n".utf8)) }
+            throw ExitCode(1)
         }
     }
 }

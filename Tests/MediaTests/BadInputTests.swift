@@ -95,16 +95,14 @@ final class BadInputTests: XCTestCase {
         let cut = try write(dir, "cut.mp4", Array(bytes.prefix(bytes.count / 2)))
         assertMediaError(cut, ["opening"]) { try VideoDecoder(path: cut) }
 
-        // faststart puts the index first: it opens, early frames decode, late frames fail clearly.
+        // faststart puts the index first: the header still announces 50 frames, but the index points
+        // past the end of the file, so it is refused when opened (as check-dataset refuses it),
+        // not accepted or skipped depending on which frames an epoch samples (ReadRuleTests).
         let fast = try Oracle.clip(dir, "fast.mp4", frames: 50, ["-c:v", "libx264", "-pix_fmt", "yuv420p", "-movflags", "+faststart"])
         let fbytes = Array(try Data(contentsOf: URL(fileURLWithPath: fast)))
         let fcut = try write(dir, "fastcut.mp4", Array(fbytes.prefix(fbytes.count / 2)))
-        let dec = try VideoDecoder(path: fcut)
-        XCTAssertEqual(dec.info.frameCount, 50, "the header still announces 50 frames")
-        let first = try dec.frames(at: [0, 1])
-        let expected = try Oracle.frameMD5s(fast)
-        XCTAssertEqual(first.map { Oracle.md5($0.pixels) }, Array(expected.prefix(2)))
-        assertMediaError(fcut, ["frame 49 could not be decoded"]) { try dec.frames(at: [49]) }
+        XCTAssertEqual(try probe(path: fcut).frameCount, 50, "the header still announces 50 frames")
+        assertMediaError(fcut, ["file truncated", "index lists 50 frames", "frames missing"]) { try VideoDecoder(path: fcut) }
 
         // Matroska cut in the middle: counted from its packets, every counted frame decodes.
         let mkv = try Oracle.clip(dir, "a.mkv", frames: 50, ["-c:v", "libx264", "-pix_fmt", "yuv420p"])

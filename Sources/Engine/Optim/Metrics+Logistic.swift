@@ -22,6 +22,9 @@ public struct Logistic4: Sendable, Equatable, Codable {
     public var b3: Double
     /// Slope scale (its sign is irrelevant; |b4| is used).
     public var b4: Double
+    /// Set when the calibration fell back to a straight line (Metrics+Calibration.swift); then
+    /// `apply` uses it and b1…b4 are unused.
+    public var linear: LinearCalibration?
 
     /// A logistic with explicit parameters.
     public init(b1: Double, b2: Double, b3: Double, b4: Double) {
@@ -30,7 +33,8 @@ public struct Logistic4: Sendable, Equatable, Codable {
 
     /// Maps a prediction onto the label scale.
     public func apply(_ x: Double) -> Double {
-        (b1 - b2) / (1 + exp(-(x - b3) / abs(b4))) + b2
+        if let linear { return linear.apply(x) }
+        return (b1 - b2) / (1 + exp(-(x - b3) / abs(b4))) + b2
     }
 
     /// Maps a Float prediction onto the label scale.
@@ -67,9 +71,14 @@ public struct Logistic4: Sendable, Equatable, Codable {
 
     static func cost(_ r: [Double]) -> Double { r.reduce(0) { $0 + $1 * $1 } }
 
-    /// Levenberg–Marquardt with Marquardt's diagonal scaling and Nielsen's damping update.
-    static func levenbergMarquardt(_ x: [Double], _ y: [Double], start: [Double], maxIterations: Int) -> [Double] {
-        var t = start
+    /// Levenberg–Marquardt with Marquardt's diagonal scaling and Nielsen's damping update, kept
+    /// inside the box [lower, upper] (projected steps; a parameter on a bound whose descent
+    /// direction points outward is held fixed for that iteration).
+    static func levenbergMarquardt(_ x: [Double], _ y: [Double], start: [Double], maxIterations: Int,
+                                   lower: [Double] = [-.infinity, -.infinity, -.infinity, -.infinity],
+                                   upper: [Double] = [.infinity, .infinity, .infinity, .infinity]) -> [Double] {
+        func clamp(_ v: [Double]) -> [Double] { (0..<4).map { min(max(v[$0], lower[$0]), upper[$0]) } }
+        var t = clamp(start)
         var jac = [Double](repeating: 0, count: x.count * 4)
         var r = residuals(x, y, t, jacobian: &jac)
         var c = cost(r)
@@ -85,14 +94,21 @@ public struct Logistic4: Sendable, Equatable, Codable {
                 }
             }
             let maxDiag = max(a[0], a[5], a[10], a[15])
+            let fixed = (0..<4).map { p in (t[p] <= lower[p] && g[p] > 0) || (t[p] >= upper[p] && g[p] < 0) }
+            for p in 0..<4 where fixed[p] { g[p] = 0 }
             if g.map(abs).max()! <= 1e-15 * max(1, c) { break }
             if lambda < 0 { lambda = 1e-3 * maxDiag }
             var accepted = false
             while !accepted && lambda < 1e30 {
                 var m = a
                 for p in 0..<4 { m[p * 4 + p] += lambda * max(a[p * 4 + p], 1e-12 * maxDiag) }
-                guard let d = solve4(m, g.map { -$0 }) else { lambda *= nu; nu *= 2; continue }
-                let trial = (0..<4).map { t[$0] + d[$0] }
+                for p in 0..<4 where fixed[p] {
+                    for q in 0..<4 { m[p * 4 + q] = 0; m[q * 4 + p] = 0 }
+                    m[p * 4 + p] = 1
+                }
+                guard let full = solve4(m, g.map { -$0 }) else { lambda *= nu; nu *= 2; continue }
+                let trial = clamp((0..<4).map { t[$0] + full[$0] })
+                let d = (0..<4).map { trial[$0] - t[$0] }
                 let rt = residuals(x, y, trial, jacobian: &trialJac)
                 let ct = cost(rt)
                 // Gain ratio: actual over predicted reduction.

@@ -2,7 +2,8 @@
 //
 // Shapes: predictions [N], labels [N]. SRCC uses average ranks for ties (scipy.stats.spearmanr),
 // KRCC is Kendall's tau-b (scipy.stats.kendalltau default), PLCC is Pearson's r. Degenerate
-// inputs (N < 2 or a constant vector) give NaN, as scipy does.
+// inputs (N < 2 or a constant vector) give NaN, as scipy does, and so does any NaN in either
+// vector (scipy's default nan_policy='propagate'): a NaN must never rank as a plausible value.
 
 #if canImport(Glibc)
 import Glibc
@@ -15,14 +16,15 @@ public enum Metrics {
     /// Spearman rank correlation (Pearson on average ranks).
     public static func srcc(_ x: [Double], _ y: [Double]) -> Double {
         checkCounts(x, y)
+        if hasNaN(x, y) { return .nan }
         return plcc(ranks(x), ranks(y))
     }
 
-    /// Pearson linear correlation; NaN if either vector is constant or N < 2.
+    /// Pearson linear correlation; NaN if either vector is constant, holds a NaN, or N < 2.
     public static func plcc(_ x: [Double], _ y: [Double]) -> Double {
         checkCounts(x, y)
         let n = x.count
-        guard n >= 2 else { return .nan }
+        guard n >= 2, !hasNaN(x, y) else { return .nan }
         let mx = x.reduce(0, +) / Double(n), my = y.reduce(0, +) / Double(n)
         var sxy = 0.0, sxx = 0.0, syy = 0.0
         for i in 0..<n {
@@ -33,11 +35,11 @@ public enum Metrics {
         return max(-1, min(1, sxy / (sxx.squareRoot() * syy.squareRoot())))
     }
 
-    /// Kendall's tau-b in O(N log N) (Knight's algorithm); NaN if either vector is constant.
+    /// Kendall's tau-b in O(N log N) (Knight's algorithm); NaN if either vector is constant or holds a NaN.
     public static func krcc(_ x: [Double], _ y: [Double]) -> Double {
         checkCounts(x, y)
         let n = x.count
-        guard n >= 2 else { return .nan }
+        guard n >= 2, !hasNaN(x, y) else { return .nan }
         // Sort by (x, y); count pairs tied in x and tied in both.
         var order = Array(0..<n)
         order.sort { x[$0] != x[$1] ? x[$0] < x[$1] : y[$0] < y[$1] }
@@ -121,6 +123,11 @@ public enum Metrics {
         while j < hi { tmp[k] = a[j]; j += 1; k += 1 }
         for t in lo..<hi { a[t] = tmp[t] }
         return count
+    }
+
+    /// True if either vector holds a NaN (sorting and tie detection are meaningless then).
+    static func hasNaN(_ x: [Double], _ y: [Double]) -> Bool {
+        x.contains(where: \.isNaN) || y.contains(where: \.isNaN)
     }
 
     static func checkCounts(_ x: [Double], _ y: [Double]) {

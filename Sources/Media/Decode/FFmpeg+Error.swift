@@ -62,6 +62,13 @@ func ffError(_ code: Int32, _ path: String, _ doing: String) -> MediaError {
     case ffshim_averror(EIO):
         hint = "I/O error while reading the file"
     default:
+        // The file exists and is readable (checkReadableFile ran first), so an errno-style code from
+        // the demuxer (EBUSY, EINVAL, ...) describes the header, not the file system: a y4m
+        // declaring W100000 H100000 gets "Device or resource busy".
+        if doing == "opening" {
+            return MediaError(path, "opening: the demuxer rejected the file's header: it is damaged or declares an impossible "
+                              + "stream (e.g. an absurd frame size); re-encode the file (FFmpeg said '\(text)', code \(code))")
+        }
         hint = "FFmpeg error"
     }
     return MediaError(path, "\(doing): \(hint) (\(text), code \(code))")

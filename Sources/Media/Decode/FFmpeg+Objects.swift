@@ -21,8 +21,7 @@ func checkReadableFile(_ path: String) throws {
     var st = stat()
     if stat(path, &st) != 0 {
         let e = errno
-        if e == ENOENT || e == ENOTDIR { throw MediaError(path, "file not found; check the path and --data-root") }
-        throw MediaError(path, "cannot access the file (\(String(cString: strerror(e))))")
+        throw MediaError(path, pathCause(path, errno: e))
     }
     if (st.st_mode & S_IFMT) == S_IFDIR { throw MediaError(path, "is a directory, not a video or image file") }
     if st.st_size == 0 { throw MediaError(path, "file is empty (0 bytes)") }

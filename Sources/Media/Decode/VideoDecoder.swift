@@ -95,6 +95,11 @@ public final class VideoDecoder: FrameReader {
         self.streamIndex = index
         rotation = DisplayRotation.of(input.stream(index))
         info = headerInfo(input, index)
+        if let cut = truncationProblem(input, index) { throw MediaError(path, cut) }
+        // A still image is one packet: going back to it must reopen the file, never seek (image2's
+        // seek to the only frame leaves the demuxer at its end, so a second read of frame 0 found
+        // "0 frames" for most JPEGs).
+        if isStillImage(input) { seekUsable = false }
         let counted = input.stream(index).pointee.nb_frames > 0 || isStillImage(input)
         if !counted {
             let scan = try scanPackets()
@@ -256,7 +261,9 @@ public final class VideoDecoder: FrameReader {
         }
     }
 
-    /// The error for a requested frame past the end; corrects frameCount when it was wrong.
+    /// The error for a requested frame past the end. When the stream ended cleanly only a frame
+    /// or two short of the header (`FrameCountRule.tolerates`), corrects frameCount so the caller
+    /// can retry (`withFrameCountCorrection`); a larger shortfall is a truncated file.
     private func missingFrame(_ target: Int) throws -> MediaError {
         let produced = nextIndex
         if let e = readError {
@@ -264,7 +271,7 @@ public final class VideoDecoder: FrameReader {
                               + "\(produced - 1) (\(ffmpegMessage(e)); file truncated or damaged)")
         }
         let header = info.frameCount
-        if produced > 0 && produced < header { info.frameCount = produced }
+        if FrameCountRule.tolerates(produced: produced, announced: header) { info.frameCount = produced }
         return MediaError(path, "frame \(target) could not be decoded: the video ends after \(produced) frames "
                           + "although the header announced \(header) (file truncated or damaged)")
     }

@@ -109,6 +109,7 @@ public enum Labels {
             guard let mos = Double(f[3]), mos.isFinite else {
                 throw MediaError(source, "line \(line.number): MOS '\(f[3])' is not a number")
             }
+            try checkScale(mos, f[3], source: source, line: line.number)
             return LabelEntry(path: join(dataRoot, f[0]), mos: mos, duration: duration, fps: fps)
         }
     }
@@ -137,6 +138,7 @@ public enum Labels {
             guard let mos = Double(f[scoreIndex]), mos.isFinite else {
                 throw MediaError(source, "line \(line.number): \(lines[0].fields[scoreIndex]) '\(f[scoreIndex])' is not a number")
             }
+            try checkScale(mos, f[scoreIndex], source: source, line: line.number)
             return LabelEntry(path: join(dataRoot, f[fileIndex]), mos: mos)
         }
     }
@@ -177,6 +179,26 @@ public enum Labels {
         if quoted { throw MediaError(source, "line \(number): unterminated quote") }
         out.append(finish())
         return out
+    }
+
+    /// Largest |MOS| accepted. Labels become Float and are z-scored over a batch (squares summed):
+    /// far below where that overflows, far above any quality scale (1–5, 0–100, DMOS).
+    public static let maxAbsScore = 1e6
+
+    /// Refuses a score whose magnitude would overflow the Float loss arithmetic.
+    static func checkScale(_ mos: Double, _ text: String, source: String, line: Int) throws {
+        guard abs(mos) <= maxAbsScore else {
+            throw MediaError(source, "line \(line): score '\(text)' is outside ±\(Int(maxAbsScore)) (quality scales are 1–5 or 0–100); "
+                             + "rescale the scores, such values overflow the loss (NaN)")
+        }
+    }
+
+    /// Refuses two or more entries whose scores are all equal: the correlation losses and metrics
+    /// need variance (a single entry is a list of files to check or score, not a training set).
+    public static func requireVariance(_ entries: [LabelEntry], source: String) throws {
+        guard entries.count >= 2, let first = entries.first?.mos, entries.allSatisfy({ $0.mos == first }) else { return }
+        throw MediaError(source, "labels have no variance; PLCC/rank loss are undefined (all \(entries.count) scores are \(first)); "
+                         + "check the score column")
     }
 
     /// `root/path` unless root is empty or path is absolute.

@@ -173,7 +173,10 @@ final class LoaderCore: @unchecked Sendable {
         do {
             guard let s = sampler else { throw MediaError(path, "sampler config is invalid") }
             let reader = try open(path)
-            try s.sample(reader: reader, sampleIndex: entry, epoch: epoch, seed: seed, train: train, into: dst)
+            // The same rule as check-dataset (VideoDecoder+Check.swift) for a stream shorter than its header.
+            try withFrameCountCorrection(reader) {
+                try s.sample(reader: reader, sampleIndex: entry, epoch: epoch, seed: seed, train: train, into: dst)
+            }
             if let f = features, let out = featureDst {
                 // The same deterministic draw the sampler just made: features follow the sampled frames.
                 let n = reader.info.frameCount
