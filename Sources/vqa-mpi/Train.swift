@@ -28,13 +28,16 @@ struct Train: ParsableCommand {
     @Option(help: "Output directory.") var out: String?
     @Flag(help: "Continue from OUT/last.safetensors exactly.") var resume = false
     @Option(name: .customLong("init-from"), help: "Fine-tune from this checkpoint (matching tensors; head re-initialised).") var initFrom: String?
-    @Option(help: "YAML config file.") var config: String?
+    @Option(help: "YAML config file (one; override keys with --set).") var config: [String] = []
     @Option(name: .customLong("set"), help: "Override any config key: --set train.epochs=3 (repeatable).") var sets: [String] = []
     @Option(name: .customLong("dump-batches"), help: "Debug: write every training batch, the starting weights and each step's LR, loss and global predictions to this safetensors file (rank r > 0: FILE.rank<r>); for short runs (scripts/reference/train_oracle.py).") var dumpBatches: String?
     @Flag(name: .customLong("dry-run"), help: "Print the resolved configuration (YAML) and exit.") var dryRun = false
 
     func validate() throws {
         if out == nil && !dryRun { throw ValidationError("--out DIR is required (where checkpoints and metrics go)") }
+        if config.count > 1 {
+            throw ValidationError("--config is given \(config.count) times (\(config.joined(separator: ", "))); pass one file (a later one would replace the earlier), and override single keys with --set key=value")
+        }
         if resume && initFrom != nil { throw ValidationError("--resume and --init-from exclude each other: resume continues OUT's run, init-from starts a new one") }
     }
 
@@ -67,8 +70,10 @@ struct Train: ParsableCommand {
 
     func run() throws {
         let resolved: TrainConfig.Resolved
-        do { resolved = try TrainConfig.load(path: config, sets: sets, flags: flags()) } catch {
-            throw ValidationError("\(error)")
+        do { resolved = try TrainConfig.load(path: config.first, sets: sets, flags: flags()) } catch {
+            // A broken config is a usage error (exit 64), in one line naming the file or key.
+            FileHandle.standardError.write(Data("error: \(error)\n".utf8))
+            throw ExitCode.validationFailure
         }
         if dryRun { print(resolved.yaml, terminator: ""); return }
         let comm = try Launcher.connect(.auto)
