@@ -40,7 +40,7 @@ def configs():
             shutil.copyfile(os.path.join(ROOT, "configs", name), os.path.join(OUT, "config", name))
     put("config", "sets", "train: {epochs: 3}\n\0regularization.kind=rwp\0regularization.rwp.select=ndim\0loss.rank=0")
     put("config", "val-list", "data:\n  val:\n    - {name: a, labels: a.txt, data_root: /d}\n"
-        "model: {name: fast-vqa-b, options: {window: 8}}\n\0data.train.sampler.clip_len=16")
+        "model: {name: fast-vqa-b, options: {head_hidden: 8}}\n\0data.train.sampler.clip_len=16")
     put("config", "anchors", "regularization:\n  kind: rwp\n  awp: &p {gamma: 1.0e-3, every: 2}\n  rwp: *p\n")
     put("config", "empty", "")
     # Doubles with 17 significant digits must survive the stored YAML exactly (a fuzz finding).

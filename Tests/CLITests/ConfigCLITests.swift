@@ -48,4 +48,25 @@ final class ConfigCLITests: XCTestCase {
         XCTAssertEqual(ok.status, 0, ok.stderr)
         XCTAssertTrue(ok.stdout.contains("max_failure_fraction: 0.25"), ok.stdout)
     }
+
+    func testMaxFailureFractionIsTheSettingTheHintNames() throws {
+        // Before: the hint said "raise the allowed failure fraction", and no config key set it.
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("config-cli-fail-\(getpid())").path
+        let made = try CLI.vqa(["synth", "--out", dir, "--videos", "6", "--width", "64", "--height", "48", "--frames", "8", "--fps", "8"])
+        XCTAssertEqual(made.status, 0, made.stderr)
+        let labels = dir + "/with-missing.txt"
+        let text = try String(contentsOfFile: dir + "/labels_train.txt", encoding: .utf8)
+        try Data((text.hasSuffix("\n") ? text : text + "\n").appending("missing.mp4, -1, -1, 3.0\n").utf8).write(to: URL(fileURLWithPath: labels))
+        func train(_ fraction: String) throws -> CLI.Result {
+            try CLI.vqa(["train", "--train-labels", labels, "--data-root", dir, "--epochs", "1", "--batch-size", "2",
+                         "--set", "model.options.widths=4,8,8,8", "--set", "data.train.sampler.clip_len=4",
+                         "--set", "data.train.sampler.fragments_h=2", "--set", "data.train.sampler.fragments_w=2",
+                         "--set", "data.train.max_failure_fraction=\(fraction)", "--out", dir + "/run-\(fraction)"])
+        }
+        let strict = try train("0")
+        XCTAssertEqual(strict.status, 1, strict.stderr)
+        XCTAssertTrue(strict.stderr.contains("missing.mp4") && strict.stderr.contains("data.train.max_failure_fraction"), strict.stderr)
+        let lenient = try train("0.5")
+        XCTAssertEqual(lenient.status, 0, lenient.stderr)
+    }
 }

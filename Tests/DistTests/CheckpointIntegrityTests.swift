@@ -9,7 +9,7 @@ import Engine
 final class CheckpointIntegrityTests: XCTestCase {
     func makeFile(epoch: Int = 12, poison: Float? = nil) throws -> SafetensorsFile {
         let model = try ModelKind.fragnet.make(seed: 3, options: ["widths": "4,8,8,8"])
-        if let p = poison { model.parameters.value(3).base[1] = p }
+        if let p = poison { model.parameters.value(3)[1] = p }
         var info = CheckpointInfo()
         info.epoch = epoch; info.step = 36; info.samplerEpoch = epoch
         info.modelOptions = ["widths": "4,8,8,8"]; info.config = "model: {name: fragnet, options: {widths: '4,8,8,8'}}\n"
@@ -60,7 +60,7 @@ final class CheckpointIntegrityTests: XCTestCase {
     func testFlippedMetadataFieldsFailTheChecksum() throws {
         // Before: the epoch flip resumed at epoch 13; the calibration and config flips were used as read.
         let file = try makeFile()
-        for (name, text) in [("epoch", "\"epoch\":\"12"), ("calibration", "\"b1\":5"), ("config", "name: fragnet"),
+        for (name, text) in [("epoch", "\"epoch\":\"12"), ("calibration", "b1\\\":5"), ("config", "name: fragnet"),
                              ("key", "\"sampler_epoch"), ("checksum", "\"checksum\":\"")] {
             let p = try writeFlipped(file, name, text: text, mask: name == "checksum" ? 0 : 1)
             if name == "checksum" {  // flip the first hex digit of the stored checksum instead
