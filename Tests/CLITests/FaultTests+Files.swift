@@ -50,11 +50,11 @@ extension FaultTests {
         func flip(_ text: String, _ mask: UInt8) throws -> Data {
             let at = try XCTUnwrap(bytes.range(of: Data(text.utf8)), text)
             var d = bytes
-            d[at.upperBound - 1] ^= mask
+            d[at.upperBound] ^= mask  // the byte after `text`
             return d
         }
-        try put("tagflip.safetensors", try flip("vqa-mpi-checkpoint/2", 2), ["vqa-mpi-checkpoint/0", "carries vqa-mpi training metadata"])
-        try put("epochflip.safetensors", try flip("\"epoch\":\"1", 2), ["checksum mismatch"])
+        try put("tagflip.safetensors", try flip("vqa-mpi-checkpoint/", 2), ["carries vqa-mpi training metadata"])
+        try put("epochflip.safetensors", try flip("\"epoch\":\"", 2), ["checksum mismatch"])
         return out
     }
 
