@@ -40,7 +40,7 @@ def configs():
             shutil.copyfile(os.path.join(ROOT, "configs", name), os.path.join(OUT, "config", name))
     put("config", "sets", "train: {epochs: 3}\n\0regularization.kind=rwp\0regularization.rwp.select=ndim\0loss.rank=0")
     put("config", "val-list", "data:\n  val:\n    - {name: a, labels: a.txt, data_root: /d}\n"
-        "model: {name: fast-vqa-b, options: {window: 8}}\n\0data.train.sampler.clip_len=16")
+        "model: {name: fast-vqa-b, options: {head_hidden: 8}}\n\0data.train.sampler.clip_len=16")
     put("config", "anchors", "regularization:\n  kind: rwp\n  awp: &p {gamma: 1.0e-3, every: 2}\n  rwp: *p\n")
     put("config", "empty", "")
     # Doubles with 17 significant digits must survive the stored YAML exactly (a fuzz finding).
@@ -50,6 +50,17 @@ def configs():
     put("config", "regress-base60-overflow", "train: {epochs: 922338023380142142:22}\n")
     put("config", "regress-merge-and-map-key", "optimizer:\n  <<: [{kind: sgd, lr: 0.01}, {wd: 0.1}]\n  lr: 0.02\n"
         "train:\n  ? {a: b}\n  : 3\n")
+    # "Billion laughs": 9 levels of 9 aliases, 9^9 values once expanded (took 3.6 GB and a SIGABRT).
+    put("config", "regress-alias-bomb", alias_bomb())
+
+
+def alias_bomb():
+    """A ~550-byte YAML alias bomb: level k is a list of nine aliases of level k-1."""
+    names = "abcdefghi"
+    lines = ['a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]']
+    for prev, cur in zip(names, names[1:]):
+        lines.append(f"{cur}: &{cur} [" + ",".join(["*" + prev] * 9) + "]")
+    return "\n".join(lines) + "\n"
 
 
 def safetensors(tensors, metadata=None, pad=True):
@@ -67,8 +78,10 @@ def safetensors(tensors, metadata=None, pad=True):
     return struct.pack("<Q", len(h)) + h + data
 
 
-def fnv1a(tensors):
-    """Checkpoint.checksum: FNV-1a 64 over name, dtype, shape (8 bytes LE each), data; name order."""
+def fnv1a(tensors, metadata=None):
+    """Checkpoint.checksum: FNV-1a 64 over name, dtype, shape (8 bytes LE each), data; name order;
+    then (format /2) each metadata entry but `checksum`: key length (8 bytes LE), key, value length,
+    value; key order."""
     h = 0xcbf29ce484222325
     def mix(bs):
         nonlocal h
@@ -79,6 +92,10 @@ def fnv1a(tensors):
         for d in shape:
             mix(struct.pack("<q", d))
         mix(raw)
+    for key in sorted(metadata or {}):
+        if key != "checksum":
+            for text in (key, metadata[key]):
+                mix(struct.pack("<q", len(text.encode()))); mix(text.encode())
     return format(h, "x")
 
 
@@ -98,11 +115,14 @@ def safetensors_seeds():
     ts = [("head.weight", "F32", [1, 2], struct.pack("<2f", 0.1, 0.2)),
           ("ema.head.weight", "F32", [1, 2], struct.pack("<2f", 0.1, 0.2)),
           ("optim.m", "F32", [2], struct.pack("<2f", 0, 0))]
-    meta = {"format": "vqa-mpi-checkpoint/1", "model": "fragnet", "config": "train: {epochs: 1}\n",
+    meta = {"format": "vqa-mpi-checkpoint/2", "model": "fragnet", "config": "train: {epochs: 1}\n",
             "epoch": "1", "step": "3", "optimizer_steps": "3", "seed": "42", "sampler_epoch": "1",
             "sampler_step": "0", "best_metric": "0.5", "best_epoch": "1", "model_options": "{\"width\":\"8\"}",
-            "calibration": "{\"b1\":5,\"b2\":1,\"b3\":0.5,\"b4\":0.2}", "checksum": fnv1a(ts)}
-    put("safetensors", "checkpoint", safetensors(sorted(ts), metadata=meta))
+            "calibration": "{\"b1\":5,\"b2\":1,\"b3\":0.5,\"b4\":0.2}"}
+    put("safetensors", "checkpoint", safetensors(sorted(ts), metadata=dict(meta, checksum=fnv1a(ts, meta))))
+    # Format /1 (still read): the checksum covers the tensors only.
+    v1 = dict(meta, format="vqa-mpi-checkpoint/1", checksum=fnv1a(ts))
+    put("safetensors", "checkpoint-v1", safetensors(sorted(ts), metadata=v1))
 
 
 if __name__ == "__main__":

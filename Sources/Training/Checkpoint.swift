@@ -1,8 +1,10 @@
 // Training checkpoints in safetensors: model tensors under their names, `ema.<name>`, optimizer
 // state `optim.<key>` (flat buffers, shape [flatCount]) and string metadata (config YAML, epoch,
 // step, optimizer step count, seed, sampler position, best metric, calibration, model, checksum).
-// The checksum is FNV-1a 64 over every tensor's name, dtype, shape and bytes in name order; it is
-// verified on load so a damaged file is rejected with its name instead of training on garbage.
+// The checksum (format /2) is FNV-1a 64 over every tensor's name, dtype, shape and bytes in name
+// order, then every metadata entry but `checksum` itself in key order: a flipped bit anywhere that
+// changes behaviour — the format tag, the epoch, the stored config, the calibration — is caught on
+// load, and the file is rejected with its name instead of resuming or scoring on garbage.
 
 import Foundation
 import Engine
@@ -30,21 +32,48 @@ public struct CheckpointInfo: Sendable, Equatable {
 
 /// Saving and loading training checkpoints.
 public enum Checkpoint {
-    /// Format tag in the metadata.
-    public static let format = "vqa-mpi-checkpoint/1"
+    /// Format tag in the metadata (/2: the checksum covers the metadata too).
+    public static let format = "vqa-mpi-checkpoint/2"
+    /// The previous format, still read: its checksum covers the tensors only.
+    public static let formatTensorsOnly = "vqa-mpi-checkpoint/1"
+    /// Metadata keys only vqa-mpi writes: a file with any of them is verified whatever its format tag says.
+    public static let ownKeys: Set<String> = ["checksum", "optimizer_steps", "sampler_epoch", "sampler_step", "best_metric",
+                                              "best_epoch", "model_options", "calibration"]
 
-    /// FNV-1a 64 over the tensors (name order): names, dtypes, shapes, bytes.
-    public static func checksum(_ tensors: [String: SafetensorsTensor]) -> UInt64 {
+    /// FNV-1a 64 over the tensors (name order: names, dtypes, shapes, bytes), then, unless
+    /// `metadata` is nil (format /1), each metadata key and value but `checksum` (key order, each
+    /// preceded by its byte count).
+    public static func checksum(_ tensors: [String: SafetensorsTensor], metadata: [String: String]?) -> UInt64 {
         var h: UInt64 = 0xcbf2_9ce4_8422_2325
         @inline(__always) func mix(_ b: UInt8) { h = (h ^ UInt64(b)) &* 0x0000_0100_0000_01b3 }
+        func mix(count n: Int) { for i in 0..<8 { mix(UInt8(truncatingIfNeeded: n >> (8 * i))) } }
         for name in tensors.keys.sorted() {
             let t = tensors[name]!
             for b in name.utf8 { mix(b) }
             for b in t.dtype.rawValue.utf8 { mix(b) }
-            for d in t.shape { for i in 0..<8 { mix(UInt8(truncatingIfNeeded: d >> (8 * i))) } }
+            for d in t.shape { mix(count: d) }
             t.data.withUnsafeBufferPointer { p in for b in p { h = (h ^ UInt64(b)) &* 0x0000_0100_0000_01b3 } }
         }
+        for (key, value) in (metadata ?? [:]).sorted(by: { $0.key < $1.key }) where key != "checksum" {
+            mix(count: key.utf8.count)
+            for b in key.utf8 { mix(b) }
+            mix(count: value.utf8.count)
+            for b in value.utf8 { mix(b) }
+        }
         return h
+    }
+
+    /// `file` with its checksum recomputed over its tensors and metadata (after a metadata change).
+    public static func sealed(_ file: SafetensorsFile) -> SafetensorsFile {
+        var out = file
+        out.metadata["format"] = format
+        out.metadata["checksum"] = String(checksum(out.tensors, metadata: out.metadata), radix: 16)
+        return out
+    }
+
+    /// True when `metadata` was written by vqa-mpi (its format tag or any key only vqa-mpi writes).
+    public static func isOwn(_ metadata: [String: String]) -> Bool {
+        metadata["format"].map { $0.hasPrefix("vqa-mpi") } == true || !ownKeys.isDisjoint(with: metadata.keys)
     }
 
     /// The checkpoint file for a model, its EMA weights and optimizer, and `info`.
@@ -64,8 +93,7 @@ public enum Checkpoint {
             m["model_options"] = String(decoding: d, as: UTF8.self)
         }
         if let c = info.calibration, let d = try? JSONEncoder().encode(c) { m["calibration"] = String(decoding: d, as: UTF8.self) }
-        m["checksum"] = String(checksum(tensors), radix: 16)
-        return SafetensorsFile(tensors: tensors, metadata: m)
+        return sealed(SafetensorsFile(tensors: tensors, metadata: m))
     }
 
     /// Writes `file` atomically (temporary file, fsync, rename): on failure the previous file at
@@ -84,19 +112,23 @@ public enum Checkpoint {
         do { file = try SafetensorsFile.read(path: path) } catch {
             throw DistError("\(path): corrupt or truncated checkpoint (\(reason(error))); use an older epoch-NNN.safetensors or best.safetensors, or start without --resume")
         }
-        return (file, try info(of: file, path: path))
+        let info = try info(of: file, path: path)
+        try checkFinite(file, path: path)
+        return (file, info)
     }
 
-    /// Reads any safetensors weights file (a training checkpoint is checksum-verified; a plain
-    /// safetensors file, e.g. converted from PyTorch, is accepted as is).
+    /// Reads any safetensors weights file (a file carrying vqa-mpi metadata is verified as a
+    /// training checkpoint whatever its format tag; a plain safetensors file, e.g. converted from
+    /// PyTorch, is accepted as is). Weights that are NaN or infinite are refused either way.
     public static func readWeights(path: String) throws -> (file: SafetensorsFile, info: CheckpointInfo?) {
         guard FileManager.default.fileExists(atPath: path) else { throw DistError("\(path): no such checkpoint; check the path") }
         let file: SafetensorsFile
         do { file = try SafetensorsFile.read(path: path) } catch {
             throw DistError("\(path): corrupt, truncated or not a safetensors file (\(reason(error))); pass a checkpoint written by `vqa-mpi train`")
         }
-        if file.metadata["format"] == format { let r = try read(path: path); return (r.file, r.info) }
-        return (file, nil)
+        let info = isOwn(file.metadata) ? try info(of: file, path: path) : nil
+        try checkFinite(file, path: path)
+        return (file, info)
     }
 
     /// An error's reason without the path (the caller's message names the file once).

@@ -58,6 +58,9 @@ extension TrainConfig {
     public static func load(path: String?, sets: [String] = [], flags: [(String, Any)] = []) throws -> Resolved {
         var text: String? = nil
         if let p = path {
+            if let size = (try? FileManager.default.attributesOfItem(atPath: p))?[.size] as? Int, size > maxYAMLBytes {
+                throw DistError("\(p): the config file is \(size) bytes, more than a config may be (\(maxYAMLBytes)); pass the YAML config, not data")
+            }
             guard let data = FileManager.default.contents(atPath: p), let t = String(data: data, encoding: .utf8) else {
                 throw DistError("\(p): cannot read the config file; check the path")
             }

@@ -8,7 +8,9 @@ import Dist
 
 extension TrainConfig {
     /// The value tree of YAML `text` (nil for an empty document); `source` names the text in errors.
+    /// Text larger than a config or expanding through aliases past a bound is refused before parsing.
     static func yamlTree(_ text: String, source: String) throws -> Any? {
+        try checkYAMLBounds(text, source: source)
         guard let node = try Yams.compose(yaml: text) else { return nil }
         return try treeValue(node, source: source)
     }

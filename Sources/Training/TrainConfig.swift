@@ -25,6 +25,9 @@ public struct TrainConfig: Codable, Equatable, Sendable {
         public var augment: [String] = ["hflip", "trivial_augment"]
         /// Apply `augment` whatever the regularizer (off: only the `aug` regularizer augments).
         public var alwaysAugment = false
+        /// The share of a rank's training samples per epoch that may fail to read before the run
+        /// stops (0: none may fail, 1: never stop for unreadable files).
+        public var maxFailureFraction = 0.1
     }
     /// One validation set.
     public struct ValSet: Codable, Equatable, Sendable {
@@ -181,7 +184,12 @@ public struct TrainConfig: Codable, Equatable, Sendable {
         if train.linearProbeEpochs < 0 || train.linearProbeEpochs >= train.epochs {
             try fail("train.linear_probe_epochs must be in 0..<epochs (\(train.epochs)), got \(train.linearProbeEpochs)")
         }
+        if !(0...1).contains(data.train.maxFailureFraction) {
+            try fail("data.train.max_failure_fraction must be in [0, 1] (the share of a rank's samples per epoch allowed to be unreadable), got \(data.train.maxFailureFraction)")
+        }
         try data.train.sampler.validate()
+        // The model's options, checked as building the model checks them (dry-run rejects what training would).
+        try ModelKind.parse(model.name).validate(options: model.options)
         if model.name == ModelKind.fragnet.rawValue {
             let shape = data.train.sampler.shape(train: true)
             if shape.frames % 2 != 0 || shape.height % 32 != 0 || shape.width % 32 != 0 {

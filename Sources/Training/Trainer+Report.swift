@@ -178,7 +178,7 @@ extension Trainer {
                 var bestCal: Logistic4? = nil
                 try withWeights(weights) { bestCal = try calibrate() }
                 if isRoot {
-                    if let c = bestCal, let d = try? JSONEncoder().encode(c) { best.metadata["calibration"] = String(decoding: d, as: UTF8.self) }
+                    if let c = bestCal { best = try Checkpoint.withCalibration(best, c, path: bestPath) }
                     try Checkpoint.save(best, to: bestPath)
                 }
             }

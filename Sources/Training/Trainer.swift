@@ -100,7 +100,7 @@ public final class Trainer {
                                                        entries: trainEntries, what: "data.train.motion_features")
         trainLoader = try Loader(entries: trainEntries, sampler: sampler, rank: comm.rank, worldSize: comm.size,
                                  batchSizePerRank: batchPerRank, seed: UInt64(c.train.seed), shuffle: true, train: true,
-                                 decodeThreads: c.train.decodeThreads, features: trainMotion,
+                                 decodeThreads: c.train.decodeThreads, maxFailureFraction: c.data.train.maxFailureFraction, features: trainMotion,
                                  open: { try VideoDecoder(path: $0, threads: 1) })
         trainLoader.shuffleBlock = c.train.shuffleBlock
         for (i, v) in c.data.val.enumerated() {

@@ -116,7 +116,8 @@ struct LandscapeCommand: ParsableCommand {
     func analyse(_ comm: Communicator) throws {
         let compute = Compute(threads: threads)
         BLAS.setThreads(threads)
-        let files = try checkpoints.map { path in (path, try SafetensorsFile.read(path: path)) }
+        // Verified like eval's (checksum over tensors and metadata, finite weights); plain safetensors as is.
+        let files = try checkpoints.map { path in (path, try Checkpoint.readWeights(path: path).file) }
         let names = Self.labels(checkpoints)
         let entries = LandscapeData.subset(try Labels.load(path: labels, dataRoot: dataRoot), count: subset, seed: seed)
         // Motion features follow the first checkpoint's model (every checkpoint must take the same).

@@ -31,7 +31,7 @@ struct Train: ParsableCommand {
     @Flag(help: "Continue from OUT/last.safetensors exactly.") var resume = false
     @Flag(help: "Start over in an OUT that holds a run: its files (last, best, epoch-NNN, metrics.jsonl, curves.svg) are moved into OUT/previous-<UTC time>/, not deleted.") var overwrite = false
     @Option(name: .customLong("init-from"), help: "Fine-tune from this checkpoint (matching tensors; head re-initialised).") var initFrom: String?
-    @Option(help: "YAML config file.") var config: String?
+    @Option(help: "YAML config file (one; override keys with --set).") var config: [String] = []
     @Option(name: .customLong("set"), help: "Override any config key: --set train.epochs=3 (repeatable).") var sets: [String] = []
     @Option(name: .customLong("dump-batches"), help: "Debug: write every training batch, the starting weights and each step's LR, loss and global predictions to this safetensors file (rank r > 0: FILE.rank<r>); for short runs (scripts/reference/train_oracle.py).") var dumpBatches: String?
     @Flag(name: .customLong("dry-run"), help: "Print the resolved configuration (YAML) and exit.") var dryRun = false
@@ -39,6 +39,9 @@ struct Train: ParsableCommand {
     func validate() throws {
         if out == nil && !dryRun { throw ValidationError("--out DIR is required (where checkpoints and metrics go)") }
         if resume && overwrite { throw ValidationError("--resume and --overwrite exclude each other: resume continues OUT's run, overwrite moves it aside and starts a new one") }
+        if config.count > 1 {
+            throw ValidationError("--config is given \(config.count) times (\(config.joined(separator: ", "))); pass one file (a later one would replace the earlier), and override single keys with --set key=value")
+        }
         if resume && initFrom != nil { throw ValidationError("--resume and --init-from exclude each other: resume continues OUT's run, init-from starts a new one") }
     }
 
@@ -72,8 +75,10 @@ struct Train: ParsableCommand {
 
     func run() throws {
         let resolved: TrainConfig.Resolved
-        do { resolved = try TrainConfig.load(path: config, sets: sets, flags: flags()) } catch {
-            throw ValidationError("\(error)")
+        do { resolved = try TrainConfig.load(path: config.first, sets: sets, flags: flags()) } catch {
+            // A broken config is a usage error (exit 64), in one line naming the file or key.
+            FileHandle.standardError.write(Data("error: \(error)\n".utf8))
+            throw ExitCode.validationFailure
         }
         if dryRun { print(resolved.yaml, terminator: ""); return }
         let comm = try Launcher.connect(.auto)

@@ -45,6 +45,16 @@ extension FaultTests {
         plain.append(contentsOf: header.utf8)
         plain.append(contentsOf: [UInt8](repeating: 0, count: 8))
         try put("plain.safetensors", plain, ["not a vqa-mpi checkpoint"])
+        // One bit of the metadata: the format tag (/2 → /0; once read as a plain file, exit 0) and the
+        // epoch (once resumed at the wrong position). The checksum covers the metadata.
+        func flip(_ text: String, _ mask: UInt8) throws -> Data {
+            let at = try XCTUnwrap(bytes.range(of: Data(text.utf8)), text)
+            var d = bytes
+            d[at.upperBound] ^= mask  // the byte after `text`
+            return d
+        }
+        try put("tagflip.safetensors", try flip("vqa-mpi-checkpoint/", 2), ["carries vqa-mpi training metadata"])
+        try put("epochflip.safetensors", try flip("\"epoch\":\"", 2), ["checksum mismatch"])
         return out
     }
 

@@ -114,7 +114,7 @@ final class TrainE2ETests: XCTestCase {
             print("OK", len(keys), m["format"], m["epoch"])
         """, out + "/last.safetensors"])
         if py.stdout.hasPrefix("SKIP") { throw XCTSkip("python3 safetensors is not installed") }
-        XCTAssertTrue(py.stdout.hasPrefix("OK") && py.stdout.contains("vqa-mpi-checkpoint/1 2"), py.stdout + py.stderr)
+        XCTAssertTrue(py.stdout.hasPrefix("OK") && py.stdout.contains("vqa-mpi-checkpoint/2 2"), py.stdout + py.stderr)
     }
 
     func testResumeIsBitIdentical() throws {

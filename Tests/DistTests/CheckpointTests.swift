@@ -50,11 +50,15 @@ final class CheckpointTests: XCTestCase {
         XCTAssertFalse(same(opt.state["exp_avg"]!, opt.state["exp_avg_sq"]!))
     }
 
-    func testChecksumIsFNV1aOverTheTensors() {
+    func testChecksumIsFNV1aOverTheTensorsThenTheMetadata() {
         // FNV-1a 64 of "a" + "F32" + shape [1] as 8 LE bytes + 4 data bytes, computed by hand-written reference.
         var h: UInt64 = 0xcbf2_9ce4_8422_2325
         for b in Array("a".utf8) + Array("F32".utf8) + [1, 0, 0, 0, 0, 0, 0, 0] + [0, 0, 128, 63] { h = (h ^ UInt64(b)) &* 0x100_0000_01b3 }
-        XCTAssertEqual(Checkpoint.checksum(["a": SafetensorsTensor(floats: [1], shape: [1])]), h)
+        let tensors = ["a": SafetensorsTensor(floats: [1], shape: [1])]
+        XCTAssertEqual(Checkpoint.checksum(tensors, metadata: nil), h)  // format /1: tensors only
+        // Format /2 goes on with each entry but `checksum`: key length (8 LE bytes), key, value length, value.
+        for b in [2, 0, 0, 0, 0, 0, 0, 0] + Array("ep".utf8) + [1, 0, 0, 0, 0, 0, 0, 0] + Array("3".utf8) { h = (h ^ UInt64(b)) &* 0x100_0000_01b3 }
+        XCTAssertEqual(Checkpoint.checksum(tensors, metadata: ["ep": "3", "checksum": "ignored"]), h)
     }
 
     func testDamagedCheckpointsAreRejectedWithTheFileName() throws {

@@ -51,7 +51,7 @@ final class TrainConfigDecodeTests: XCTestCase {
     func testStoredYAMLIsExact() throws {
         let lrs = [0.12345678901234568, 2.92233720368547758070e-2, 1e-5, 3.0, Double.leastNonzeroMagnitude, Double.greatestFiniteMagnitude]
         for lr in lrs {
-            let r = try TrainConfig.resolve(yaml: "optimizer: {lr: \(lr)}\nmodel: {options: {widths: '8'}}\ndata: {train: {labels: '123'}}",
+            let r = try TrainConfig.resolve(yaml: "optimizer: {lr: \(lr)}\nmodel: {options: {head_hidden: '8'}}\ndata: {train: {labels: '123'}}",
                                             source: "t.yaml")
             XCTAssertEqual(r.config.optimizer.lr, lr)
             let again = try TrainConfig.fromStoredYAML(r.yaml, source: "stored")

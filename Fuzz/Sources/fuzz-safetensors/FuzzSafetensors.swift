@@ -4,8 +4,9 @@
 // checked on success: re-serialising the parsed file and parsing again gives the same file, and
 // re-serialising that gives the same bytes (the writer's layout is canonical); every tensor's
 // data has shape × dtype bytes and its typed accessors work; the checkpoint verification
-// (format tag, checksum, metadata fields) either accepts the file or throws a DistError, and
-// accepts it once the checksum is recomputed and the format tag set.
+// (format tag, checksum, metadata fields) and the finite-weights check either accept the file or
+// throw a DistError; the verification accepts it once sealed (format tag set, checksum recomputed)
+// and rejects it again once any metadata entry changes.
 
 import CFuzzDriver
 import Foundation
@@ -53,11 +54,19 @@ func fuzzSafetensors(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
     do { _ = try Checkpoint.info(of: file, path: "fuzz.safetensors") } catch is DistError {} catch {
         fatalError("Checkpoint.info threw a non-DistError: \(error)")
     }
-    var fixed = file
-    fixed.metadata["format"] = Checkpoint.format
-    fixed.metadata["checksum"] = String(Checkpoint.checksum(fixed.tensors), radix: 16)
+    do { try Checkpoint.checkFinite(file, path: "fuzz.safetensors") } catch is DistError {} catch {
+        fatalError("Checkpoint.checkFinite threw a non-DistError: \(error)")
+    }
+    let fixed = Checkpoint.sealed(file)
     do { _ = try Checkpoint.info(of: fixed, path: "fixed.safetensors") } catch {
         fatalError("Checkpoint.info rejects a file with the right format and checksum: \(error)")
+    }
+    // The checksum covers the metadata: changing any entry but the checksum itself is caught.
+    if let key = fixed.metadata.keys.sorted().first(where: { $0 != "checksum" }) {
+        var changed = fixed
+        changed.metadata[key] = fixed.metadata[key]! + "x"
+        precondition((try? Checkpoint.info(of: changed, path: "changed.safetensors")) == nil,
+                     "a changed metadata entry '\(key)' passes the checksum")
     }
     return 0
 }

@@ -49,6 +49,17 @@ public enum ModelKind: String, CaseIterable, Sendable, Codable {
         }
     }
 
+    /// Checks `options` as `make` does (unknown names, values, architecture constraints) without
+    /// allocating parameters; throws the same error `make` would.
+    public func validate(options: [String: String]) throws {
+        switch self {
+        case .fragnet: _ = try FragNet.Config(options: options)
+        case .fastVQAB: try FastVQA.Config(base: .fastVQAB, options: options).swin.validate()
+        case .fastVQAM: try FastVQA.Config(base: .fastVQAM, options: options).swin.validate()
+        case .simpleVQA: try SimpleVQA.Config(options: options).resnet.validate()
+        }
+    }
+
     /// Parses a model name, listing the valid ones on failure.
     public static func parse(_ s: String) throws -> ModelKind {
         guard let k = ModelKind(rawValue: s) else {

@@ -121,7 +121,7 @@ final class LoaderCore: @unchecked Sendable {
         if Double(failedDelivered) > maxFailureFraction * Double(share) {
             active = false
             let names = failures.failedFiles.prefix(3).map { "\($0): \(failures.reason(for: $0) ?? "")" }
-            throw MediaError("data loader", "\(failedDelivered) of this rank's \(share) samples in epoch \(epoch) could not be read, more than the allowed \(Int(maxFailureFraction * 100))%; first: \(names.joined(separator: "; ")). Fix or remove these files from the label list, or raise the allowed failure fraction")
+            throw MediaError("data loader", "\(failedDelivered) of this rank's \(share) samples in epoch \(epoch) could not be read, more than the allowed \(Int(maxFailureFraction * 100))%; first: \(names.joined(separator: "; ")). Fix or remove these files from the label list, or raise the allowed failure fraction (train: data.train.max_failure_fraction)")
         }
         return b
     }
