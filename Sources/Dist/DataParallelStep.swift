@@ -17,11 +17,6 @@
 
 import Engine
 
-/// What regularises training (the paper's comparison).
-public enum Regularizer: String, CaseIterable, Sendable, Codable {
-    case none, l2, aug, rwp, awp
-}
-
 /// Where the AWP ascent gradient comes from.
 public enum PerturbationSync: String, CaseIterable, Sendable, Codable {
     /// All-reduced: every rank perturbs identically (n-SAM; the seed code's single-process semantics).

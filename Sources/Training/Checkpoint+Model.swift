@@ -27,13 +27,13 @@ extension Checkpoint {
         if let i = info, !i.config.isEmpty { config = try TrainConfig.fromStoredYAML(i.config, source: "\(path) (stored config)") }
         let name = info?.model ?? fallbackModel
         let model = try ModelKind.parse(name).make(seed: 0, options: info?.modelOptions ?? [:])
-        let hasEMA = file.tensors.keys.contains { $0.hasPrefix("ema.") }
+        let hasEMA = hasEMA(file)
         if ema == true && !hasEMA { throw DistError("\(path): has no EMA weights (trained with train.ema 0); use --raw") }
         let useEMA = (ema ?? true) && hasEMA
         let plain = info == nil ? "not a vqa-mpi checkpoint (no training metadata), and " : ""
         let hint = "pass a checkpoint written by `vqa-mpi train`, or a converted file whose tensor names and shapes match the model (scripts/convert)"
         let missing: [String]
-        do { missing = try model.parameters.load(file, path: path, prefix: useEMA ? "ema." : "", allowMissing: true) } catch {
+        do { missing = try model.parameters.load(file, path: path, prefix: useEMA ? emaPrefix : "", allowMissing: true) } catch {
             throw DistError("\(path): \(plain)its tensors do not fit the \(name) model: \(reason(error)); \(hint)")
         }
         if !missing.isEmpty {

@@ -36,9 +36,12 @@ public enum Checkpoint {
     public static let format = "vqa-mpi-checkpoint/2"
     /// The previous format, still read: its checksum covers the tensors only.
     public static let formatTensorsOnly = "vqa-mpi-checkpoint/1"
-    /// Metadata keys only vqa-mpi writes: a file with any of them is verified whatever its format tag says.
+    /// Metadata keys only vqa-mpi writes: a file with any of them is verified whatever its format tag
+    /// says. `model` and `model_options` are not among them: a converted or hand-made plain file may
+    /// describe its model with them (landscape, eval and score read them), and every checkpoint we
+    /// write carries `checksum` and the sampler keys anyway.
     public static let ownKeys: Set<String> = ["checksum", "optimizer_steps", "sampler_epoch", "sampler_step", "best_metric",
-                                              "best_epoch", "model_options", "calibration"]
+                                              "best_epoch", "calibration"]
 
     /// FNV-1a 64 over the tensors (name order: names, dtypes, shapes, bytes), then, unless
     /// `metadata` is nil (format /1), each metadata key and value but `checksum` (key order, each
@@ -79,9 +82,9 @@ public enum Checkpoint {
     /// The checkpoint file for a model, its EMA weights and optimizer, and `info`.
     public static func make(store: ParameterStore, ema: WeightEMA?, optimizer: Optimizer?, info: CheckpointInfo) -> SafetensorsFile {
         var tensors = store.safetensors()
-        if let e = ema { tensors.merge(store.safetensors(from: e.shadow, prefix: "ema.")) { a, _ in a } }
+        if let e = ema { tensors.merge(store.safetensors(from: e.shadow, prefix: emaPrefix)) { a, _ in a } }
         if let o = optimizer {
-            for (k, buf) in o.state { tensors["optim.\(k)"] = SafetensorsTensor(floats: UnsafeBufferPointer(start: buf.base, count: buf.count), shape: [buf.count]) }
+            for (k, buf) in o.state { tensors["\(optimizerPrefix)\(k)"] = SafetensorsTensor(floats: UnsafeBufferPointer(start: buf.base, count: buf.count), shape: [buf.count]) }
         }
         var m: [String: String] = [
             "format": format, "model": info.model, "config": info.config,
@@ -139,12 +142,12 @@ public enum Checkpoint {
                                optimizer: Optimizer?, optimizerSteps: Int) throws {
         try store.load(file, path: path)
         if let e = ema {
-            if file.tensors.keys.contains(where: { $0.hasPrefix("ema.") }) { try store.load(file, path: path, into: e.shadow, prefix: "ema.") }
+            if hasEMA(file) { try store.load(file, path: path, into: e.shadow, prefix: emaPrefix) }
             else { e.shadow.copy(from: store.values) }
         }
         if let o = optimizer {
             for (k, buf) in o.state {
-                guard let t = file.tensors["optim.\(k)"], t.shape == [buf.count] else {
+                guard let t = file.tensors["\(optimizerPrefix)\(k)"], t.shape == [buf.count] else {
                     throw DistError("\(path): optimizer state optim.\(k) is missing or has another size; was it saved with another optimizer or model? Use --init-from to start a new run from its weights")
                 }
                 try t.copyFloats(into: buf.buffer)

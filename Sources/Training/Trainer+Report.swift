@@ -172,7 +172,7 @@ extension Trainer {
                 var bytes: [UInt8] = isRoot ? Array(FileManager.default.contents(atPath: bestPath) ?? Data()) : []
                 bytes = try comm.broadcast(bytes, root: 0)
                 var best = try SafetensorsFile.parse(bytes, path: bestPath)
-                let prefix = best.tensors.keys.contains { $0.hasPrefix("ema.") } ? "ema." : ""
+                let prefix = Checkpoint.weightPrefix(best, preferEMA: true)
                 let weights = FloatBuffer(count: model.parameters.flatCount)
                 try model.parameters.load(best, path: bestPath, into: weights, prefix: prefix)
                 var bestCal: Logistic4? = nil

@@ -142,11 +142,8 @@ public final class Trainer {
                 : "at the end of epoch \(saved.epoch) (global step \(saved.step))"
             say("resumed from \(path): \(position)")
         } else if let from = options.initFrom {
-            var (file, _) = try Checkpoint.readWeights(path: from)
             // A training checkpoint's EMA weights are the ones it scores with: start from those.
-            if file.tensors.keys.contains(where: { $0.hasPrefix("ema.") }) {
-                file.tensors = Dictionary(uniqueKeysWithValues: file.tensors.compactMap { k, v in k.hasPrefix("ema.") ? (String(k.dropFirst(4)), v) : nil })
-            }
+            let file = Checkpoint.emaAsWeights(try Checkpoint.readWeights(path: from).file)
             let head = Set(model.headParameters)
             let (loaded, skipped) = try Checkpoint.initFrom(file, path: from, store: store, skip: head)
             say("initialised \(loaded.count) tensors from \(from); re-initialised or kept \(skipped.count) (head: \(head.count))")

@@ -39,15 +39,14 @@ struct BenchEngine: ParsableCommand {
         for reg in [Regularizer.none, .awp] {
             let model = try options.makeModel()
             try MemoryEstimate.training(model: options.model, parameters: model.parameters.flatCount, floatsPerSample: MemoryEstimate.mul([3, options.frames, options.size, options.size]), batchPerRank: batch, prefetch: 0).check("bench engine (batch \(batch))")
-            var cfg = try options.stepConfig(reg)
-            if reg == .awp { cfg.perturbation = PerturbationConfig(kind: .awp, gamma: options.gamma) }
+            let cfg = try options.stepConfig(reg)
             let step = try DataParallelStep(model: model, comm: SoloCommunicator(), optimizer: try options.optimizerConfig(),
                                             config: cfg, compute: compute)
-            results[reg] = (try step.benchmark(work, globalBatch: batch, steps: steps, warmup: warmup, lr: options.lr), model)
+            results[reg] = (try step.benchmark(work, globalBatch: batch, steps: steps, warmup: warmup, lr: options.headLR), model)
             if profile && reg == .none {
                 let profiler = OpProfiler()
                 step.tape.profiler = profiler
-                _ = try step.benchmark(work, globalBatch: batch, steps: steps, warmup: 0, lr: options.lr)
+                _ = try step.benchmark(work, globalBatch: batch, steps: steps, warmup: 0, lr: options.headLR)
                 step.tape.profiler = nil
                 profiled = profiler.entries.sorted { $0.forwardSeconds + $0.backwardSeconds > $1.forwardSeconds + $1.backwardSeconds }
                 layers = profiler.layers.sorted { $0.forwardSeconds + $0.backwardSeconds > $1.forwardSeconds + $1.backwardSeconds }

@@ -85,17 +85,17 @@ struct BenchStep: ParsableCommand {
             guard let solo else { return }
             try comm.barrier()
             solo.step.tape.profiler = timed ? soloProfiler : nil
-            try solo.run(range, timed: timed, lr: options.lr, into: &alone)
+            try solo.run(range, timed: timed, lr: options.headLR, into: &alone)
             solo.step.tape.profiler = nil
             try comm.barrier()
         }
-        try loop.run(0..<warmup, timed: false, lr: options.lr, checksumEvery: checksumEvery, fault: fault, into: &r)
+        try loop.run(0..<warmup, timed: false, lr: options.headLR, checksumEvery: checksumEvery, fault: fault, into: &r)
         try soloBlock(0..<warmup, timed: false)
         let blocks = independent ? max(1, min(4, steps)) : 1
         for b in 0..<blocks {
             let range = (warmup + b * steps / blocks)..<(warmup + (b + 1) * steps / blocks)
             step.tape.profiler = profiler
-            try loop.run(range, timed: true, lr: options.lr, checksumEvery: checksumEvery, fault: fault, into: &r)
+            try loop.run(range, timed: true, lr: options.headLR, checksumEvery: checksumEvery, fault: fault, into: &r)
             step.tape.profiler = nil
             try soloBlock(range, timed: true)
         }

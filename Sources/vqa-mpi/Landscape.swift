@@ -121,7 +121,7 @@ struct LandscapeCommand: ParsableCommand {
         let names = Self.labels(checkpoints)
         let entries = LandscapeData.subset(try Labels.load(path: labels, dataRoot: dataRoot), count: subset, seed: seed)
         // Motion features follow the first checkpoint's model (every checkpoint must take the same).
-        let first = try Self.model(for: files[0].1, path: files[0].0, fallback: model, options: try parsedOptions())
+        let first = try Checkpoint.model(for: files[0].1, path: files[0].0, fallback: model, options: try parsedOptions())
         let motion = try MotionFeatureSource.make(path: motionFeatures ?? "", model: first, roots: [dataRoot],
                                                   entries: entries, what: "--motion-features")
         let data = try LandscapeData.load(entries: entries, sampler: sampler, seed: seed, comm: comm, decodeThreads: decodeThreads,
@@ -131,14 +131,14 @@ struct LandscapeCommand: ParsableCommand {
         if comm.isRoot { log("landscape: \(data.labels.count) samples on \(comm.size) rank(s), \(checkpoints.count) checkpoint(s)") }
         var results: [LandscapeResult] = []
         for ((path, file), name) in zip(files, names) {
-            let net = try Self.model(for: file, path: path, fallback: model, options: try parsedOptions())
+            let net = try Checkpoint.model(for: file, path: path, fallback: model, options: try parsedOptions())
             if net.motionDim != data.motionDim {
                 throw ValidationError("\(path): its model takes \(net.motionDim) motion features per frame, the first checkpoint's \(data.motionDim); analyse checkpoints of the same model together")
             }
-            if ema && !file.tensors.keys.contains(where: { $0.hasPrefix("ema.") }) {
+            if ema && !Checkpoint.hasEMA(file) {
                 throw ValidationError("\(path) has no EMA weights (ema.* tensors); drop --ema to analyse its raw weights")
             }
-            try net.parameters.load(file, path: path, prefix: ema ? "ema." : "")
+            try net.parameters.load(file, path: path, prefix: ema ? Checkpoint.emaPrefix : "")
             let runner = try LandscapeRunner(model: net, data: data, comm: comm, config: config, compute: compute)
             let r = try runner.run(checkpoint: name) { done, total in
                 if comm.isRoot && (done == total || done % 10 == 0) { log("  \(name): \(done)/\(total) points") }
@@ -161,22 +161,6 @@ struct LandscapeCommand: ParsableCommand {
     static func labels(_ paths: [String]) -> [String] {
         let names = paths.map { (($0 as NSString).lastPathComponent as NSString).deletingPathExtension }
         return Set(names).count == names.count ? names : paths
-    }
-
-    /// The model a checkpoint was saved from (metadata `model`, `model_options`), else the fallback.
-    static func model(for file: SafetensorsFile, path: String, fallback: String, options: [String: String]) throws -> VQAModel {
-        let kind = try ModelKind.parse(file.metadata["model"] ?? fallback)
-        var opts = options
-        if let json = file.metadata["model_options"] {
-            guard let obj = try? JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any] else {
-                throw ValidationError("\(path): metadata 'model_options' is not a JSON object: \(json)")
-            }
-            opts = obj.mapValues { v in
-                if let a = v as? [Any] { return a.map { "\($0)" }.joined(separator: ",") }
-                return "\(v)"
-            }
-        }
-        return try kind.make(seed: 0, options: opts)
     }
 
     func log(_ s: String) { FileHandle.standardError.write(Data((s + "\n").utf8)) }

@@ -6,18 +6,23 @@ import Engine
 import Training
 
 struct StepOptions: ParsableArguments {
+    /// The defaults every unset flag takes: `train`'s own.
+    static let defaults = TrainConfig()
+
     @Option(help: "Model: \(ModelKind.allCases.map(\.rawValue).joined(separator: ", ")).") var model = "fragnet"
     @Option(name: .customLong("model-option"), help: "Model option key=value (repeatable), e.g. widths=8,8,16,16.")
     var modelOptions: [String] = []
     @Option(help: "Frames per clip.") var frames = 8
     @Option(help: "Clip height and width in pixels.") var size = 224
     @Option(help: "Engine and OpenBLAS threads per rank.") var threads = 1
-    @Option(help: "Optimizer: \(OptimizerKind.allCases.map(\.rawValue).joined(separator: ", ")).") var optimizer = "adamw"
-    @Option(help: "Head learning rate (backbone ×0.1).") var lr: Float = 1e-3
-    @Option(name: .customLong("weight-decay"), help: "Weight decay (AdamW: decoupled; SGD/Adam: L2).") var weightDecay: Float = 0.05
+    @Option(help: "Optimizer: \(OptimizerKind.allCases.map(\.rawValue).joined(separator: ", ")) (default: train's, \(defaults.optimizer.kind)).")
+    var optimizer: String?
+    @Option(help: "Head learning rate (backbone × optimizer.backbone_lr_mult; default: train's, \(defaults.optimizer.lr)).") var lr: Double?
+    @Option(name: .customLong("weight-decay"), help: "Weight decay (AdamW: decoupled; SGD/Adam: L2; default: train's, \(defaults.optimizer.wd)).")
+    var weightDecay: Double?
     @Option(help: "Regulariser: \(Regularizer.allCases.map(\.rawValue).joined(separator: ", ")).") var regularizer = "none"
-    @Option(help: "AWP/RWP γ (relative perturbation size).") var gamma: Float = 1e-4
-    @Option(help: "AWP ascent gradient: global (all-reduced) or local (per rank).") var sync = "global"
+    @Option(help: "AWP/RWP γ (relative perturbation size; default: train's, \(defaults.regularization.awp.gamma)).") var gamma: Double?
+    @Option(help: "AWP ascent gradient: global (all-reduced) or local (per rank).") var sync: String?
     @Option(help: "Seed of the weights and of the synthetic data.") var seed: UInt64 = 0
     @Option(help: "Gradient all-reduce: thread (during backward, on its own thread), after (once backward is done) or auto (thread only with a spare core).")
     var overlap = "auto"
@@ -40,33 +45,41 @@ struct StepOptions: ParsableArguments {
     /// The model with its initial weights.
     func makeModel() throws -> VQAModel { try ModelKind.parse(model).make(seed: seed, options: try parsedModelOptions()) }
 
-    /// Optimizer settings (FAST-VQA groups: backbone ×0.1).
-    func optimizerConfig() throws -> OptimizerConfig {
-        guard let kind = OptimizerKind(rawValue: optimizer) else {
-            throw ValidationError("unknown optimizer '\(optimizer)'; valid: \(OptimizerKind.allCases.map(\.rawValue).joined(separator: ", "))")
+    /// The training configuration these flags describe: TrainConfig's defaults (the ones `train`
+    /// uses) with the flags given here on top, so a bench step is the step training runs.
+    func trainConfig(_ override: Regularizer? = nil) throws -> TrainConfig {
+        var c = TrainConfig()
+        if let o = optimizer { c.optimizer.kind = o }
+        if let l = lr { c.optimizer.lr = l }
+        if let w = weightDecay { c.optimizer.wd = w }
+        c.regularization.kind = override?.rawValue ?? regularizer
+        for reg in [Regularizer.awp, .rwp] {
+            var p = reg == .awp ? c.regularization.awp : c.regularization.rwp
+            if let g = gamma { p.gamma = g }
+            if let s = sync { p.sync = s }
+            if reg == .awp { c.regularization.awp = p } else { c.regularization.rwp = p }
         }
-        return OptimizerConfig(kind: kind, weightDecay: weightDecay)
+        do { try c.validate() } catch { throw ValidationError("\(error)") }
+        return c
     }
 
-    /// Step settings for `regularizer` (`override` replaces it, e.g. to time plain and AWP steps).
+    /// The head learning rate in force.
+    var headLR: Float { Float(lr ?? Self.defaults.optimizer.lr) }
+
+    /// Optimizer settings, as `train` builds them (FAST-VQA groups: backbone × backbone_lr_mult).
+    func optimizerConfig() throws -> OptimizerConfig {
+        do { return try trainConfig().optimizerConfig() } catch let e as ValidationError { throw e } catch { throw ValidationError("\(error)") }
+    }
+
+    /// Step settings for `regularizer` (`override` replaces it, e.g. to time plain and AWP steps):
+    /// TrainConfig.stepConfig(), then the bench's communication settings.
     func stepConfig(_ override: Regularizer? = nil) throws -> StepConfig {
-        guard let reg = override ?? Regularizer(rawValue: regularizer) else {
-            throw ValidationError("unknown regularizer '\(regularizer)'; valid: \(Regularizer.allCases.map(\.rawValue).joined(separator: ", "))")
-        }
-        guard let s = PerturbationSync(rawValue: sync) else {
-            throw ValidationError("unknown sync '\(sync)'; valid: \(PerturbationSync.allCases.map(\.rawValue).joined(separator: ", "))")
-        }
-        var c = StepConfig()
-        c.sync = s
+        var c: StepConfig
+        do { c = try trainConfig(override).stepConfig() } catch let e as ValidationError { throw e } catch { throw ValidationError("\(error)") }
         c.overlap = try OverlapMode.parse(overlap)
         c.peerWait = try PeerWait.parse(peerWait)
         c.bucketMiB = bucketMB
         c.firstBucketMiB = firstBucketMB
-        switch reg {
-        case .awp: c.perturbation = PerturbationConfig(kind: .awp, gamma: gamma)
-        case .rwp: c.perturbation = PerturbationConfig(kind: .rwp, gamma: gamma)
-        case .none, .l2, .aug: break
-        }
         return c
     }
 

@@ -174,7 +174,8 @@ final class ClusterLintTests: XCTestCase {
                                                        with: "install -y -qq --no-install-recommends python3-pip libzstd-dev")
         XCTAssertNotEqual(extra, containerfile)
         XCTAssertTrue(ContainerPackages.problems(setup: setup, containerfile: extra).contains { $0.contains("libzstd-dev") })
-        let declaredInSetup = setup.replacingOccurrences(of: "pkg-config)", with: "pkg-config python3-pip)")
+        let declaredInSetup = setup.replacingOccurrences(of: "PKGS=(", with: "PKGS=(python3-pip ")
+        XCTAssertNotEqual(declaredInSetup, setup)
         XCTAssertTrue(ContainerPackages.problems(setup: declaredInSetup, containerfile: containerfile).contains { $0.contains("python3-pip") })
         // `COPY . .` must not send build products or datasets to the builder.
         let ignored = try Repo.text(".dockerignore").split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }
