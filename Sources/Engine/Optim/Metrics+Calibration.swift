@@ -49,18 +49,7 @@ extension Logistic4 {
     /// The logistic fit with both limits bounded to the label range [min y, max y]; nil if N < 4
     /// or either side is constant.
     public static func fitBounded(_ predictions: [Double], _ labels: [Double], maxIterations: Int = 1000) -> Logistic4? {
-        Metrics.checkCounts(predictions, labels)
-        guard predictions.count >= 4 else { return nil }
-        let (mx, sx) = Losses.meanStd(predictions), (my, sy) = Losses.meanStd(labels)
-        guard sx > 0, sy > 0, sx.isFinite, sy.isFinite else { return nil }
-        let x = predictions.map { ($0 - mx) / sx }, y = labels.map { ($0 - my) / sy }
-        let lo = y.min()!, hi = y.max()!
-        let t = levenbergMarquardt(x, y, start: [hi, lo, 0, 1], maxIterations: maxIterations,
-                                   lower: [lo, lo, -.infinity, -.infinity], upper: [hi, hi, .infinity, .infinity])
-        // Map back; clamp the limits so rounding cannot put them a hair outside the labels.
-        let low = labels.min()!, high = labels.max()!
-        func limit(_ v: Double) -> Double { min(high, max(low, v * sy + my)) }
-        return Logistic4(b1: limit(t[0]), b2: limit(t[1]), b3: t[2] * sx + mx, b4: t[3] * sx)
+        standardizedFit(predictions, labels, maxIterations: maxIterations, boundLimits: true)
     }
 
     /// The raw → label calibration of (predictions, labels) by the rules in the file comment, and a

@@ -42,14 +42,26 @@ public struct Logistic4: Sendable, Equatable, Codable {
 
     /// Least-squares fit of `labels` ≈ f(`predictions`); nil if N < 4 or either side is constant.
     public static func fit(_ predictions: [Double], _ labels: [Double], maxIterations: Int = 1000) -> Logistic4? {
+        standardizedFit(predictions, labels, maxIterations: maxIterations, boundLimits: false)
+    }
+
+    /// The fit on z-scored predictions and labels (start: limits at the label extremes, centre 0,
+    /// slope 1), mapped back. `boundLimits` keeps both limits inside [min label, max label].
+    static func standardizedFit(_ predictions: [Double], _ labels: [Double], maxIterations: Int, boundLimits: Bool) -> Logistic4? {
         Metrics.checkCounts(predictions, labels)
         guard predictions.count >= 4 else { return nil }
         let (mx, sx) = Losses.meanStd(predictions), (my, sy) = Losses.meanStd(labels)
         guard sx > 0, sy > 0, sx.isFinite, sy.isFinite else { return nil }
         let x = predictions.map { ($0 - mx) / sx }, y = labels.map { ($0 - my) / sy }
-        let start = [y.max()!, y.min()!, 0, 1]
-        let t = levenbergMarquardt(x, y, start: start, maxIterations: maxIterations)
-        return Logistic4(b1: t[0] * sy + my, b2: t[1] * sy + my, b3: t[2] * sx + mx, b4: t[3] * sx)
+        let lo = y.min()!, hi = y.max()!
+        let t = boundLimits
+            ? levenbergMarquardt(x, y, start: [hi, lo, 0, 1], maxIterations: maxIterations,
+                                 lower: [lo, lo, -.infinity, -.infinity], upper: [hi, hi, .infinity, .infinity])
+            : levenbergMarquardt(x, y, start: [hi, lo, 0, 1], maxIterations: maxIterations)
+        // Bounded: clamp the mapped-back limits so rounding cannot put them a hair outside the labels.
+        let low = labels.min()!, high = labels.max()!
+        func limit(_ v: Double) -> Double { boundLimits ? min(high, max(low, v * sy + my)) : v * sy + my }
+        return Logistic4(b1: limit(t[0]), b2: limit(t[1]), b3: t[2] * sx + mx, b4: t[3] * sx)
     }
 
     /// Residuals f(x)−y and the Jacobian rows (∂f/∂b1..b4) at θ.
