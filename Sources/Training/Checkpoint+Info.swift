@@ -34,7 +34,8 @@ extension Checkpoint {
         info.seed = m["seed"].flatMap { UInt64($0) } ?? 0
         info.bestMetric = m["best_metric"].flatMap { Double($0) } ?? -Double.infinity
         info.bestEpoch = m["best_epoch"].flatMap { Int($0) } ?? -1
-        if let s = m["model_options"] { info.modelOptions = try modelOptions(json: s, path: path) }
+        // Malformed options describe nothing: the file is still readable (building the model then says why it does not fit).
+        if let s = m["model_options"], let o = try? modelOptions(json: s, path: path) { info.modelOptions = o }
         if let s = m["calibration"] { info.calibration = try? JSONDecoder().decode(Logistic4.self, from: Data(s.utf8)) }
         return info
     }

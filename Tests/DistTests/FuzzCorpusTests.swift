@@ -90,6 +90,10 @@ final class FuzzCorpusTests: XCTestCase {
             let path = dir.appendingPathComponent(name).path
             try file.write(to: path)
             XCTAssertEqual([UInt8](try Data(contentsOf: URL(fileURLWithPath: path))), out, name)
+            // The fuzz target's property: with the right format tag and checksum, info() accepts the
+            // file whatever its other metadata says (regress-malformed-model-options: a non-JSON
+            // model_options once made it throw).
+            XCTAssertNoThrow(try Checkpoint.info(of: Checkpoint.sealed(file), path: name), name)
         }
         let mixed = try SafetensorsFile.parse([UInt8](try Data(contentsOf: FuzzCorpusTests.corpus.appendingPathComponent("safetensors/mixed"))), path: "mixed")
         XCTAssertEqual(try mixed.tensors["a.bias"]?.doubles(), [1.5, -0.25])
