@@ -92,26 +92,14 @@ mkdir -p "$out" "$data"
 out="$(cd "$out" && pwd)"; data="$(cd "$data" && pwd)"
 
 start=$(date +%s)
-load_start=$(cut -d' ' -f1-3 /proc/loadavg)
-# Machine load while the study runs: one 1-minute load average every 20 s (stopped on exit).
-( while true; do echo "$(date +%s) $(cut -d' ' -f1 /proc/loadavg)"; sleep 20; done ) > "$out/load.txt" &
-sampler_pid=$!
-trap 'kill "$sampler_pid" 2>/dev/null || true' EXIT
-
+prog=generalization.sh
+source "$here/scripts/experiments/lib.sh"
+load_sampler_start "$out/load.txt"
 commands="$out/commands.txt"; : > "$commands"
-run() { # logs the command, runs it with stdout to $1 and stderr to $2; on failure shows the error
-  local so="$1" se="$2"; shift 2
-  printf '%q ' "$@" >> "$commands"; echo >> "$commands"
-  if ! "$@" > "$so" 2> "$se"; then
-    echo "generalization.sh: this command failed (stdout $so, stderr $se):" >&2; printf '%q ' "$@" >&2; echo >&2
-    tail -n 20 "$se" >&2; return 1
-  fi
-}
-say() { echo "[$(date +%H:%M:%S)] $*"; }
 
 # ---- 1. data (cached with a stamp of the synth options) ----------------------------------------
 stamp="train: ${synth_train[*]} --seed 1 --profile default | shifted: ${synth_shifted[*]} --seed 2 --profile shifted --test-fraction 0"
-if [[ ! -f "$data/stamp" || "$(cat "$data/stamp")" != "$stamp" ]]; then
+if ! stamp_fresh "$data" "$stamp"; then
   say "synthesising $data ($mode)"
   rm -rf "$data/train" "$data/shifted" "$data/stamp"
   run "$data/synth.log" "$data/synth.err" "$bin" synth --out "$data/train" "${synth_train[@]}" --seed 1 --profile default --threads "$(nproc)"
@@ -137,25 +125,10 @@ for setting in "${settings[@]}"; do
   esac
   for ((s = 1; s <= seeds; s++)); do
     dir="$out/runs/$tag-s$s"
-    train_cmd=("${launch[@]}" train "${common[@]}" "${args[@]}" --seed "$s" --out "$dir")
-    key="$(printf '%q ' "${train_cmd[@]}") | ${sharp[*]} ${lsamp[*]}"
     run_dirs+=("$dir")
-    if [[ -f "$dir/done" && "$(cat "$dir/done")" == "$key" ]]; then
-      say "$tag seed $s: done before, kept"; printf '%q ' "${train_cmd[@]}" >> "$commands"; echo " # kept" >> "$commands"; continue
-    fi
-    rm -rf "$dir"; mkdir -p "$dir"
-    printf '{"kind": "%s", "setting": "%s", "seed": %d}\n' "$kind" "$label" "$s" > "$dir/study.json"
-    t0=$(date +%s)
-    say "$tag seed $s: training"
-    run "$dir/train.log" "$dir/train.err" "${train_cmd[@]}"
-    run "$dir/eval-train.json" "$dir/eval-train.err" "${launch[@]}" eval --checkpoint "$dir/last.safetensors" \
-        --labels "$train_labels" --data-root "$data/train" --json
-    run "$dir/landscape.log" "$dir/landscape.err" "${launch[@]}" landscape --checkpoint "$dir/last.safetensors" --ema \
-        --labels "$train_labels" --data-root "$data/train" --seed 7 --points 1 --range 0:1 "${sharp[@]}" "${lsamp[@]}" \
-        --out "$dir/sharpness"
-    echo $(( $(date +%s) - t0 )) > "$dir/seconds"; trained_now=$((trained_now + 1))
-    echo "$key" > "$dir/done"
-    say "$tag seed $s ($(cat "$dir/seconds") s): $(grep '^epoch' "$dir/train.log" | tail -n 1 | cut -c1-170)"
+    study_run "$dir" "$kind" "$label" "$s" "$train_labels" "$data/train" -- \
+        "${launch[@]}" train "${common[@]}" "${args[@]}" --seed "$s" --out "$dir"
+    trained_now=$((trained_now + study_trained))
   done
 done
 for d in "${run_dirs[@]}"; do run_seconds+=("$(cat "$d/seconds" 2>/dev/null || echo 0)"); done
@@ -178,9 +151,7 @@ run "$out/report-best.txt" "$out/report-best.err" "$bin" report "${best_dirs[@]}
 run "$out/report-all.txt" "$out/report-all.err" "$bin" report "${run_dirs[@]}" --out "$out/gap-curves-all.svg"
 
 end=$(date +%s); wall=$((end - start))
-kill "$sampler_pid" 2>/dev/null || true
-load_mean=$(awk '{ s += $2; n++ } END { if (n) printf "%.1f", s / n; else print "n/a" }' "$out/load.txt")
-load_max=$(awk 'BEGIN { m = 0 } { if ($2 > m) m = $2 } END { printf "%.1f", m }' "$out/load.txt")
+load_sampler_stop "$out/load.txt"
 per_run=$(printf '%s\n' "${run_seconds[@]}" | awk '{ s += $1; n++ } END { printf "%.0f", n ? s / n : 0 }')
 {
   echo "# Regulariser study ($mode)"
