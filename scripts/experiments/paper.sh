@@ -68,14 +68,14 @@ case "$mode" in
     settings=("none - 6" "l2 0.05 3" "l2 0.2 3" "l2 1 3" "aug flip 3" "aug ta 3"
               "rwp 0.005 3" "rwp 0.02 3" "rwp 0.05 3" "awp 0.005 3" "awp 0.02 3" "awp 0.05 3")
     ft_settings=("none - 6" "l2 0.2 3" "rwp 0.02 3" "awp 0.005 3" "awp 0.02 6")
-    targets=(foliage shifted-split)
+    targets=(small shifted-split)
     sharp=(--subset 0 --directions 8 --hessian-iters 20); points=21 ;;
   quick)
     synth_pretrain=(--videos 192 --versions 4 --frames 16 --test-fraction 0)
     pt_epochs=12
     settings=("none - 6" "l2 0.2 3" "aug flip 3" "rwp 0.02 3" "awp 0.02 6")
     ft_settings=("none - 6" "awp 0.02 6")
-    targets=(foliage)
+    targets=(small)
     sharp=(--subset 0 --directions 4 --hessian-iters 6); points=11 ;;
   smoke)
     small=(--width 64 --height 64 --frames 6)
@@ -87,7 +87,7 @@ case "$mode" in
     epochs=4; batch=4; pt_batch=4; pt_epochs=1; ft_epochs=2; lp_epochs=1
     settings=("none - 1" "awp 0.02 1")
     ft_settings=("none - 1" "awp 0.02 1")
-    targets=(foliage)
+    targets=(small)
     sharp=(--subset 0 --directions 1 --hessian-iters 1); points=3 ;;
 esac
 landscape_epochs=($((epochs / 4)) $((epochs / 2)) $((3 * epochs / 4)) "$epochs")
@@ -181,7 +181,7 @@ fi
 ft_dirs=()
 for target in "${targets[@]}"; do
   case "$target" in
-    foliage) tr="$ov"; val="$(val_sets "$ov/labels_test.txt" "$ov" "$data/shifted/labels.txt" "$data/shifted")" ;;
+    small) tr="$ov"; val="$(val_sets "$ov/labels_test.txt" "$ov" "$data/shifted/labels.txt" "$data/shifted")" ;;
     shifted-split) tr="$data/target2"; val="$(val_sets "$tr/labels_test.txt" "$tr" "$ov/labels_test.txt" "$ov")" ;;
   esac
   ft_common=(--config "$config" --init-from "$pt/last.safetensors" --epochs "$ft_epochs" --batch-size "$batch"
