@@ -1,5 +1,6 @@
-// scripts/experiments/paper.sh end to end in its --smoke mode (tiny data, none and AWP, 1 seed, a few
-// steps, pre-training and fine-tuning, under mpirun -np 2) into a temporary directory: results.md,
+// scripts/experiments/paper.sh end to end in its --smoke mode (tiny data, a few steps under mpirun -np 2;
+// none, TrivialAugment and two AWP γ at 1 seed, the better γ raised to 2 seeds, pre-training, fine-tuning
+// on two targets: every code path of the full mode) into a temporary directory: results.md,
 // summary.json with every key issue #19 lists (numbers or null), the SVG figures; a second call keeps
 // every run; nothing is written into the repository.
 
@@ -35,12 +36,14 @@ final class PaperScriptTests: XCTestCase {
         }
         XCTAssertTrue(summary["minutes"] is NSNumber, "minutes: \(String(describing: summary["minutes"]))")
         let overfit = try object(summary["overfit"], "overfit")
-        for kind in ["none", "awp"] {
+        for (kind, seeds) in [("none", 1), ("awp", 2)] {
             let k = try object(overfit[kind], "overfit.\(kind)")
             for key in ["train_srcc", "test_srcc", "shifted_srcc", "gap"] { numberOrNull(k[key], "overfit.\(kind).\(key)") }
-            XCTAssertEqual((k["seeds"] as? NSNumber)?.intValue, 1, "overfit.\(kind).seeds")
+            XCTAssertEqual((k["seeds"] as? NSNumber)?.intValue, seeds, "overfit.\(kind).seeds")
         }
-        XCTAssertEqual((try object(overfit["awp"], "overfit.awp")["gamma"] as? NSNumber)?.doubleValue, 0.02)
+        let gamma = try XCTUnwrap((try object(overfit["awp"], "overfit.awp")["gamma"] as? NSNumber)?.doubleValue)
+        XCTAssertTrue(gamma == 0.02 || gamma == 0.05, "best AWP γ \(gamma)")
+        XCTAssertTrue(fm.fileExists(atPath: out + "/overfit/awp-\(gamma == 0.02 ? "0.02" : "0.05")-s2/done"), "the best γ got no second seed")
         // The smoke runs train for 4 steps: the train-set SRCC exists (a number), whatever its value.
         XCTAssertTrue(try object(overfit["none"], "overfit.none")["train_srcc"] is NSNumber)
         let awpVsNone = try object(summary["awp_vs_none"], "awp_vs_none")
@@ -50,20 +53,22 @@ final class PaperScriptTests: XCTestCase {
         let corr = try object(summary["flatness_gap_correlation"], "flatness_gap_correlation")
         XCTAssertTrue(corr["measure"] is String)
         for key in ["spearman", "p"] { numberOrNull(corr[key], "flatness_gap_correlation.\(key)") }
-        XCTAssertEqual((corr["runs"] as? NSNumber)?.intValue, 2)
+        XCTAssertEqual((corr["runs"] as? NSNumber)?.intValue, 5)
         let finetune = try object(summary["finetune"], "finetune")
         for kind in ["none", "awp"] {
             let k = try object(finetune[kind], "finetune.\(kind)")
             for key in ["target_srcc", "shifted_srcc"] { numberOrNull(k[key], "finetune.\(kind).\(key)") }
         }
         for key in ["p_target", "p_shifted"] { numberOrNull(finetune[key], "finetune.\(key)") }
+        XCTAssertEqual(Set(try object(finetune["targets"], "finetune.targets").keys), ["small", "shifted-split"])
 
         let results = try String(contentsOfFile: out + "/results.md", encoding: .utf8)
         for heading in ["# The paper's phenomenon", "## Over-fitting regime", "## Fine-tuning regime", "**Flatness–gap correlation**",
                         "**Wall time of this call**", "| none | 1 |"] {
             XCTAssertTrue(results.contains(heading), "results.md lacks '\(heading)':\n\(results)")
         }
-        for svg in ["fig1ab-curves.svg", "flatness-gap.svg", "gap-curves-all.svg", "fig1c-epochs/landscape.svg", "fig2-awp/landscape.svg"] {
+        for svg in ["fig1ab-curves.svg", "flatness-gap.svg", "gap-curves-all.svg", "fig1c-epochs/landscape.svg", "fig2-awp/landscape.svg",
+                    "fig2-aug/landscape.svg"] {
             let url = URL(fileURLWithPath: out + "/" + svg)
             let parser = try XCTUnwrap(XMLParser(contentsOf: url), "\(svg) missing")
             XCTAssertTrue(parser.parse(), "\(svg) is not well-formed XML: \(String(describing: parser.parserError))")
@@ -77,8 +82,8 @@ final class PaperScriptTests: XCTestCase {
         let again = try CLI.run("/bin/bash", args, env: env)
         XCTAssertEqual(again.status, 0, again.stdout + again.stderr)
         XCTAssertTrue(again.stdout.contains("reusing"), again.stdout)
-        // 2 over-fitting runs, the pre-training and 2 fine-tuning runs.
-        XCTAssertEqual(again.stdout.components(separatedBy: "done before, kept").count - 1, 5, again.stdout)
+        // 5 over-fitting runs, the pre-training and 2 × 2 fine-tuning runs.
+        XCTAssertEqual(again.stdout.components(separatedBy: "done before, kept").count - 1, 10, again.stdout)
 
         let noOut = try CLI.run("/bin/bash", [script, "--smoke"], env: env)
         XCTAssertEqual(noOut.status, 2)

@@ -23,7 +23,8 @@
 #
 # Modes: --quick (5 settings: none and AWP with 6 seeds, l2, aug flip, rwp with 3; fine-tuning none vs AWP),
 # full (default; 3 λ / 3 γ sweeps, the best AWP γ raised to 6 seeds, two fine-tuning targets),
-# --smoke (tiny data, 1 seed, a few steps: checks the pipeline in about a minute; used by the tests).
+# --smoke (tiny data, 1 seed, a few steps, every code path of full: checks the pipeline in about a
+# minute; used by the tests).
 set -euo pipefail
 here="$(cd "$(dirname "$0")/../.." && pwd)"
 prog=paper.sh
@@ -68,26 +69,29 @@ case "$mode" in
     settings=("none - 6" "l2 0.05 3" "l2 0.2 3" "l2 1 3" "aug flip 3" "aug ta 3"
               "rwp 0.005 3" "rwp 0.02 3" "rwp 0.05 3" "awp 0.005 3" "awp 0.02 3" "awp 0.05 3")
     ft_settings=("none - 6" "l2 0.2 3" "rwp 0.02 3" "awp 0.005 3" "awp 0.02 6")
-    targets=(foliage shifted-split)
+    targets=(small shifted-split)
     sharp=(--subset 0 --directions 8 --hessian-iters 20); points=21 ;;
   quick)
     synth_pretrain=(--videos 192 --versions 4 --frames 16 --test-fraction 0)
     pt_epochs=12
     settings=("none - 6" "l2 0.2 3" "aug flip 3" "rwp 0.02 3" "awp 0.02 6")
     ft_settings=("none - 6" "awp 0.02 6")
-    targets=(foliage)
+    targets=(small)
     sharp=(--subset 0 --directions 4 --hessian-iters 6); points=11 ;;
   smoke)
     small=(--width 64 --height 64 --frames 6)
     synth_overfit=(--videos 8 --versions 1 --test-fraction 0.5 "${small[@]}")
     synth_shifted=(--videos 4 "${small[@]}")
     synth_pretrain=(--videos 4 --versions 2 --test-fraction 0 "${small[@]}")
+    synth_target2=(--videos 8 --versions 1 --test-fraction 0.5 "${small[@]}")
     lsamp=(--clip-len 2 --frame-interval 1 --fragments 2 --fsize 32 --clips 1)
     sampler=(--set data.train.sampler.frame_interval=1 --set data.train.sampler.fragments_h=2 --set data.train.sampler.fragments_w=2)
     epochs=4; batch=4; pt_batch=4; pt_epochs=1; ft_epochs=2; lp_epochs=1
-    settings=("none - 1" "awp 0.02 1")
+    # Every code path of the full mode at one seed: two AWP γ (the better one gets a second seed),
+    # the TrivialAugment set, both fine-tuning targets.
+    settings=("none - 1" "aug ta 1" "awp 0.02 1" "awp 0.05 1")
     ft_settings=("none - 1" "awp 0.02 1")
-    targets=(foliage)
+    targets=(small shifted-split)
     sharp=(--subset 0 --directions 1 --hessian-iters 1); points=3 ;;
 esac
 landscape_epochs=($((epochs / 4)) $((epochs / 2)) $((3 * epochs / 4)) "$epochs")
@@ -159,9 +163,10 @@ for st in "${settings[@]}"; do
   read -r kind value seeds <<< "$st"
   for ((s = 1; s <= seeds; s++)); do overfit_run "$kind" "$value" "$s"; done
 done
-if [[ "$mode" == full ]]; then # the best AWP γ (mean final in-domain SRCC over seeds 1–3) gets 6 seeds
+if [[ "$mode" != quick ]]; then # the best AWP γ (mean final in-domain SRCC over seeds 1–3) gets 6 seeds (smoke: 2)
   best_awp="$(python3 "$here/scripts/experiments/paper_summary.py" best-awp "$out/overfit")"
-  for ((s = 4; s <= 6; s++)); do overfit_run awp "${best_awp#awp-}" "$s"; done
+  first=4; last=6; [[ "$mode" == smoke ]] && first=2 && last=2
+  for ((s = first; s <= last; s++)); do overfit_run awp "${best_awp#awp-}" "$s"; done
 fi
 
 # ---- 3. fine-tuning regime ----------------------------------------------------------------------------
@@ -181,7 +186,7 @@ fi
 ft_dirs=()
 for target in "${targets[@]}"; do
   case "$target" in
-    foliage) tr="$ov"; val="$(val_sets "$ov/labels_test.txt" "$ov" "$data/shifted/labels.txt" "$data/shifted")" ;;
+    small) tr="$ov"; val="$(val_sets "$ov/labels_test.txt" "$ov" "$data/shifted/labels.txt" "$data/shifted")" ;;
     shifted-split) tr="$data/target2"; val="$(val_sets "$tr/labels_test.txt" "$tr" "$ov/labels_test.txt" "$ov")" ;;
   esac
   ft_common=(--config "$config" --init-from "$pt/last.safetensors" --epochs "$ft_epochs" --batch-size "$batch"

@@ -3,7 +3,7 @@
 
   paper_summary.py best-awp OUT/overfit            prints the awp tag (awp-G) with the best mean final
                                                    in-domain test SRCC over seeds 1-3
-  paper_summary.py summarize OUT --minutes M --targets "foliage ..." --header HEADER.md
+  paper_summary.py summarize OUT --minutes M --targets "small ..." --header HEADER.md
                                                    writes OUT/summary.json, OUT/results.md,
                                                    OUT/fig1ab-curves.svg, OUT/flatness-gap.svg
 
@@ -318,7 +318,7 @@ def write_results(out, args, s, overfit, tags, none, awp, awp_tag, corr, targets
               f"{c['measure']}: ρ {fmt(c['spearman'])} (p {fmt(c['p'], 3)}, {c['runs']} runs)" for c in corr.values()) + ".", ""]
     L += ["## Fine-tuning regime", ""]
     if "pretrain" in s:
-        L += [f"Pre-trained model before fine-tuning: foliage test SRCC {fmt(s['pretrain']['test_srcc'])}, shifted {fmt(s['pretrain']['shifted_srcc'])}.", ""]
+        L += [f"Pre-trained model before fine-tuning (no training on the target): in-domain test SRCC {fmt(s['pretrain']['test_srcc'])}, shifted {fmt(s['pretrain']['shifted_srcc'])}.", ""]
     L += ["| target | setting | seeds | target SRCC | cross-dataset SRCC | gap | sharpness |", "|---|---|---|---|---|---|---|"]
     for t in targets:
         for tag, rs in by_tag(load_group(os.path.join(out, f"finetune-{t}"))).items():
@@ -348,7 +348,7 @@ def main():
     m = sub.add_parser("summarize")
     m.add_argument("out")
     m.add_argument("--minutes", type=float, required=True)
-    m.add_argument("--targets", default="foliage")
+    m.add_argument("--targets", default="small")
     m.add_argument("--header")
     args = ap.parse_args()
     if args.cmd == "best-awp":
