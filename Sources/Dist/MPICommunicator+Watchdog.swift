@@ -16,6 +16,7 @@
 
 import CMPI
 import CMPIShim
+import Engine
 import Foundation
 import Synchronization
 
@@ -48,7 +49,7 @@ final class CollectiveWatchdog: @unchecked Sendable {
 
     /// A collective `what` starts on `channel`.
     func enter(_ channel: Int32, _ what: String) {
-        let t = CollectiveWatchdog.now()
+        let t = Clock.now()
         slots.withLock { s in
             var slot = s[channel] ?? Slot()
             slot.position += 1; slot.since = t; slot.what = what
@@ -79,7 +80,7 @@ final class CollectiveWatchdog: @unchecked Sendable {
         var signal: Int32 = 0, signalSeen = 0.0
         while !stopping.load(ordering: .sequentiallyConsistent) {
             answerProbes()
-            let now = CollectiveWatchdog.now()
+            let now = Clock.now()
             if signal == 0, let s = stopSignal?(), s != 0 { signal = s; signalSeen = now }
             let waiting = slots.withLock { s in s.compactMap { c, slot in slot.since.map { (c, slot, $0) } } }
             for (channel, slot, since) in waiting {
@@ -108,9 +109,9 @@ final class CollectiveWatchdog: @unchecked Sendable {
         var probe: [Int64] = [Int64(channel), position]
         for r in others { MPI_Send(&probe, 2, mpishim_int64(), Int32(r), CollectiveWatchdog.probeTag, side) }
         var arrived = Set<Int>()
-        let end = CollectiveWatchdog.now() + probeSeconds
+        let end = Clock.now() + probeSeconds
         var answered = 0
-        while answered < others.count && CollectiveWatchdog.now() < end {
+        while answered < others.count && Clock.now() < end {
             answerProbes()
             var flag: Int32 = 0
             var status = MPI_Status()
@@ -140,12 +141,6 @@ final class CollectiveWatchdog: @unchecked Sendable {
         let code = signal != 0 ? 128 + signal : 1
         MPI_Abort(side, code)
         exit(code)
-    }
-
-    static func now() -> Double {
-        var t = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &t)
-        return Double(t.tv_sec) + Double(t.tv_nsec) * 1e-9
     }
 }
 
