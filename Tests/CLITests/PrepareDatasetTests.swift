@@ -139,25 +139,6 @@ final class PrepareDatasetTests: XCTestCase {
         XCTAssertTrue(random.stderr.contains("no is_test column"), random.stderr)
     }
 
-    func testKonIQOfficialSetsOnImages() throws {
-        let root = dir.appendingPathComponent("koniq10k")
-        let names = ["10004473376", "10007357496", "10007903636", "10009096245", "100117038", "100176839"]
-        try media(root, names.map { "1024x768/\($0).jpg" }, from: image)
-        let r = try prepare("koniq10k.py", ["--metadata", fixture("koniq10k_distributions_sets.csv"),
-                                            "--videos", root.appendingPathComponent("1024x768").path, "--out", root.path])
-        XCTAssertEqual(r.status, 0, r.stderr)
-        XCTAssertEqual(try labels(root.appendingPathComponent("labels_train.txt")),
-                       ["1024x768/10004473376.jpg": 3.828571429, "1024x768/10007357496.jpg": 3.479166667, "1024x768/100117038.jpg": 3.322222222])
-        XCTAssertEqual(try labels(root.appendingPathComponent("labels_val.txt")), ["1024x768/10007903636.jpg": 3.78125])
-        XCTAssertEqual(try labels(root.appendingPathComponent("labels_test.txt")),
-                       ["1024x768/10009096245.jpg": 3.901960784, "1024x768/100176839.jpg": 2.990196078])
-        XCTAssertEqual(try check(root.appendingPathComponent("labels_train.txt"), root: root), 3)
-        let z = try prepare("koniq10k.py", ["--metadata", fixture("koniq10k_distributions_sets.csv"), "--score", "zscore",
-                                            "--videos", root.path, "--out", dir.appendingPathComponent("z").path, "--data-root", root.path])
-        XCTAssertEqual(z.status, 0, z.stderr)
-        XCTAssertEqual(try labels(dir.appendingPathComponent("z/labels_val.txt")), ["1024x768/10007903636.jpg": 75.33622845])
-    }
-
     func testYouTubeUGCFromTheCSVExport() throws {
         let root = dir.appendingPathComponent("YouTube-UGC")
         // Originals (.mkv) in category/resolution folders, one transcoded copy named <vid>_<suffix>.mp4.
@@ -175,11 +156,6 @@ final class PrepareDatasetTests: XCTestCase {
                              "original_videos/LiveMusic/480P/LiveMusic_480P-6bb6.mkv": 2.9023])
         XCTAssertEqual(try labels(root.appendingPathComponent("labels_test.txt")).count, 2)
         try check(root.appendingPathComponent("labels_test.txt"), root: root)
-        let xlsx = dir.appendingPathComponent("original_videos_MOS_for_YouTube_UGC_dataset.xlsx")
-        _ = fm.createFile(atPath: xlsx.path, contents: Data("PK".utf8))
-        let refused = try prepare("youtube_ugc.py", ["--metadata", xlsx.path, "--videos", root.path, "--out", root.path])
-        XCTAssertEqual(refused.status, 2)
-        XCTAssertTrue(refused.stderr.contains("export the spreadsheet to CSV"), refused.stderr)
     }
 
     func testLIVEVQCFromDataMat() throws {

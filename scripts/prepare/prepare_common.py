@@ -19,6 +19,8 @@ import os
 import random
 import re
 import sys
+import xml.etree.ElementTree as ET
+import zipfile
 
 
 def parser(description, metadata_help, default_fraction=0.2):
@@ -84,6 +86,69 @@ def read_csv(path):
         if not any(f.strip() for f in fields):
             continue
         rows.append({k: (fields[i].strip() if i < len(fields) else None) for i, k in enumerate(keys)})
+    return header, rows
+
+
+XLSX_MAIN = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
+XLSX_REL = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}"
+
+
+def xlsx_column_index(ref):
+    """0-based column of a cell reference ('B7' -> 1, 'AA3' -> 26)."""
+    n = 0
+    for ch in ref:
+        if not ch.isalpha():
+            break
+        n = n * 26 + (ord(ch.upper()) - ord("A") + 1)
+    return n - 1
+
+
+def read_xlsx(path, sheet):
+    """Rows of the sheet named `sheet` of an .xlsx workbook as read_csv returns them (header,
+    dicts keyed by normalised names); the standard library's zipfile and XML parser only.
+    Shared strings, inline strings, numbers and booleans are read; empty cells are ''."""
+    try:
+        z = zipfile.ZipFile(path)
+    except (zipfile.BadZipFile, OSError) as e:
+        fail(f"{path}: not an .xlsx workbook ({e}); pass the official .xlsx or a CSV export")
+    with z:
+        try:
+            book = ET.fromstring(z.read("xl/workbook.xml"))
+            rels = ET.fromstring(z.read("xl/_rels/workbook.xml.rels"))
+        except KeyError as e:
+            fail(f"{path}: not an .xlsx workbook (no {e.args[0]})")
+        sheets = {s.get("name"): s.get(XLSX_REL + "id") for s in book.iter(XLSX_MAIN + "sheet")}
+        if sheet not in sheets:
+            fail(f"{path}: no sheet named '{sheet}' (sheets: {', '.join(sheets)}); is this the right workbook?")
+        target = next((r.get("Target") for r in rels if r.get("Id") == sheets[sheet]), None)
+        if target is None:
+            fail(f"{path}: sheet '{sheet}' has no part in xl/_rels/workbook.xml.rels")
+        part = target.lstrip("/") if target.startswith("/") else "xl/" + target
+        shared = []
+        if "xl/sharedStrings.xml" in z.namelist():
+            for si in ET.fromstring(z.read("xl/sharedStrings.xml")).iter(XLSX_MAIN + "si"):
+                shared.append("".join(t.text or "" for t in si.iter(XLSX_MAIN + "t")))
+        table = []
+        for row in ET.fromstring(z.read(part)).iter(XLSX_MAIN + "row"):
+            cells = {}
+            for i, c in enumerate(row.iter(XLSX_MAIN + "c")):
+                col = xlsx_column_index(c.get("r")) if c.get("r") else i
+                kind, v = c.get("t"), c.find(XLSX_MAIN + "v")
+                if kind == "s":
+                    text = shared[int(v.text)] if v is not None else ""
+                elif kind == "inlineStr":
+                    text = "".join(t.text or "" for t in c.iter(XLSX_MAIN + "t"))
+                else:
+                    text = v.text if v is not None and v.text is not None else ""
+                cells[col] = text.strip()
+            width = max(cells) + 1 if cells else 0
+            table.append([cells.get(k, "") for k in range(width)])
+    if not table:
+        fail(f"{path}: sheet '{sheet}' is empty")
+    header = table[0]
+    keys = [normalise(h) for h in header]
+    rows = [{k: (fields[i] if i < len(fields) else "") for i, k in enumerate(keys)}
+            for fields in table[1:] if any(f for f in fields)]
     return header, rows
 
 
