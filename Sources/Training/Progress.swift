@@ -35,6 +35,17 @@ public final class Progress {
         }
     }
 
+    /// The ISO 8601 UTC time of now, to the second: "2026-12-07T16:50:33Z".
+    public static func timestamp(_ date: Date = Date()) -> String {
+        let f = ISO8601DateFormatter()
+        f.formatOptions = [.withInternetDateTime]
+        return f.string(from: date)
+    }
+
+    /// What starts a plain line (cluster logs are read hours later): the time and a space; empty
+    /// when a bar is redrawn on a terminal.
+    public var linePrefix: String { tty ? "" : Progress.timestamp() + " " }
+
     /// Starts timing an epoch.
     public func begin() { start = Date(); samples = 0 }
 
@@ -53,7 +64,7 @@ public final class Progress {
             print("\r\u{1B}[2K[\(bar)] \(text)", terminator: step + 1 == total ? "\n" : "")
             fflush(nil)
         } else if (step + 1) % every == 0 || step + 1 == total {
-            print(text)
+            print(linePrefix + text)
             fflush(nil)
         }
     }

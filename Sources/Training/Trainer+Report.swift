@@ -40,17 +40,20 @@ public struct EpochRecord: Codable, Sendable, Equatable {
     public var gapSRCC: Double?, gapPLCC: Double?
     /// Mean loss at the perturbed weights minus the clean loss (AWP/RWP steps): how much γ matters.
     public var perturbedLossRise: Double?
+    /// When the epoch's record was made (ISO 8601 UTC; `time` holds the epoch's seconds per phase).
+    public var timestamp: String?
 
     init(epoch: Int, complete: Bool, globalStep: Int, lr: Double, trainLoss: Double, skippedSteps: Int,
          samplesPerSecond: Double, time: TimeSplit) {
         self.epoch = epoch; self.complete = complete; self.globalStep = globalStep; self.lr = lr; self.trainLoss = trainLoss
         self.skippedSteps = skippedSteps; self.samplesPerSecond = samplesPerSecond; self.time = time
+        timestamp = Progress.timestamp()
     }
     enum CodingKeys: String, CodingKey {
         case epoch, complete, lr, train, val, time
         case globalStep = "global_step", trainLoss = "train_loss", skippedSteps = "skipped_steps"
         case samplesPerSecond = "samples_per_second", gapSRCC = "gap_srcc", gapPLCC = "gap_plcc"
-        case perturbedLossRise = "perturbed_loss_rise"
+        case perturbedLossRise = "perturbed_loss_rise", timestamp
     }
 }
 
@@ -116,7 +119,7 @@ extension Trainer {
     /// Records the epoch, saves checkpoints (rank 0) and the curves.
     func finishEpoch(_ rec: EpochRecord) throws {
         records.append(rec)
-        say(summary(rec))
+        say(progress.linePrefix + summary(rec))
         var improved = false
         let previousBest = (info.bestMetric, info.bestEpoch)
         if let first = valSets.first?.name, let m = rec.val[first]?["ema"] ?? rec.val[first]?["raw"] {

@@ -24,14 +24,16 @@ struct CheckDataset: ParsableCommand {
     var fileColumn: String?
     @Option(name: .customLong("score-column"), help: "CSV column holding the score (default: the first of \(Labels.scoreColumnNames.joined(separator: ", "))).")
     var scoreColumn: String?
-    @Option(name: .customLong("data-root"), help: "Directory the label paths are relative to.") var dataRoot: String
+    @Option(name: .customLong("data-root"), help: "Directory the label paths are relative to (optional when every path is absolute).") var dataRoot: String?
     @Option(help: "Files checked at once (per rank).") var threads = 2
     @Option(name: .customLong("max-pixels"), help: "Largest width·height accepted.") var maxPixels = 4096 * 4096
+    @Option(help: "Relative difference allowed between a label's duration or fps and the file's before a warning (0.1: 10%).") var tolerance = 0.1
     @Flag(help: "Print one JSON object.") var json = false
 
     func validate() throws {
         if threads < 1 { throw ValidationError("--threads must be at least 1, got \(threads)") }
         if maxPixels < 1 { throw ValidationError("--max-pixels must be positive, got \(maxPixels)") }
+        if !(tolerance >= 0 && tolerance.isFinite) { throw ValidationError("--tolerance must be a finite number ≥ 0, got \(tolerance)") }
     }
 
     func run() throws {
@@ -40,6 +42,7 @@ struct CheckDataset: ParsableCommand {
         }
         let entries = try Labels.load(path: labels, dataRoot: dataRoot, format: format,
                                       fileColumn: fileColumn, scoreColumn: scoreColumn)
+        if dataRoot == nil { try LabelAgreement.requireAbsolute(entries, labels: labels) }
         try Labels.requireVariance(entries, source: labels)
         let paths = entries.map(\.path)
         let comm = try Launcher.connect(.auto, threadsNeeded: false)
@@ -51,6 +54,8 @@ struct CheckDataset: ParsableCommand {
         }
         var report = DatasetReport(paths: paths, results: results)
         report.perRank = perRank
+        report.disagreements = LabelAgreement.disagreements(entries, results, tolerance: tolerance)
+        report.tolerance = tolerance
         if comm.rank == 0 { print(json ? report.json() : report.text()) }
         if !report.failures.isEmpty { throw ExitCode(1) }
     }
@@ -160,6 +165,9 @@ struct DatasetReport {
     let readable: [VideoInfo]
     /// Entries checked by each rank (one element without MPI).
     var perRank: [Int] = []
+    /// Entries whose label duration/fps disagree with the file (warnings, not failures).
+    var disagreements: [LabelDisagreement] = []
+    var tolerance = 0.1
 
     init(paths: [String], results: [Result<VideoInfo, MediaError>]) {
         total = paths.count
@@ -188,6 +196,12 @@ struct DatasetReport {
             for f in failures { out.append(f.path.padding(toLength: max(width, f.path.count), withPad: " ", startingAt: 0) + "  " + f.reason) }
             out.append("")
         }
+        if !disagreements.isEmpty {
+            out.append("warning: \(disagreements.count) label value(s) disagree with the file by more than \(Int((tolerance * 100).rounded()))% (the label file's duration/fps are wrong, or the files are not the ones it describes):")
+            for d in disagreements.prefix(20) { out.append("  " + d.text) }
+            if disagreements.count > 20 { out.append("  ... and \(disagreements.count - 20) more") }
+            out.append("")
+        }
         out.append("entries: \(total), readable: \(readable.count), unreadable: \(failures.count)")
         if perRank.count > 1 { out.append("checked by \(perRank.count) ranks: " + perRank.map(String.init).joined(separator: " + ")) }
         if !readable.isEmpty {
@@ -208,6 +222,7 @@ struct DatasetReport {
             "resolutions": Dictionary(uniqueKeysWithValues: resolutions),
             "codecs": Dictionary(uniqueKeysWithValues: codecs),
             "checked_per_rank": perRank,
+            "disagreements": disagreements.map { ["path": $0.path, "field": $0.field, "label": $0.label, "file": $0.file] as [String: Any] },
         ]
         if let (lo, hi) = durations { obj["duration"] = ["min": lo, "max": hi] }
         let frames = readable.map(\.frameCount)

@@ -40,10 +40,10 @@ struct LandscapeCommand: ParsableCommand {
     @Option(name: .customLong("model-option"), help: "Model option k=v (repeatable) when a checkpoint has no 'model_options' metadata.") var modelOptions: [String] = []
     @Option(name: .customLong("batch-size"), help: "Samples per forward pass on each rank.") var batchSize = 4
     @Option(name: .customLong("motion-features"), help: "Motion features for simplevqa checkpoints with motion_dim > 0: a directory of <relative path>.npy or a .safetensors file.") var motionFeatures: String?
-    @Option(help: "Fragment grid per side.") var fragments = 7
-    @Option(help: "Fragment size in pixels.") var fsize = 32
-    @Option(name: .customLong("clip-len"), help: "Frames per clip.") var clipLen = 32
-    @Option(name: .customLong("frame-interval"), help: "Frame interval inside a clip.") var frameInterval = 2
+    @Option(help: "Fragment grid per side (default: the first checkpoint's training sampler).") var fragments: Int?
+    @Option(help: "Fragment size in pixels (default: the checkpoint's).") var fsize: Int?
+    @Option(name: .customLong("clip-len"), help: "Frames per clip (default: the checkpoint's).") var clipLen: Int?
+    @Option(name: .customLong("frame-interval"), help: "Frame interval inside a clip (default: the checkpoint's).") var frameInterval: Int?
     @Option(help: "Clips per sample (scores averaged); 1 matches the training objective.") var clips = 1
     @Option(help: "Compute threads per rank (kernels and OpenBLAS).") var threads = 1
     @Option(name: .customLong("decode-threads"), help: "Decoder threads per rank.") var decodeThreads = 2
@@ -66,6 +66,9 @@ struct LandscapeCommand: ParsableCommand {
         for (n, v) in [("--batch-size", batchSize), ("--threads", threads), ("--decode-threads", decodeThreads), ("--clips", clips)] where v < 1 {
             throw ValidationError("\(n) must be at least 1, got \(v)")
         }
+        for (n, v) in [("--fragments", fragments), ("--fsize", fsize), ("--clip-len", clipLen), ("--frame-interval", frameInterval)] {
+            if let v, v < 1 { throw ValidationError("\(n) must be at least 1, got \(v)") }
+        }
         _ = try parsedOptions()
     }
 
@@ -86,10 +89,15 @@ struct LandscapeCommand: ParsableCommand {
         return o
     }
 
-    var sampler: SamplerConfig {
-        var s = SamplerConfig()
-        s.fragmentsH = fragments; s.fragmentsW = fragments; s.fsizeH = fsize; s.fsizeW = fsize
-        s.clipLen = clipLen; s.frameInterval = frameInterval; s.testClips = clips
+    /// The sampler: `base` (the first checkpoint's training sampler, or FAST-VQA-B's defaults for
+    /// a plain safetensors file) with the given flags on top; --clips sets the clip count.
+    func sampler(base: SamplerConfig) -> SamplerConfig {
+        var s = base
+        if let f = fragments { s.fragmentsH = f; s.fragmentsW = f }
+        if let f = fsize { s.fsizeH = f; s.fsizeW = f }
+        if let c = clipLen { s.clipLen = c }
+        if let f = frameInterval { s.frameInterval = f }
+        s.testClips = clips
         return s
     }
 
@@ -117,14 +125,22 @@ struct LandscapeCommand: ParsableCommand {
         let compute = Compute(threads: threads)
         BLAS.setThreads(threads)
         // Verified like eval's (checksum over tensors and metadata, finite weights); plain safetensors as is.
-        let files = try checkpoints.map { path in (path, try Checkpoint.readWeights(path: path).file) }
+        let read = try checkpoints.map { path in (path, try Checkpoint.readWeights(path: path)) }
+        let files = read.map { ($0.0, $0.1.file) }
+        let stored = try read[0].1.info.flatMap { i in
+            i.config.isEmpty ? nil : try TrainConfig.fromStoredYAML(i.config, source: "\(read[0].0) (stored config)").data.train.sampler
+        }
+        let sampling = sampler(base: stored ?? SamplerConfig())
+        if comm.isRoot {
+            log("landscape: sampler \(stored == nil ? "FAST-VQA-B defaults (no stored config in \(read[0].0))" : "of \(read[0].0)") with flags on top: \(sampling.fragmentsH)×\(sampling.fragmentsW) fragments of \(sampling.fsizeH)×\(sampling.fsizeW), clip_len \(sampling.clipLen), frame_interval \(sampling.frameInterval), \(sampling.testClips) clip(s)")
+        }
         let names = Self.labels(checkpoints)
         let entries = LandscapeData.subset(try Labels.load(path: labels, dataRoot: dataRoot), count: subset, seed: seed)
         // Motion features follow the first checkpoint's model (every checkpoint must take the same).
         let first = try Checkpoint.model(for: files[0].1, path: files[0].0, fallback: model, options: try parsedOptions())
         let motion = try MotionFeatureSource.make(path: motionFeatures ?? "", model: first, roots: [dataRoot],
                                                   entries: entries, what: "--motion-features")
-        let data = try LandscapeData.load(entries: entries, sampler: sampler, seed: seed, comm: comm, decodeThreads: decodeThreads,
+        let data = try LandscapeData.load(entries: entries, sampler: sampling, seed: seed, comm: comm, decodeThreads: decodeThreads,
                                           features: motion) { path in
             try VideoDecoder(path: path, threads: 1)
         }

@@ -5,16 +5,18 @@
 import ArgumentParser
 import Foundation
 import Dist
+import Engine
 import Training
 
 struct Train: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "train",
         abstract: "Train a quality model (data-parallel under mpirun), with none|l2|aug|rwp|awp regularization.",
-        discussion: "Writes OUT/last.safetensors, OUT/best.safetensors (with --val-labels), OUT/metrics.jsonl and OUT/curves.svg. An OUT that already holds a run is refused unless --resume continues it or --overwrite moves it aside; OUT/.lock keeps a second train out while one runs. Flags override --config and --set."
+        discussion: "Writes OUT/last.safetensors, OUT/best.safetensors (with --val-labels), OUT/metrics.jsonl and OUT/curves.svg. An OUT that already holds a run is refused unless --resume continues it or --overwrite moves it aside; OUT/.lock keeps a second train out while one runs. Flags override --config and --set." + "\n" + TrainHelp.catalogue
     )
 
-    @Option(help: "Model name (fragnet).") var model: String?
+    @Option(help: "Model: \(ModelKind.allCases.map(\.rawValue).joined(separator: ", ")) (default \(TrainConfig().model.name); see below).") var model: String?
+    @Option(name: .customLong("model-option"), help: "Model option key=value (repeatable), e.g. widths=8,8,16,16 (model.options.KEY).") var modelOptions: [String] = []
     @Option(name: .customLong("train-labels"), help: "Training label file.") var trainLabels: String?
     @Option(name: .customLong("data-root"), help: "Directory label paths are relative to (train and val).") var dataRoot: String?
     @Option(name: .customLong("val-labels"), help: "Validation label file (repeatable; the first selects best.safetensors).") var valLabels: [String] = []
@@ -23,7 +25,7 @@ struct Train: ParsableCommand {
     @Option(name: .customLong("max-steps"), help: "Stop after this many optimizer steps in total.") var maxSteps: Int?
     @Option(name: .customLong("batch-size"), help: "GLOBAL batch size (divided evenly over the ranks).") var batchSize: Int?
     @Option(help: "Seed of every random choice.") var seed: Int?
-    @Option(help: "none | l2 | aug | rwp | awp.") var regularizer: String?
+    @Option(help: "\(Regularizer.allCases.map(\.rawValue).joined(separator: " | ")) (default \(TrainConfig().regularization.kind); see below).") var regularizer: String?
     @Option(help: "AWP/RWP perturbation size γ.") var gamma: Double?
     @OptionGroup var runtime: RuntimeOptions
     @Option(name: .customLong("collective-timeout"), help: "Seconds a rank waits in a collective for the others before the job is aborted naming the missing ranks (train.collective_timeout, default 300; 0: forever).") var collectiveTimeout: Double?
@@ -35,12 +37,16 @@ struct Train: ParsableCommand {
     @Option(name: .customLong("set"), help: "Override any config key: --set train.epochs=3 (repeatable).") var sets: [String] = []
     @Option(name: .customLong("dump-batches"), help: "Debug: write every training batch, the starting weights and each step's LR, loss and global predictions to this safetensors file (rank r > 0: FILE.rank<r>); for short runs (scripts/reference/train_oracle.py).") var dumpBatches: String?
     @Flag(name: .customLong("dry-run"), help: "Print the resolved configuration (YAML) and exit.") var dryRun = false
+    @Flag(name: .customLong("allow-overlap"), help: "Train even when a validation set shares files with the training labels (warned with the count).") var allowOverlap = false
 
     func validate() throws {
         if out == nil && !dryRun { throw ValidationError("--out DIR is required (where checkpoints and metrics go)") }
         if resume && overwrite { throw ValidationError("--resume and --overwrite exclude each other: resume continues OUT's run, overwrite moves it aside and starts a new one") }
         if config.count > 1 {
             throw ValidationError("--config is given \(config.count) times (\(config.joined(separator: ", "))); pass one file (a later one would replace the earlier), and override single keys with --set key=value")
+        }
+        for o in modelOptions where !o.contains("=") || o.hasPrefix("=") {
+            throw ValidationError("--model-option takes key=value, got '\(o)'")
         }
         if resume && initFrom != nil { throw ValidationError("--resume and --init-from exclude each other: resume continues OUT's run, init-from starts a new one") }
     }
@@ -49,6 +55,10 @@ struct Train: ParsableCommand {
     func flags() -> [(String, Any)] {
         var f: [(String, Any)] = []
         if let v = model { f.append(("model.name", v)) }
+        for o in modelOptions {
+            let kv = o.split(separator: "=", maxSplits: 1).map(String.init)
+            f.append(("model.options.\(kv[0])", kv.count > 1 ? kv[1] : ""))
+        }
         if let v = trainLabels { f.append(("data.train.labels", v)) }
         if let v = dataRoot { f.append(("data.train.data_root", v)) }
         if let v = motionFeatures { f.append(("data.train.motion_features", v)) }
@@ -82,6 +92,19 @@ struct Train: ParsableCommand {
         }
         if dryRun { print(resolved.yaml, terminator: ""); return }
         let comm = try Launcher.connect(.auto)
+        var overlap: [(name: String, count: Int, first: String)] = []
+        do { overlap = try TrainValOverlap.find(resolved.config) } catch {
+            if comm.isRoot { FileHandle.standardError.write(Data("error: \(error)\n".utf8)) }
+            throw ExitCode(1)
+        }
+        if !overlap.isEmpty {
+            let text = TrainValOverlap.describe(overlap, resolved.config)
+            if comm.isRoot {
+                FileHandle.standardError.write(Data((allowOverlap ? "warning: \(text)\n"
+                    : "error: \(text)\nvalidation files that are also trained on inflate the metrics and the best checkpoint's choice; remove them from one side, or pass --allow-overlap to train anyway\n").utf8))
+            }
+            if !allowOverlap { throw ExitCode(1) }
+        }
         // Rank 0 checks and locks OUT before any work; every rank stops together if it refuses.
         var runDir: RunDirectory?
         var refusal = ""

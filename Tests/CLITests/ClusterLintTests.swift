@@ -169,6 +169,12 @@ final class ClusterLintTests: XCTestCase {
         let setup = try Repo.text("scripts/setup.sh"), containerfile = try Repo.text("cluster/Containerfile")
         XCTAssertTrue(ContainerPackages.setupPackages(setup).contains("libopenmpi-dev"))
         XCTAssertEqual(ContainerPackages.problems(setup: setup, containerfile: containerfile), [])
+        // The runtime stage copies scripts/prepare, so it installs python3; the build takes BASELINE_CPU and the commit.
+        let runtime = ContainerPackages.stages(containerfile).last ?? []
+        XCTAssertTrue(runtime.filter { $0.hasPrefix("RUN ") }.flatMap(ContainerPackages.installed).contains("python3"), "runtime stage lacks python3")
+        for must in ["ARG BASELINE_CPU=", "export VQA_MPI_BASELINE_CPU=1", "ARG VQA_MPI_COMMIT=", "vqa-mpi.commit", "vqa-mpi --version"] {
+            XCTAssertTrue(containerfile.contains(must), "Containerfile lacks \(must)")
+        }
         // A package added to one side only must be reported.
         let extra = containerfile.replacingOccurrences(of: "install -y -qq --no-install-recommends python3-pip",
                                                        with: "install -y -qq --no-install-recommends python3-pip libzstd-dev")
@@ -224,7 +230,8 @@ final class ClusterLintTests: XCTestCase {
         }
         let srun = try Repo.text("cluster/slurm/train.sbatch")
         for must in ["#SBATCH --signal=TERM@120", "#SBATCH --requeue", "srun --mpi=pmix", "OPENBLAS_NUM_THREADS=\"$threads\"",
-                     "threads=\"${SLURM_CPUS_PER_TASK:-1}\"", "vqa_resume_flag", "scontrol requeue"] {
+                     "threads=\"${SLURM_CPUS_PER_TASK:-1}\"", "vqa_resume_flag", "scontrol requeue",
+                     "--cpus-per-task=\"$threads\"", "#SBATCH --mem=", "4 GB per rank"] {
             XCTAssertTrue(srun.contains(must), "train.sbatch lacks \(must)")
         }
         let mpirun = try Repo.text("cluster/slurm/train-mpirun.sbatch")
@@ -242,6 +249,11 @@ final class ClusterLintTests: XCTestCase {
         let spec = try XCTUnwrap(job["spec"] as? [String: Any])
         XCTAssertNotNil(spec["slotsPerWorker"] as? Int)
         XCTAssertEqual(spec["sshAuthMountPath"] as? String, "/root/.ssh")
+        XCTAssertEqual(spec["launcherCreationPolicy"] as? String, "WaitForWorkersReady")
+        XCTAssertNotNil((pvc["spec"] as? [String: Any])?["storageClassName"] as? String, "an RWX claim needs a storage class that provides it")
+        let readme = try Repo.text("cluster/README.md")
+        XCTAssertTrue(readme.contains("`backoffLimit` counts every launcher\nfailure, preemptions"), "cluster/README.md must say backoffLimit counts preemptions")
+        XCTAssertTrue(readme.contains("storageClassName"), "cluster/README.md must name the RWX storage class")
         let replicas = try XCTUnwrap(spec["mpiReplicaSpecs"] as? [String: Any])
         for role in ["Launcher", "Worker"] {
             let r = try XCTUnwrap(replicas[role] as? [String: Any], role)

@@ -89,6 +89,7 @@ final class SlurmRecipeTests: XCTestCase {
         XCTAssertTrue(fm.fileExists(atPath: out.appendingPathComponent("last.safetensors").path))
         let opts = try String(contentsOf: dir.appendingPathComponent("srun.opts"), encoding: .utf8)
         XCTAssertTrue(opts.contains("--mpi=pmix") && opts.contains("--cpu-bind=cores"), opts)
+        XCTAssertTrue(opts.split(separator: " ").contains("--cpus-per-task=3"), "srun must get the cores per rank explicitly: \(opts)")
         XCTAssertEqual(try String(contentsOf: dir.appendingPathComponent("openblas.0"), encoding: .utf8), "3\n")
         let first = try args(0)
         XCTAssertEqual(Array(first.prefix(3)), ["train", "--config", "configs/demo.yaml"])

@@ -172,15 +172,17 @@ final class LoaderCore: @unchecked Sendable {
         let slotFeatures = pool[0].featureFloatsPerSample
         do {
             guard let s = sampler else { throw MediaError(path, "sampler config is invalid") }
+            // Evaluation draws are keyed by the file, not its list position (SampleKey.swift).
+            let key = train ? entry : SampleKey.evaluation(path: path)
             let reader = try open(path)
             // The same rule as check-dataset (VideoDecoder+Check.swift) for a stream shorter than its header.
             try withFrameCountCorrection(reader) {
-                try s.sample(reader: reader, sampleIndex: entry, epoch: epoch, seed: seed, train: train, into: dst)
+                try s.sample(reader: reader, sampleIndex: key, epoch: epoch, seed: seed, train: train, into: dst)
             }
             if let f = features, let out = featureDst {
                 // The same deterministic draw the sampler just made: features follow the sampled frames.
                 let n = reader.info.frameCount
-                let indices = s.frameIndices(frameCount: n, sampleIndex: entry, epoch: epoch, seed: seed, train: train)
+                let indices = s.frameIndices(frameCount: n, sampleIndex: key, epoch: epoch, seed: seed, train: train)
                 try f.write(path: path, positions: FragmentSampler.framePositions(indices, frameCount: n), into: out)
             }
             return true
