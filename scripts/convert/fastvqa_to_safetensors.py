@@ -10,16 +10,24 @@ Kinetics-400 Swin-T), "model", or the state_dict itself. Name mapping:
 With --init-fragment-tables, a checkpoint without fragment_position_bias_table (Kinetics Swin-T)
 gets one copied from the relative table of the same block in stages listed by --fragment-stages,
 as FAST-VQA does when it starts from Kinetics weights.
-Every kept tensor is written as float32. Usage:
+Every kept tensor is written as float32. Without PyTorch installed, zip-format .pth files of
+float32 tensors (the official releases, and safetensors_to_fastvqa.py's output) are read with
+scripts/convert/tensor_files.py instead, bytes unchanged. Usage:
   fastvqa_to_safetensors.py IN.pth OUT.safetensors [--init-fragment-tables] [--fragment-stages 0,1,2]
 """
 import argparse
 import json
+import os
 import re
 import sys
 
-import torch
-from safetensors.torch import save_file
+try:
+    import torch
+    from safetensors.torch import save_file
+except ImportError:  # the plain path below needs neither
+    torch = None
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import tensor_files as tf  # noqa: E402
 
 DROP = re.compile(r"(relative_position_index|attn_mask)$")
 
@@ -73,6 +81,37 @@ def convert(sd, init_fragment_tables=False, fragment_stages=(0, 1, 2)):
     return out, dropped
 
 
+def convert_plain(obj, init_fragment_tables=False, fragment_stages=(0, 1, 2)):
+    """convert() for tensor_files.read_pth's (dtype, shape, bytes) tensors (no PyTorch)."""
+    sd = None
+    if isinstance(obj, dict):
+        for key in ("state_dict", "model"):
+            if isinstance(obj.get(key), dict):
+                sd = obj[key]
+                break
+        if sd is None and all(isinstance(v, tuple) for v in obj.values()):
+            sd = obj
+    if sd is None:
+        raise SystemExit("no state_dict found: expected a dict with 'state_dict' or 'model', or a tensor dict")
+    out, dropped = {}, []
+    for k, v in sd.items():
+        nk = rename(k)
+        if nk is None:
+            dropped.append(k)
+            continue
+        if nk in out:
+            raise SystemExit(f"two checkpoint keys map to {nk}; pass a single-branch checkpoint")
+        if v[0] != "F32":
+            raise SystemExit(f"{k} is {v[0]}, not float32: install PyTorch to convert it (torch casts it)")
+        out[nk] = v
+    if init_fragment_tables:
+        for k in list(out):
+            m = re.match(r"backbone\.layers\.(\d+)\.blocks\.\d+\.attn\.relative_position_bias_table$", k)
+            if m and int(m.group(1)) in fragment_stages:
+                out.setdefault(k.replace("relative_position_bias_table", "fragment_position_bias_table"), out[k])
+    return out, dropped
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("input")
@@ -80,14 +119,25 @@ def main():
     ap.add_argument("--init-fragment-tables", action="store_true")
     ap.add_argument("--fragment-stages", default="0,1,2")
     args = ap.parse_args()
-    sd = state_dict_of(torch.load(args.input, map_location="cpu", weights_only=False))
     stages = tuple(int(s) for s in args.fragment_stages.split(",") if s)
-    out, dropped = convert(sd, args.init_fragment_tables, stages)
-    if not out:
-        raise SystemExit(f"{args.input}: no backbone./fragments_backbone./vqa_head. tensors found")
-    save_file(out, args.output, metadata={"source": args.input, "converter": "scripts/convert/fastvqa_to_safetensors.py",
-                                          "dropped": json.dumps(dropped)})
-    n = sum(v.numel() for v in out.values())
+    meta = {"source": args.input, "converter": "scripts/convert/fastvqa_to_safetensors.py"}
+    if torch is not None:
+        sd = state_dict_of(torch.load(args.input, map_location="cpu", weights_only=False))
+        out, dropped = convert(sd, args.init_fragment_tables, stages)
+        if not out:
+            raise SystemExit(f"{args.input}: no backbone./fragments_backbone./vqa_head. tensors found")
+        save_file(out, args.output, metadata={**meta, "dropped": json.dumps(dropped)})
+        n = sum(v.numel() for v in out.values())
+    else:
+        try:
+            obj = tf.read_pth(args.input)
+        except Exception as e:  # noqa: BLE001 - any unreadable file gets the same advice
+            raise SystemExit(f"{args.input}: cannot read without PyTorch ({e}); install torch")
+        out, dropped = convert_plain(obj, args.init_fragment_tables, stages)
+        if not out:
+            raise SystemExit(f"{args.input}: no backbone./fragments_backbone./vqa_head. tensors found")
+        tf.write_safetensors(args.output, out, metadata={**meta, "dropped": json.dumps(dropped)})
+        n = sum(tf.numel(v[1]) for v in out.values())
     print(f"wrote {args.output}: {len(out)} tensors, {n} parameters; dropped {len(dropped)} keys")
     return 0
 

@@ -33,7 +33,7 @@ def main():
         entries.append((vid, pc.number(r[mos], "MOS", f"{args.metadata}: line {i}"), candidates, vid))
     found, missing = pc.resolve(entries, pc.FileIndex(args.videos), args)
     train, test = pc.random_split(found, args.seed, args.test_fraction)
-    pc.summarise("KoNViD-1k", args, {"labels_train.txt": train, "labels_test.txt": test}, missing,
+    pc.summarise("KoNViD-1k", args, {"labels.txt": found, "labels_train.txt": train, "labels_test.txt": test}, missing,
                  f"; random split, seed {args.seed}, test fraction {args.test_fraction}")
 
 

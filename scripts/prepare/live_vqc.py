@@ -56,7 +56,7 @@ def main():
                         os.path.splitext(n)[0]))
     found, missing = pc.resolve(entries, pc.FileIndex(args.videos), args)
     train, test = pc.random_split(found, args.seed, args.test_fraction)
-    pc.summarise("LIVE-VQC", args, {"labels_train.txt": train, "labels_test.txt": test}, missing,
+    pc.summarise("LIVE-VQC", args, {"labels.txt": found, "labels_train.txt": train, "labels_test.txt": test}, missing,
                  f"; random split, seed {args.seed}, test fraction {args.test_fraction}")
 
 

@@ -272,3 +272,6 @@ def summarise(dataset, args, splits, missing, note=""):
     for name in splits:
         print(f"  vqa-mpi check-dataset --labels {os.path.join(args.out, name)} --data-root {args.data_root}")
     print(f"  (train/val paths are relative to --data-root {args.data_root})")
+    if "labels.txt" in splits:
+        print(f"  repeated random splits of the whole set: vqa-mpi split --labels {os.path.join(args.out, 'labels.txt')} "
+              f"--out {os.path.join(args.out, 'splits')} --ratio 0.8 --seed 0 --repeats 10")

@@ -56,7 +56,7 @@ def main():
         pc.fail(f"{where}: no row has a MOS full value")
     found, missing = pc.resolve(entries, index, args)
     train, test = pc.random_split(found, args.seed, args.test_fraction)
-    pc.summarise("YouTube-UGC", args, {"labels_train.txt": train, "labels_test.txt": test}, missing,
+    pc.summarise("YouTube-UGC", args, {"labels.txt": found, "labels_train.txt": train, "labels_test.txt": test}, missing,
                  f"; {len(unrated)} without MOS full skipped; random split, seed {args.seed}, test fraction {args.test_fraction}")
 
 

@@ -1,11 +1,9 @@
 // What OpenBLAS library this process linked: its build configuration and the core kernel set it
-// picked for this CPU (for `vqa-mpi --version` and bug reports).
+// (for `vqa-mpi --version`; BLAS.coreName is the kernel set it picked for this CPU).
 
 import COpenBLAS
 
 extension BLAS {
     /// OpenBLAS's build configuration string, e.g. "OpenBLAS 0.3.26 DYNAMIC_ARCH NO_AFFINITY Haswell MAX_THREADS=64".
     public static var configuration: String { openblas_get_config().map { String(cString: $0) } ?? "unknown" }
-    /// The core kernel set OpenBLAS selected at run time, e.g. "Haswell".
-    public static var coreName: String { openblas_get_corename().map { String(cString: $0) } ?? "unknown" }
 }
