@@ -45,6 +45,8 @@ public struct TrainConfig: Codable, Equatable, Sendable {
     public struct DataSection: Codable, Equatable, Sendable {
         public var train = TrainData()
         public var val: [ValSet] = []
+        /// A seeded random split of `train.labels` (TrainConfig+Split.swift).
+        public var split = SplitSection()
     }
     /// Optimizer settings (head LR; the backbone gets lr × backbone_lr_mult).
     public struct OptimizerSection: Codable, Equatable, Sendable {
@@ -188,6 +190,7 @@ public struct TrainConfig: Codable, Equatable, Sendable {
             try fail("data.train.max_failure_fraction must be in [0, 1] (the share of a rank's samples per epoch allowed to be unreadable), got \(data.train.maxFailureFraction)")
         }
         try data.train.sampler.validate()
+        try data.split.validate()
         // The model's options, checked as building the model checks them (dry-run rejects what training would).
         try ModelKind.parse(model.name).validate(options: model.options)
         if model.name == ModelKind.fragnet.rawValue {

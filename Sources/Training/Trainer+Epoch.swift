@@ -129,7 +129,10 @@ extension Trainer {
     /// checkpoint (last.safetensors), naming the set, instead of finishing without a best file.
     func stopOnUnreadableValidation(_ val: [String: [String: MetricRecord]], epoch: Int) throws {
         guard let i = valSets.firstIndex(where: { v in val[v.name].map { $0["raw"] == nil } ?? false }) else { return }
-        let v = valSets[i], labels = config.data.val[i].labels, root = config.data.val[i].dataRoot
+        // With data.split on, valSets[0] is the split's test side (of data.train.labels).
+        let j = i - (config.data.split.enabled ? 1 : 0)
+        let v = valSets[i], labels = j < 0 ? config.data.train.labels : config.data.val[j].labels
+        let root = j < 0 ? config.data.train.dataRoot : config.data.val[j].dataRoot
         throw TrainingStopped(exitCode: 1, message: "validation set '\(v.name)' (\(labels)): fewer than 2 of its \(v.entries.count) samples could be read (see the warnings above), so it has no SRCC/PLCC and best.safetensors was not written; "
             + "\(lastSavedDescription). Check the files with vqa-mpi check-dataset --labels \(labels)\(root.isEmpty ? "" : " --data-root \(root)"), fix or drop them, then continue with --resume")
     }

@@ -94,6 +94,8 @@ public final class Trainer {
                                     config: try c.stepConfig(), compute: compute)
         step.stopSignal = options.stopSignal
         trainEntries = try Labels.load(path: c.data.train.labels, dataRoot: c.data.train.dataRoot.isEmpty ? nil : c.data.train.dataRoot)
+        var splitTest: [LabelEntry]? = nil
+        if c.data.split.enabled { (trainEntries, splitTest) = try c.data.split.apply(trainEntries).pair }
         try Labels.requireVariance(trainEntries, source: c.data.train.labels)
         let sampler = try c.trainSampler()
         trainMotion = try MotionFeatureSource.make(path: c.data.train.motionFeatures, model: model, roots: [c.data.train.dataRoot],
@@ -103,6 +105,12 @@ public final class Trainer {
                                  decodeThreads: c.train.decodeThreads, maxFailureFraction: c.data.train.maxFailureFraction, features: trainMotion,
                                  open: { try VideoDecoder(path: $0, threads: 1) })
         trainLoader.shuffleBlock = c.train.shuffleBlock
+        if let entries = splitTest {
+            let motion = try MotionFeatureSource.make(path: c.data.train.motionFeatures, model: model, roots: [c.data.train.dataRoot],
+                                                      entries: entries, what: "data.train.motion_features")
+            valSets.append((TrainConfig.splitTestName, entries, try DistributedEval.loader(entries: entries, sampler: c.data.train.sampler, comm: comm,
+                            batchPerRank: batchPerRank, decodeThreads: c.train.decodeThreads, features: motion)))
+        }
         for (i, v) in c.data.val.enumerated() {
             let entries = try Labels.load(path: v.labels, dataRoot: v.dataRoot.isEmpty ? nil : v.dataRoot)
             let motion = try MotionFeatureSource.make(path: c.valMotionFeatures(i), model: model, roots: [v.dataRoot], entries: entries,

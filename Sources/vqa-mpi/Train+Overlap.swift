@@ -10,7 +10,9 @@ enum TrainValOverlap {
     /// training labels; paths compared after resolving data_root, `.`/`..` and the working directory.
     static func find(_ c: TrainConfig) throws -> [(name: String, count: Int, first: String)] {
         func key(_ p: String) -> String { URL(fileURLWithPath: p).standardizedFileURL.path }
-        let train = Set(try Labels.load(path: c.data.train.labels, dataRoot: c.data.train.dataRoot.isEmpty ? nil : c.data.train.dataRoot).map { key($0.path) })
+        var entries = try Labels.load(path: c.data.train.labels, dataRoot: c.data.train.dataRoot.isEmpty ? nil : c.data.train.dataRoot)
+        if c.data.split.enabled { entries = try c.data.split.apply(entries).train }  // the split's own test side is disjoint
+        let train = Set(entries.map { key($0.path) })
         var out: [(String, Int, String)] = []
         for v in c.data.val {
             let shared = try Labels.load(path: v.labels, dataRoot: v.dataRoot.isEmpty ? nil : v.dataRoot).map(\.path).filter { train.contains(key($0)) }

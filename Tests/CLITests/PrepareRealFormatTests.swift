@@ -126,6 +126,7 @@ final class PrepareRealFormatTests: XCTestCase {
             let all = try labels(o.appendingPathComponent("labels_train.txt")).merging(try labels(o.appendingPathComponent("labels_test.txt"))) { a, _ in a }
             XCTAssertEqual(all, expected, meta)
             XCTAssertEqual(try labels(o.appendingPathComponent("labels_test.txt")).count, 2)
+            XCTAssertEqual(try labels(o.appendingPathComponent("labels.txt")), expected, "the whole set, for vqa-mpi split")
         }
         // diff2 is another table: reading it by name gives its own scores, proving the sheet is chosen by name.
         let d = try prepare("youtube_ugc.py", ["--metadata", xlsx.path, "--sheet", "diff2", "--videos", root.appendingPathComponent("original_videos").path,

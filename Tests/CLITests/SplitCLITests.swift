@@ -105,6 +105,31 @@ final class SplitCLITests: XCTestCase {
         XCTAssertTrue(missing.stderr.contains("no column 'shot'") && missing.stderr.contains("scene"), missing.stderr)
     }
 
+    func testConfigSplitTrainsOnTheSameSideAsTheSplitCommand() throws {
+        let k = try split("cfg", ["--ratio", "0.75", "--seed", "3", "--repeats", "2"])
+        XCTAssertEqual(k.status, 0, k.stderr)
+        func train(_ index: Int, val: String, _ extra: [String] = []) throws -> CLI.Result {
+            try CLI.vqa(["train", "--train-labels", syn + "/labels.txt", "--data-root", syn, "--val-labels", Self.data + "/cfg/split-02/" + val,
+                         "--set", "data.split.ratio=0.75", "--set", "data.split.seed=3", "--set", "data.split.index=\(index)",
+                         "--epochs", "1", "--max-steps", "1", "--batch-size", "2", "--set", "model.options.widths=4,8,8,8",
+                         "--set", "data.train.sampler.clip_len=4", "--set", "data.train.sampler.fragments_h=2", "--set", "data.train.sampler.fragments_w=2",
+                         "--set", "data.train.sampler.test_clips=1", "--out", Self.data + "/cfg-run-\(index)-\(val)"] + extra)
+        }
+        // data.split index 2 trains on split-02's training side: all 9 of its files, none of its test files.
+        let same = try train(2, val: "labels_train.txt")
+        XCTAssertEqual(same.status, 1)
+        XCTAssertTrue(same.stderr.contains("shares 9 file(s)"), same.stderr)
+        let disjoint = try train(2, val: "labels_test.txt")
+        XCTAssertEqual(disjoint.status, 0, disjoint.stderr)
+        let record = try XCTUnwrap(try String(contentsOfFile: Self.data + "/cfg-run-2-labels_test.txt/metrics.jsonl", encoding: .utf8)
+            .split(separator: "\n").last.flatMap { try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] })
+        let val = try XCTUnwrap(record["val"] as? [String: Any])
+        XCTAssertEqual(((val["split-test"] as? [String: Any])?["raw"] as? [String: Any])?["n"] as? Int, 3, "\(val)")
+        let bad = try CLI.vqa(["train", "--set", "data.split.ratio=2", "--dry-run"])
+        XCTAssertNotEqual(bad.status, 0)
+        XCTAssertTrue(bad.stderr.contains("data.split.ratio must be in (0, 1)"), bad.stderr)
+    }
+
     func testCheckDatasetWarnsWhenLabelsDisagreeWithTheFiles() throws {
         // synth's labels say 1 s at 8 fps, which is what the files hold: no warning.
         let good = try CLI.vqa(["check-dataset", "--labels", syn + "/labels.txt", "--data-root", syn, "--json"])
