@@ -34,8 +34,3 @@ extension TrainConfig {
     /// The name of the validation set the split's test side becomes.
     public static let splitTestName = "split-test"
 }
-
-extension Split {
-    /// (train, test).
-    var pair: ([LabelEntry], [LabelEntry]) { (train, test) }
-}

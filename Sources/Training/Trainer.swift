@@ -93,9 +93,10 @@ public final class Trainer {
         step = try DataParallelStep(model: model, comm: comm, optimizer: try c.optimizerConfig(backboneMultiplier: probing ? 0 : nil),
                                     config: try c.stepConfig(), compute: compute)
         step.stopSignal = options.stopSignal
-        trainEntries = try Labels.load(path: c.data.train.labels, dataRoot: c.data.train.dataRoot.isEmpty ? nil : c.data.train.dataRoot)
-        var splitTest: [LabelEntry]? = nil
-        if c.data.split.enabled { (trainEntries, splitTest) = try c.data.split.apply(trainEntries).pair }
+        let listed = try Labels.load(path: c.data.train.labels, dataRoot: c.data.train.dataRoot.isEmpty ? nil : c.data.train.dataRoot)
+        let split = c.data.split.enabled ? try c.data.split.apply(listed) : nil
+        trainEntries = split?.train ?? listed
+        let splitTest = split?.test
         try Labels.requireVariance(trainEntries, source: c.data.train.labels)
         let sampler = try c.trainSampler()
         trainMotion = try MotionFeatureSource.make(path: c.data.train.motionFeatures, model: model, roots: [c.data.train.dataRoot],

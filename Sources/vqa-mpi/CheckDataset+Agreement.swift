@@ -12,7 +12,7 @@ struct LabelDisagreement: Equatable {
     var label: Double
     var file: Double
 
-    var text: String { String(format: "%@: label %@ %.3f, file %.3f", path, field, label, file) }
+    var text: String { "\(path): label \(field) \(String(format: "%.3f", label)), file \(String(format: "%.3f", file))" }
 }
 
 enum LabelAgreement {

@@ -19,7 +19,7 @@ enum LabelSplitter {
         return try Splits.repeated(units, count: repeats, trainFraction: ratio, seed: seed).map { s in
             let train = Set(s.train.map(\.path))
             let pairs = zip(entries, groups)
-            return Split(train: pairs.filter { train.contains($0.1) }.map(\.0), test: pairs.filter { !train.contains($0.1) }.map(\.0))
+            return Split(train: pairs.filter { train.contains($0.1) }.map { $0.0 }, test: pairs.filter { !train.contains($0.1) }.map { $0.0 })
         }
     }
 

@@ -13,10 +13,10 @@ enum TrainValOverlap {
         var entries = try Labels.load(path: c.data.train.labels, dataRoot: c.data.train.dataRoot.isEmpty ? nil : c.data.train.dataRoot)
         if c.data.split.enabled { entries = try c.data.split.apply(entries).train }  // the split's own test side is disjoint
         let train = Set(entries.map { key($0.path) })
-        var out: [(String, Int, String)] = []
+        var out: [(name: String, count: Int, first: String)] = []
         for v in c.data.val {
             let shared = try Labels.load(path: v.labels, dataRoot: v.dataRoot.isEmpty ? nil : v.dataRoot).map(\.path).filter { train.contains(key($0)) }
-            if let first = shared.first { out.append((v.name, Set(shared.map(key)).count, first)) }
+            if let first = shared.first { out.append((name: v.name, count: Set(shared.map(key)).count, first: first)) }
         }
         return out
     }

@@ -18,7 +18,7 @@ struct VQAMPI: ParsableCommand {
     static func main() {
         if CommandLine.arguments.dropFirst().elementsEqual(["--version"]) {
             print(VersionInfo.text())
-            exit(0)
+            Self.exit(withError: nil)
         }
         main(nil)
     }

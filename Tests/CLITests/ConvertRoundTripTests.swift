@@ -57,7 +57,6 @@ final class ConvertRoundTripTests: XCTestCase {
             XCTAssertEqual(got.count, want.count)
             for (k, v) in want { XCTAssertEqual(got[String(k.dropFirst(prefix.count))], v, "\(flag): \(k) changed in the round trip") }
         }
-        XCTAssertNotEqual(try tensors("\(dir)/ema.safetensors"), try tensors("\(dir)/raw.safetensors"), "EMA and raw weights differ after a step")
         let wrong = try script("safetensors_to_fastvqa.py", [UserFacingCLITests.trained.dir + "/last.safetensors", "\(dir)/x.pth"])
         XCTAssertEqual(wrong.status, 2)
         XCTAssertTrue(wrong.stderr.contains("model is 'fragnet'") && wrong.stderr.contains("fast-vqa-b and fast-vqa-m"), wrong.stderr)

@@ -189,6 +189,6 @@ final class PrepareDatasetTests: XCTestCase {
         XCTAssertTrue(r.stderr.contains("none of the 6 listed files") && r.stderr.contains("--videos"), r.stderr)
         let cols = try prepare("konvid1k.py", ["--metadata", fixture("youtube_ugc_mos.csv"), "--videos", empty.path, "--out", dir.path])
         XCTAssertEqual(cols.status, 2)
-        XCTAssertTrue(cols.stderr.contains("flickr_id") && cols.stderr.contains("columns: vid"), cols.stderr)
+        XCTAssertTrue(cols.stderr.contains("flickr_id") && cols.stderr.contains("columns: category, resolution, vid"), cols.stderr)
     }
 }

@@ -7,11 +7,11 @@ import Foundation
 import XCTest
 
 final class UserFacingCLITests: XCTestCase {
-    /// 4 videos of 128×96, 24 frames: room for random fragment offsets and clip starts, so a
+    /// 10 videos of 128×96, 24 frames (2 held out): room for random fragment offsets and clip starts, so a
     /// position-keyed sampler would give a video another sample in another list position.
     static let data: String = {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("user-cli-\(getpid())").path
-        _ = try? CLI.vqa(["synth", "--out", dir + "/syn", "--videos", "6", "--width", "128", "--height", "96",
+        _ = try? CLI.vqa(["synth", "--out", dir + "/syn", "--videos", "10", "--width", "128", "--height", "96",
                           "--frames", "24", "--fps", "8", "--threads", "2"])
         return dir
     }()
@@ -51,7 +51,7 @@ final class UserFacingCLITests: XCTestCase {
     func testAVideosScoreDoesNotDependOnItsPositionOrNeighbours() throws {
         let v = try FileManager.default.contentsOfDirectory(atPath: Self.data + "/syn/videos").sorted().map { Self.data + "/syn/videos/" + $0 }
         let forward = try scores(v), backward = try scores(Array(v.reversed()))
-        XCTAssertEqual(forward.count, 6)
+        XCTAssertEqual(forward.count, 10)
         for p in v { XCTAssertEqual(forward[p], backward[p], "\(p): first vs last in the list") }
         let alone = try scores([v[3]]), pair = try scores([v[0], v[3]])
         XCTAssertEqual(alone[v[3]], forward[v[3]]); XCTAssertEqual(pair[v[3]], forward[v[3]])
@@ -75,7 +75,7 @@ final class UserFacingCLITests: XCTestCase {
             return out
         }
         let one = try predictions(1), two = try predictions(2)
-        XCTAssertEqual(one.count, 6)
+        XCTAssertEqual(one.count, 10)
         XCTAssertEqual(one, two, "per-video predictions, -np 1 vs -np 2")
         // eval and score sample a file alike: the same raw score.
         let file = try XCTUnwrap(one.keys.sorted().first)
@@ -157,9 +157,9 @@ final class UserFacingCLITests: XCTestCase {
                      "aug:", "rwp:", "awp:", "--model-option", "--allow-overlap"] {
             XCTAssertTrue(text.contains(name), "train --help lacks '\(name)'")
         }
-        let dry = try CLI.vqa(["train", "--model", "fast-vqa-m", "--model-option", "embed_dim=16", "--model-option", "window=2,2,2", "--dry-run"])
+        let dry = try CLI.vqa(["train", "--model", "fast-vqa-m", "--model-option", "embed_dim=24", "--model-option", "window=2,2,2", "--dry-run"])
         XCTAssertEqual(dry.status, 0, dry.stderr)
-        XCTAssertTrue(dry.stdout.contains("embed_dim: '16'") || dry.stdout.contains("embed_dim: \"16\"") || dry.stdout.contains("embed_dim: 16"), dry.stdout)
+        XCTAssertTrue(dry.stdout.contains("embed_dim: '24'") || dry.stdout.contains("embed_dim: \"24\"") || dry.stdout.contains("embed_dim: 24"), dry.stdout)
         let bad = try CLI.vqa(["train", "--model-option", "widths", "--dry-run"])
         XCTAssertEqual(bad.status, 64)
         XCTAssertTrue(bad.stderr.contains("--model-option takes key=value"), bad.stderr)
