@@ -14,7 +14,7 @@ backbone_preserve_keys="fragments", divide_head=False). Tensors keep their bytes
 No PyTorch is needed for the .pth (scripts/convert/tensor_files.py writes the zip format).
 
 --onnx OUT.onnx additionally exports the official model with these weights to ONNX; it needs
-PyTorch, the onnx package and a checkout of the official repository (--fastvqa-repo DIR, github.com/VQAssessment/
+PyTorch, the onnx and onnxscript packages and a checkout of the official repository (--fastvqa-repo DIR, github.com/VQAssessment/
 FAST-VQA-and-FasterVQA), builds its DiViDeAddEvaluator, loads the .pth with strict=True and
 traces a [1, 3, T, H, W] fragment input (T x H x W from --onnx-input, default 32x224x224).
 
@@ -103,8 +103,9 @@ def export_onnx(pth, model, repo, onnx_path, shape):
     try:
         import torch
         import onnx  # noqa: F401 - the exporter writes through it
+        import onnxscript  # noqa: F401 - torch.export-based exporter
     except ImportError as e:
-        fail(f"--onnx needs PyTorch and onnx (pip install torch onnx): {e}; the .pth was written without them")
+        fail(f"--onnx needs PyTorch, onnx and onnxscript (pip install torch onnx onnxscript): {e}; the .pth was written without them")
     if not repo or not os.path.isdir(os.path.join(repo, "fastvqa")):
         fail("--onnx needs --fastvqa-repo DIR, a checkout of github.com/VQAssessment/FAST-VQA-and-FasterVQA (holding fastvqa/)")
     sys.path.insert(0, os.path.abspath(repo))
@@ -129,9 +130,10 @@ def export_onnx(pth, model, repo, onnx_path, shape):
             return self.m({"fragments": x}, inference=True).mean((1, 2, 3, 4))
 
     t, h, w = shape
-    # The TorchScript-based exporter (dynamo=False) needs only the onnx package, not onnxscript.
-    torch.onnx.export(Scorer(net), torch.zeros(1, 3, t, h, w), onnx_path, input_names=["fragments"], output_names=["score"],
-                      opset_version=17, dynamo=False)
+    # The torch.export-based exporter: the TorchScript one (dynamo=False) fails on the official
+    # Swin's window masks (an internal shape-inference assert in torch 2.13).
+    torch.onnx.export(Scorer(net), (torch.zeros(1, 3, t, h, w),), onnx_path, input_names=["fragments"], output_names=["score"],
+                      opset_version=18, dynamo=True)
     print(f"wrote {onnx_path}: the official {model} with these weights, input [1, 3, {t}, {h}, {w}]")
 
 
