@@ -57,7 +57,9 @@ extension Trainer {
             let t0 = Clock.now()
             guard let b = try trainLoader.next() else { break }
             time.decodeWait += Clock.now() - t0
-            let keep = (0..<b.capacity).filter { b.valid[$0] }
+            // Slots that only repeat an entry to fill the last global batch are dropped, as a
+            // single process with a smaller last batch (PyTorch's DataLoader) would train.
+            let keep = (0..<b.capacity).filter { b.valid[$0] && !b.padding[$0] }
             var ptr = UnsafePointer(b.data)
             var motion = b.features.map { UnsafePointer($0) }
             let poison = hooks.nanSteps.contains(info.step) && comm.rank == comm.size - 1 && !keep.isEmpty
