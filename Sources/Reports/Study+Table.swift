@@ -94,7 +94,7 @@ public enum StudyTable {
     /// Final-epoch table: mean ± std over seeds per setting.
     public static func finalTable(_ groups: [StudyGroup]) -> String {
         var s = row(["regularizer", "seeds", "in-domain SRCC", "in-domain PLCC", "shifted SRCC", "shifted PLCC",
-                     "gap (train − test SRCC)", "sharpness (mean rise)", "Hessian λ_max", "Hessian λ_|max|"])
+                     "gap (train − test SRCC)", "sharpness (mean rise)", "Hessian λ_max", "Hessian λ of largest magnitude"])
         s += rule(10)
         for g in groups {
             let gapMark = g.runs.allSatisfy(\.gapFromEval) ? "" : "*"
@@ -153,7 +153,7 @@ public enum StudyTable {
     /// Every run's own values.
     public static func runTable(_ groups: [StudyGroup]) -> String {
         var s = row(["run", "regularizer", "seed", "epochs", "in-domain SRCC / PLCC", "shifted SRCC / PLCC", "best epoch",
-                     "gap", "sharpness mean / max", "Hessian λ_max", "Hessian λ_|max|"])
+                     "gap", "sharpness mean / max", "Hessian λ_max", "Hessian λ of largest magnitude"])
         s += rule(11)
         for g in groups {
             for r in g.runs {
@@ -184,7 +184,7 @@ public enum StudyTable {
             (`vqa-mpi eval`) minus in-domain test SRCC\(runs.allSatisfy(\.gapFromEval) ? "" : "; * marks the trainer's running train SRCC of the last epoch instead"). \
             Sharpness: mean relative loss rise (L(w+ρd)−L(w))/L(w) over filter-normalised random directions (same \
             direction seed for every run); λ_max: the Hessian's top (largest algebraic) eigenvalue, the sharpest \
-            upward curvature; λ_|max|: its eigenvalue of largest magnitude, signed (plain power iteration; negative \
+            upward curvature; λ of largest magnitude: its eigenvalue of largest absolute value, signed (plain power iteration; negative \
             when the loss curves down more steeply than it curves up). A std of – means one seed; \
             "(k of n NaN)" means k runs had no finite value and the mean is over the others (see the run table).
 

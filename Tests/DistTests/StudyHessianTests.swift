@@ -24,7 +24,7 @@ final class StudyHessianTests: XCTestCase {
         XCTAssertEqual(r.hessianTop, 2.5)
         XCTAssertEqual(r.hessianLargestMagnitude, -40)
         let table = StudyTable.runTable(StudyTable.groups([r]))
-        XCTAssertTrue(table.contains("Hessian λ_max") && table.contains("Hessian λ_|max|"), table)
+        XCTAssertTrue(table.contains("Hessian λ_max") && table.contains("Hessian λ of largest magnitude"), table)
         XCTAssertTrue(table.contains("| 2.5 | -40 |"), table)
     }
 

@@ -1,6 +1,6 @@
 // `vqa-mpi train` itself (loader, trainer, step) on 1, 2 and 3 ranks with every regularizer must
-// train what one process trains: SGD within 1e-5 relative per tensor, AdamW within the bound
-// documented in docs/distributed.md. EVERY rank's final weights are compared (each rank writes
+// train what one process trains: SGD within 1e-5 relative per tensor, AdamW within 2e-5 except two
+// tensors whose true gradient is 0 (docs/distributed.md). EVERY rank's final weights are compared (each rank writes
 // them into its --dump-batches file as `end.*`), with equal, non-empty key sets.
 // The training set has 10 videos and the global batch is 6: the last step of each epoch holds the
 // 4 remaining samples, with no repeated ones (rank 2 of 3 has none), as a one-process run.
@@ -106,10 +106,14 @@ final class TrainEquivalenceTests: XCTestCase {
         }
     }
 
-    /// AdamW divides by √v, which turns rounding noise of a near-zero gradient into ±lr steps:
-    /// fragnet's `head.fc_last.bias` has a true gradient of 0 (both losses ignore a common shift of
-    /// the scores) and is left out; every other tensor must stay within the documented bound
-    /// (docs/distributed.md, "Equivalence across rank counts").
+    /// AdamW divides by √v, which turns rounding noise of a near-zero gradient into ±lr steps. Two
+    /// tensors of this fragnet have a true gradient of exactly 0 and only drift: `head.fc_last.bias`
+    /// (both losses ignore a common shift of the scores) and `stem.conv.bias` (4 channels in 4
+    /// GroupNorm groups: the norm subtracts each channel's mean, bias included). They move at most
+    /// lr × backbone multiplier per step on each side; every other tensor must stay within the
+    /// documented relative bound (docs/distributed.md, "What N ranks train").
+    static let zeroGradient: [String: Float] = ["head.fc_last.bias": 1e-3, "stem.conv.bias": 1e-4]
+
     func testAdamWStaysWithinTheDocumentedBound() throws {
         let adamw = ["--set", "optimizer.kind=adamw", "--set", "optimizer.lr=0.001"]
         var report: [String] = []
@@ -117,9 +121,13 @@ final class TrainEquivalenceTests: XCTestCase {
             let one = try train(1, adamw + ["--regularizer", reg], tag: "adamw-\(reg)").ranks[0]
             for np in [2, 3] {
                 for (rank, w) in try train(np, adamw + ["--regularizer", reg], tag: "adamw-\(reg)").ranks.enumerated() {
-                    let (d, tensor) = relativeDifference(one, w, except: ["head.fc_last.bias"])
+                    let (d, tensor) = relativeDifference(one, w, except: Set(Self.zeroGradient.keys))
                     report.append("\(reg) np\(np) r\(rank): \(d) \(tensor)")
-                    XCTAssertLessThanOrEqual(d, 1e-3, "AdamW \(reg): rank \(rank) of \(np) differs from one process in \(tensor)")
+                    XCTAssertLessThanOrEqual(d, 2e-5, "AdamW \(reg): rank \(rank) of \(np) differs from one process in \(tensor)")
+                    for (name, lr) in Self.zeroGradient {
+                        let drift = zip(one[name]!, w[name]!).map { abs($0 - $1) }.max()!
+                        XCTAssertLessThanOrEqual(drift, 2 * 4 * lr * 1.01, "\(name) drifts at most lr per step (4 steps) on each side")
+                    }
                 }
             }
         }
