@@ -62,7 +62,7 @@ case "$mode" in
     synth_shifted=(--videos 48 --frames 16)
     synth_target2=(--videos 64 --versions 1 --frames 16 --test-fraction 0.75)                      # shifted profile: 16 / 48
     lsamp=(--clip-len 2 --frame-interval 2 --fragments 4 --fsize 32 --clips 1)
-    epochs=160; batch=8; pt_batch=16; ft_epochs=40; lp_epochs=2; sampler=() ;;&
+    epochs=200; batch=8; pt_batch=16; ft_epochs=40; lp_epochs=2; sampler=() ;;&
   full)
     synth_pretrain=(--videos 1024 --versions 4 --frames 16 --test-fraction 0)                      # per profile
     pt_epochs=12
