@@ -11,9 +11,14 @@
 //      backward pass goes on): Σ_r ∂L/∂w through rank r's samples = ∂L/∂w of the global batch,
 //      so N ranks with global batch B give the same update as 1 rank with batch B.
 // AWP (sync global): steps 1–3 give the all-reduced g; every rank perturbs identically; steps 1–3
-// again at w′ give g′; restore w; optimizer step with g′. `sync: local` keeps the ascent gradient
-// per rank (m-sharpness style); the update gradient is always all-reduced. RWP needs no ascent
-// gradient, so its clean pass is skipped (the seed code computes and discards it).
+// again at w′ give g′; restore w; optimizer step with g′. `sync: local` is m-sharpness (Foret et
+// al. 2021): each rank's ascent gradient is that of the loss of ITS OWN shard, L(ŷ_r, y_r), not
+// all-reduced, so each rank perturbs towards its own worst case; the update gradient is always
+// the all-reduced gradient of the global-batch loss. RWP needs no ascent gradient: its clean pass
+// is a forward only (the seed code also runs its backward and discards it), which gives the step's
+// logged loss and predictions at the clean weights, as the seed code logs them.
+// Only tensors the optimizer trains are perturbed (a group with LR multiplier 0, e.g. a backbone
+// frozen for a linear probe, is not: the seed code skips parameters without requires_grad).
 
 import Engine
 
@@ -21,7 +26,7 @@ import Engine
 public enum PerturbationSync: String, CaseIterable, Sendable, Codable {
     /// All-reduced: every rank perturbs identically (n-SAM; the seed code's single-process semantics).
     case global
-    /// Per rank (m-sharpness style).
+    /// Per rank, from the loss of the rank's own shard (m-sharpness with m = the shard size).
     case local
 }
 
@@ -53,7 +58,7 @@ public struct StepConfig: Sendable {
 
 /// What one step did.
 public struct StepResult: Sendable {
-    /// Loss of the clean pass on the global batch (the perturbed pass for RWP).
+    /// Loss of the clean pass on the global batch (AWP and RWP alike).
     public var loss: Double
     /// Loss at the perturbed weights (AWP/RWP), else nil.
     public var perturbedLoss: Double?
@@ -80,7 +85,7 @@ public final class DataParallelStep {
     public let optimizer: Optimizer
     public let config: StepConfig
     public let ema: WeightEMA?
-    let perturbation: WeightPerturbation?
+    private(set) var perturbation: WeightPerturbation?
     let buckets: GradientBuckets?
     let store: ParameterStore
     var rankOffsets: [Int] = []
@@ -101,7 +106,6 @@ public final class DataParallelStep {
         tape = Tape(compute: compute)
         self.optimizer = Optimizer(config: optimizer, store: store, compute: compute)
         ema = config.emaDecay > 0 ? WeightEMA(store: store, decay: config.emaDecay, compute: compute) : nil
-        perturbation = config.perturbation.map { WeightPerturbation(config: $0, store: store, compute: compute) }
         if comm.size > 1 {
             buckets = try GradientBuckets(store: store, communicator: try comm.duplicate(), bucketMiB: config.bucketMiB,
                                           firstBucketMiB: config.firstBucketMiB, scale: 1,
@@ -109,6 +113,19 @@ public final class DataParallelStep {
         } else {
             buckets = nil
         }
+        perturbation = makePerturbation()
+    }
+
+    /// The perturbation of the tensors the optimizer currently trains (nil without AWP/RWP).
+    func makePerturbation() -> WeightPerturbation? {
+        config.perturbation.map { c in WeightPerturbation(config: c, store: store, compute: tape.compute, trains: { [optimizer] in optimizer.trains($0) }) }
+    }
+
+    /// Changes the optimizer's group rules in place (e.g. unfreezing the backbone after a linear
+    /// probe): every moment and step count is kept, and the perturbation follows what now trains.
+    public func setOptimizerGroups(_ groups: [String: GroupRule]) {
+        optimizer.setGroups(groups)
+        perturbation = makePerturbation()
     }
 
     /// Rank 0's weights (and EMA) on every rank: call once before training.
@@ -134,24 +151,22 @@ public final class DataParallelStep {
         let noiseOnly = perturb && perturbation!.config.kind == .rwp
         let passSeed = seed &+ UInt64(step) &* 0x9E37_79B9_7F4A_7C15
 
-        if !noiseOnly {
-            let clean = try pass(input, labels, &batch, sampleKeys, passSeed,
-                                 allReduce: !perturb || config.sync == .global, &result)
-            result.loss = clean.loss
-            result.predictions = clean.predictions
-        }
+        let local = perturb && !noiseOnly && config.sync == .local
+        let clean = try pass(input, labels, &batch, sampleKeys, passSeed, allReduce: !local, backward: !noiseOnly,
+                             shardLoss: local, &result)
+        result.loss = clean.loss
+        result.predictions = clean.predictions
         if perturb, let wp = perturbation {
             let t0 = Clock.now()
             if noiseOnly || (result.loss.isFinite && gradientsFinite()) {
                 wp.perturb(store: store, direction: noiseOnly ? nil : store.grads, seed: seed, step: UInt64(step))
             }
             result.perturbSeconds += Clock.now() - t0
-            let adv = try pass(input, labels, &batch, sampleKeys, passSeed, allReduce: true, &result)
+            let adv = try pass(input, labels, &batch, sampleKeys, passSeed, allReduce: true, backward: true, shardLoss: false, &result)
             let t1 = Clock.now()
             wp.restore(store: store)
             result.perturbSeconds += Clock.now() - t1
             result.perturbedLoss = adv.loss
-            if noiseOnly { result.loss = adv.loss; result.predictions = adv.predictions }
             if !adv.loss.isFinite { result.applied = false }
         }
         result.labels = batch?.labels ?? []
@@ -199,8 +214,10 @@ public final class DataParallelStep {
     }
 
     /// `batch` is nil in the step's first pass, whose all-gather also brings the labels and counts.
+    /// `backward: false` stops after the global loss (RWP's clean pass); `shardLoss` back-propagates
+    /// the loss of this rank's own samples instead of its share of the global loss (`sync: local`).
     func pass(_ input: PassInput, _ labels: [Float], _ batch: inout GlobalBatch?, _ sampleKeys: [UInt64], _ seed: UInt64,
-              allReduce: Bool, _ result: inout StepResult) throws -> (loss: Double, predictions: [Float]) {
+              allReduce: Bool, backward: Bool, shardLoss: Bool, _ result: inout StepResult) throws -> (loss: Double, predictions: [Float]) {
         let n = labels.count
         let t0 = Clock.now()
         tape.reset()
@@ -232,13 +249,15 @@ public final class DataParallelStep {
         let loss = config.loss.evaluate(predictions: preds, labels: batch!.labels)
         let t1 = Clock.now()
         result.forwardSeconds += t1 - t0
+        guard backward else { return (loss.loss, preds) }
         store.zeroGrad()
         let reduce = allReduce && buckets != nil
         if reduce { tape.onParameterGradReady = { [buckets] in buckets!.markReady($0) } } else { tape.onParameterGradReady = nil }
         let offset = counts[0..<comm.rank].reduce(0, +)
         if let y = out {
-            var seedGrad = Array(loss.gradient[offset..<offset + n])
-            if !loss.loss.isFinite { seedGrad = [Float](repeating: 0, count: n) }
+            let own = shardLoss ? config.loss.evaluate(predictions: local, labels: labels) : nil
+            var seedGrad = own?.gradient ?? Array(loss.gradient[offset..<offset + n])
+            if !(own?.loss ?? loss.loss).isFinite { seedGrad = [Float](repeating: 0, count: n) }
             seedGrad.withUnsafeBufferPointer { tape.backward(y, seed: $0.baseAddress!) }
         } else if reduce {
             for i in stride(from: store.infos.count - 1, through: 0, by: -1) { buckets!.markReady(i) }

@@ -94,13 +94,13 @@ public enum StudyTable {
     /// Final-epoch table: mean ± std over seeds per setting.
     public static func finalTable(_ groups: [StudyGroup]) -> String {
         var s = row(["regularizer", "seeds", "in-domain SRCC", "in-domain PLCC", "shifted SRCC", "shifted PLCC",
-                     "gap (train − test SRCC)", "sharpness (mean rise)", "Hessian λ_max"])
-        s += rule(9)
+                     "gap (train − test SRCC)", "sharpness (mean rise)", "Hessian λ_max", "Hessian λ of largest magnitude"])
+        s += rule(10)
         for g in groups {
             let gapMark = g.runs.allSatisfy(\.gapFromEval) ? "" : "*"
             s += row([g.label, "\(g.runs.count)", cell(g.stat(\.final.inDomainSRCC)), cell(g.stat(\.final.inDomainPLCC)),
                       cell(g.stat(\.final.shiftedSRCC)), cell(g.stat(\.final.shiftedPLCC)), cell(g.stat(\.gap)) + gapMark,
-                      cell(g.stat(\.sharpnessMean), digits: 4), sigCell(g.stat(\.hessianTop))])
+                      cell(g.stat(\.sharpnessMean), digits: 4), sigCell(g.stat(\.hessianTop)), sigCell(g.stat(\.hessianLargestMagnitude))])
         }
         return s
     }
@@ -153,15 +153,16 @@ public enum StudyTable {
     /// Every run's own values.
     public static func runTable(_ groups: [StudyGroup]) -> String {
         var s = row(["run", "regularizer", "seed", "epochs", "in-domain SRCC / PLCC", "shifted SRCC / PLCC", "best epoch",
-                     "gap", "sharpness mean / max", "Hessian λ_max"])
-        s += rule(10)
+                     "gap", "sharpness mean / max", "Hessian λ_max", "Hessian λ of largest magnitude"])
+        s += rule(11)
         for g in groups {
             for r in g.runs {
                 s += row(["`\(r.directory)`", g.label, "\(r.seed)", "\(r.epochs)",
                           format(r.final.inDomainSRCC, 3) + " / " + format(r.final.inDomainPLCC, 3),
                           format(r.final.shiftedSRCC, 3) + " / " + format(r.final.shiftedPLCC, 3), "\(r.bestEpoch)",
                           format(r.gap, 3) + (r.gapFromEval ? "" : "*"),
-                          format(r.sharpnessMean, 4) + " / " + format(r.sharpnessMax, 4), significant(r.hessianTop)])
+                          format(r.sharpnessMean, 4) + " / " + format(r.sharpnessMax, 4), significant(r.hessianTop),
+                          significant(r.hessianLargestMagnitude)])
             }
         }
         return s
@@ -182,7 +183,9 @@ public enum StudyTable {
             (cross-dataset). Scores use the EMA weights. Gap: SRCC of the final weights on the training set \
             (`vqa-mpi eval`) minus in-domain test SRCC\(runs.allSatisfy(\.gapFromEval) ? "" : "; * marks the trainer's running train SRCC of the last epoch instead"). \
             Sharpness: mean relative loss rise (L(w+ρd)−L(w))/L(w) over filter-normalised random directions (same \
-            direction seed for every run); λ_max: top Hessian eigenvalue (power iteration). A std of – means one seed; \
+            direction seed for every run); λ_max: the Hessian's top (largest algebraic) eigenvalue, the sharpest \
+            upward curvature; λ of largest magnitude: its eigenvalue of largest absolute value, signed (plain power iteration; negative \
+            when the loss curves down more steeply than it curves up). A std of – means one seed; \
             "(k of n NaN)" means k runs had no finite value and the mean is over the others (see the run table).
 
             """

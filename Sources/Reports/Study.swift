@@ -42,16 +42,18 @@ public struct StudyRun: Sendable, Equatable {
     /// True when the train side of `gap` is an evaluation of the final weights on the training set
     /// (eval-train.json); false when it is the trainer's running train SRCC of the last epoch.
     public var gapFromEval: Bool
-    /// Sharpness: mean and max relative loss rise at radius ρ, top Hessian eigenvalue (NaN when absent).
-    public var sharpnessMean: Double, sharpnessMax: Double, hessianTop: Double
+    /// Sharpness: mean and max relative loss rise at radius ρ, the Hessian's top (largest algebraic)
+    /// eigenvalue λ_max and its signed eigenvalue of largest magnitude (NaN when absent).
+    public var sharpnessMean: Double, sharpnessMax: Double, hessianTop: Double, hessianLargestMagnitude: Double
 
     /// Builds a run from its values (fabricated runs in tests, or a caller's own records).
     public init(directory: String, kind: String, setting: String, seed: Int, epochs: Int, final: StudyScores, best: StudyScores,
                 bestEpoch: Int, gap: Double, gapFromEval: Bool, sharpnessMean: Double = .nan, sharpnessMax: Double = .nan,
-                hessianTop: Double = .nan) {
+                hessianTop: Double = .nan, hessianLargestMagnitude: Double = .nan) {
         self.directory = directory; self.kind = kind; self.setting = setting; self.seed = seed; self.epochs = epochs
         self.final = final; self.best = best; self.bestEpoch = bestEpoch; self.gap = gap; self.gapFromEval = gapFromEval
         self.sharpnessMean = sharpnessMean; self.sharpnessMax = sharpnessMax; self.hessianTop = hessianTop
+        self.hessianLargestMagnitude = hessianLargestMagnitude
     }
 
     /// Reads a run directory; `inDomain` and `shifted` name the validation sets in metrics.jsonl.
@@ -84,7 +86,7 @@ public struct StudyRun: Sendable, Equatable {
             gap = srcc - (last.srcc[inDomain] ?? .nan)
             fromEval = true
         }
-        var sharp = (mean: Double.nan, max: Double.nan, hessian: Double.nan)
+        var sharp = (mean: Double.nan, max: Double.nan, hessian: Double.nan, magnitude: Double.nan)
         let sharpPath = dir.appendingPathComponent("sharpness/sharpness.json")
         if FileManager.default.fileExists(atPath: sharpPath) {
             let file = try StudyRun.object(at: sharpPath, hint: "rerun `vqa-mpi landscape --out DIR/sharpness`")
@@ -93,11 +95,21 @@ public struct StudyRun: Sendable, Equatable {
             }
             sharp.mean = StudyRun.number(first["meanRise"]) ?? .nan
             sharp.max = StudyRun.number(first["maxRise"]) ?? .nan
-            sharp.hessian = StudyRun.number((first["hessian"] as? [String: Any])?["eigenvalue"]) ?? .nan
+            let h = first["hessian"] as? [String: Any]
+            if let old = StudyRun.number(h?["eigenvalue"]), h?["top"] == nil {
+                // Written before λ_max was separated: plain power iteration (largest magnitude),
+                // which is the top eigenvalue only when positive.
+                sharp.magnitude = old
+                sharp.hessian = old > 0 ? old : .nan
+            } else {
+                sharp.hessian = StudyRun.number(h?["top"]) ?? .nan
+                sharp.magnitude = StudyRun.number(h?["largestMagnitude"]) ?? .nan
+            }
         }
         self.init(directory: directory, kind: kind, setting: manifest["setting"] as? String ?? "", seed: Int(seed),
                   epochs: last.epoch, final: scores(last), best: scores(epochs[bestIndex]), bestEpoch: epochs[bestIndex].epoch,
-                  gap: gap, gapFromEval: fromEval, sharpnessMean: sharp.mean, sharpnessMax: sharp.max, hessianTop: sharp.hessian)
+                  gap: gap, gapFromEval: fromEval, sharpnessMean: sharp.mean, sharpnessMax: sharp.max, hessianTop: sharp.hessian,
+                  hessianLargestMagnitude: sharp.magnitude)
     }
 }
 

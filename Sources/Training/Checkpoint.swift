@@ -96,6 +96,9 @@ public enum Checkpoint {
             m["model_options"] = String(decoding: d, as: UTF8.self)
         }
         if let c = info.calibration, let d = try? JSONEncoder().encode(c) { m["calibration"] = String(decoding: d, as: UTF8.self) }
+        if let o = optimizer, let d = try? JSONSerialization.data(withJSONObject: o.groupSteps, options: [.sortedKeys]) {
+            m["optimizer_group_steps"] = String(decoding: d, as: UTF8.self)
+        }
         return sealed(SafetensorsFile(tensors: tensors, metadata: m))
     }
 
@@ -153,6 +156,16 @@ public enum Checkpoint {
                 try t.copyFloats(into: buf.buffer)
             }
             o.stepCount = optimizerSteps
+            // Per-group bias-correction steps; a checkpoint from before they were recorded counted
+            // every group with the global step.
+            if let text = file.metadata["optimizer_group_steps"] {
+                guard let d = try? JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Int] else {
+                    throw DistError("\(path): metadata optimizer_group_steps is not a JSON object of group → step count (\(text)); the file is damaged, resume from an older checkpoint")
+                }
+                o.groupSteps = d
+            } else {
+                o.groupSteps = Dictionary(uniqueKeysWithValues: o.groupNames.map { ($0, optimizerSteps) })
+            }
         }
     }
 

@@ -52,7 +52,7 @@ extension LandscapeResult {
         enc.outputFormatting = [.prettyPrinted, .sortedKeys]
         enc.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
         let f = File(radius: config.radius, directions: config.directions, seed: config.seed, includeBiasAndNorm: config.includeBiasAndNorm,
-                     hessianMethod: "power iteration on central-difference H·v, eps = 1e-3·max(‖w‖,1), tolerance 1e-3",
+                     hessianMethod: "largestMagnitude: power iteration on central-difference H·v (eps = 1e-3·max(‖w‖,1), tolerance 1e-3); top (λ_max, the largest algebraic eigenvalue): largestMagnitude when positive, else power iteration on H − largestMagnitude·I plus the shift",
                      checkpoints: results.map(\.sharpness))
         return try enc.encode(f)
     }

@@ -261,8 +261,8 @@ public struct SharpnessResult: Sendable, Codable, Equatable {
     public var rises: [Double]
     /// Mean and max of the rises.
     public var meanRise: Double, maxRise: Double
-    /// Top Hessian eigenvalue by power iteration (nil when skipped).
-    public var hessian: PowerIterationResult?
+    /// The Hessian's top (λ_max) and largest-magnitude eigenvalues (nil when skipped).
+    public var hessian: HessianExtremes?
 }
 
 /// The landscape and sharpness of one checkpoint.
@@ -345,11 +345,11 @@ public final class LandscapeRunner {
         }
         store.values.copy(from: center)
 
-        var hessian: PowerIterationResult? = nil
+        var hessian: HessianExtremes? = nil
         if config.hessianIterations > 0 {
             LandscapeDirection.gaussian(second.base, count: second.count, seed: config.seed, family: .hessianStart, index: 0)
             let power = HessianPowerIteration(maxIterations: config.hessianIterations)
-            hessian = try power.run(weights: store.values.base, count: store.flatCount, start: second.base) { out in
+            hessian = try power.extremes(weights: store.values.base, count: store.flatCount, start: second.base) { out in
                 try evaluator.gradient(into: out)
             }
         }

@@ -7,8 +7,11 @@
 // holds `start.<parameter>` (the weights before the first step, after the broadcast), `lr` [steps]
 // (the scheduled LR of each step), `loss` [steps] (the global-batch training loss of the clean pass),
 // `applied` I64 [steps] and `global_pred` / `global_label` [steps, G] (the step's global predictions
-// and labels in rank order). Metadata: model, model_options (JSON object), config (the resolved YAML), steps_per_epoch,
-// rank, world_size. Rank r > 0 writes FILE with `.rank<r>` before the extension.
+// and labels in rank order). Every rank's file holds `end.<parameter>` and, with EMA,
+// `end_ema.<parameter>`: that rank's weights when training ended (the replicas must agree; the
+// tests compare every rank's with a one-process run). Metadata: model, model_options (JSON
+// object), config (the resolved YAML), steps_per_epoch, rank, world_size. Rank r > 0 writes FILE
+// with `.rank<r>` before the extension.
 //
 // Everything is kept in memory and written when training ends: meant for short runs (e.g.
 // `--epochs 1`, `--max-steps N`); one quick-recipe step of 16 clips of 3×2×128×128 is 3 MB.
@@ -26,7 +29,7 @@ final class BatchDump {
     var lr: [Float] = [], loss: [Float] = [], applied: [Int64] = []
     var globalPred: [Float] = [], globalLabel: [Float] = []
     var globalWidth = 0
-    var start: [String: SafetensorsTensor] = [:]
+    var start: [String: SafetensorsTensor] = [:], end: [String: SafetensorsTensor] = [:]
 
     /// The file rank `rank` writes for the user's `path`: `path` itself on rank 0, else `stem.rank<r>.ext`.
     static func rankPath(_ path: String, rank: Int) -> String {
@@ -78,6 +81,7 @@ final class BatchDump {
             t["global_label"] = SafetensorsTensor(floats: globalLabel, shape: [steps, globalWidth])
             t.merge(start) { a, _ in a }
         }
+        t.merge(end) { a, _ in a }
         let enc = JSONEncoder()
         enc.outputFormatting = .sortedKeys
         let opts = String(decoding: try enc.encode(options), as: UTF8.self)
@@ -100,6 +104,8 @@ extension Trainer {
     /// Writes the batch dump, if any.
     func finishDump() throws {
         guard let d = dump else { return }
+        d.end = model.parameters.safetensors(prefix: "end.")
+        if let e = step.ema { d.end.merge(model.parameters.safetensors(from: e.shadow, prefix: "end_ema.")) { a, _ in a } }
         try d.write(model: config.model.name, options: config.model.options, config: configYAML, stepsPerEpoch: trainLoader.stepsPerEpoch, rank: comm.rank, worldSize: comm.size)
         say("wrote the batch dump \(options.dumpBatches!) (\(d.count.count) steps)")
     }

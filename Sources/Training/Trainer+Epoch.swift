@@ -57,10 +57,15 @@ extension Trainer {
             let t0 = Clock.now()
             guard let b = try trainLoader.next() else { break }
             time.decodeWait += Clock.now() - t0
-            let keep = (0..<b.capacity).filter { b.valid[$0] }
+            // Slots that only repeat an entry to fill the last global batch are dropped, as a
+            // single process with a smaller last batch (PyTorch's DataLoader) would train.
+            let keep = (0..<b.capacity).filter { b.valid[$0] && !b.padding[$0] }
             var ptr = UnsafePointer(b.data)
             var motion = b.features.map { UnsafePointer($0) }
-            let poison = hooks.nanSteps.contains(info.step) && comm.rank == comm.size - 1 && !keep.isEmpty
+            // Test hook VQA_MPI_TEST_INJECT_NAN: poisons the last rank that holds entries in this step
+            // (the dropped padding of an epoch's last batch can leave the last ranks without any).
+            let holder = min(comm.size - 1, max(0, trainEntries.count - 1 - s * comm.size * batchPerRank) / batchPerRank)
+            let poison = hooks.nanSteps.contains(info.step) && comm.rank == holder && !keep.isEmpty
             if keep.count != b.capacity || poison {
                 for (j, i) in keep.enumerated() { (compact.base + j * perSample).update(from: b.sample(i), count: perSample) }
                 ptr = UnsafePointer(compact.base)

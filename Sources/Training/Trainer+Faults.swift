@@ -23,8 +23,8 @@ public struct TrainingStopped: Error, CustomStringConvertible, Sendable {
 
 /// Test-only fault injection, read from the environment (documented in docs/faults.md).
 ///
-/// - `VQA_MPI_TEST_INJECT_NAN=S[,S...]`: at these global steps (0-based) the last rank's first input
-///   value is NaN, so the step's loss and gradients are non-finite.
+/// - `VQA_MPI_TEST_INJECT_NAN=S[,S...]`: at these global steps (0-based) the first input value of the last rank
+///   holding samples in that step is NaN, so the step's loss and gradients are non-finite.
 /// - `VQA_MPI_TEST_FAIL_WRITE=after:N[,times:M]`: the checkpoint saves after the first N fail like a
 ///   full disk (a partial temporary file, then ENOSPC); only M of them when `times` is given.
 struct FaultHooks {

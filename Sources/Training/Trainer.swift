@@ -162,12 +162,11 @@ public final class Trainer {
         if !options.resume { try step.broadcastWeights() }
     }
 
-    /// Switches from the linear probe (backbone LR 0) to full training, keeping the EMA shadow.
+    /// Switches from the linear probe (backbone LR 0) to full training in the same optimizer, as
+    /// the seed code switches `requires_grad` on: the head keeps its moments and bias-correction
+    /// count, the backbone starts its own at its first update, and AWP/RWP now perturb it too.
     func leaveProbe() throws {
-        let old = step
-        step = try DataParallelStep(model: model, comm: comm, optimizer: try config.optimizerConfig(), config: try config.stepConfig(), compute: compute)
-        step.stopSignal = options.stopSignal
-        if let a = old.ema, let b = step.ema { b.shadow.copy(from: a.shadow) }
+        step.setOptimizerGroups(try config.optimizerConfig().groups)
         probing = false
         say("linear probe done: training the whole model")
     }

@@ -18,8 +18,9 @@ struct LandscapeCommand: ParsableCommand {
         Directions are Gaussian from the seed (identical raw directions for every checkpoint), filter-normalised \
         (Li et al. 2018); biases and norm parameters are zero unless --include-bn-bias. Sharpness is the mean and \
         max of (L(w+ρd)−L(w))/L(w) over --directions K directions at --radius ρ (default 0.05: every filter moves \
-        by 5% of its norm). The Hessian's top eigenvalue comes from power iteration on central-difference \
-        Hessian-vector products with ε = 1e-3·max(‖w‖,1).
+        by 5% of its norm). The Hessian's eigenvalue of largest magnitude (signed, hessian_maxabs) comes from power \
+        iteration on central-difference Hessian-vector products with ε = 1e-3·max(‖w‖,1); its top (largest algebraic) \
+        eigenvalue λ_max (hessian_top) is that one when positive, else from power iteration on the shifted Hessian.
         """
     )
 
@@ -163,9 +164,10 @@ struct LandscapeCommand: ParsableCommand {
         }
         if comm.isRoot {
             try LandscapeResult.write(results, config: config, to: out)
-            print("checkpoint                      loss      srcc   mean_rise  max_rise  hessian_top")
+            print("checkpoint                      loss      srcc   mean_rise  max_rise  hessian_top  hessian_maxabs")
             for r in results {
-                let s = r.sharpness, h = s.hessian.map { String(format: "%.5g", $0.eigenvalue) } ?? "-"
+                let s = r.sharpness
+                let h = s.hessian.map { String(format: "%11.5g  %14.5g", $0.top, $0.largestMagnitude) } ?? "          -               -"
                 print(r.checkpoint.padding(toLength: max(28, r.checkpoint.count), withPad: " ", startingAt: 0)
                       + String(format: " %9.5f %8.4f %10.5f %9.5f  ", s.loss, s.srcc, s.meanRise, s.maxRise) + h)
             }

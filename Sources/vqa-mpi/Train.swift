@@ -35,7 +35,7 @@ struct Train: ParsableCommand {
     @Option(name: .customLong("init-from"), help: "Fine-tune from this checkpoint (matching tensors; head re-initialised).") var initFrom: String?
     @Option(help: "YAML config file (one; override keys with --set).") var config: [String] = []
     @Option(name: .customLong("set"), help: "Override any config key: --set train.epochs=3 (repeatable).") var sets: [String] = []
-    @Option(name: .customLong("dump-batches"), help: "Debug: write every training batch, the starting weights and each step's LR, loss and global predictions to this safetensors file (rank r > 0: FILE.rank<r>); for short runs (scripts/reference/train_oracle.py).") var dumpBatches: String?
+    @Option(name: .customLong("dump-batches"), help: "Debug: write every training batch, the starting and (every rank's) final weights and each step's LR, loss and global predictions to this safetensors file (rank r > 0: FILE.rank<r>); for short runs (scripts/reference/train_oracle.py).") var dumpBatches: String?
     @Flag(name: .customLong("dry-run"), help: "Print the resolved configuration (YAML) and exit.") var dryRun = false
     @Flag(name: .customLong("allow-overlap"), help: "Train even when a validation set shares files with the training labels (warned with the count).") var allowOverlap = false
 

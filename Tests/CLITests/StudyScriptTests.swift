@@ -27,7 +27,7 @@ final class StudyScriptTests: XCTestCase {
         for label in ["none", "awp γ=0.02"] {
             let row = try XCTUnwrap(results.split(separator: "\n").first { $0.hasPrefix("| \(label) | 1 |") }, "no row for \(label):\n\(results)")
             let cells = row.split(separator: "|").map { $0.trimmingCharacters(in: .whitespaces) }
-            XCTAssertEqual(cells.count, 9, String(row))
+            XCTAssertEqual(cells.count, 10, String(row))   // 10 columns: λ_max and the λ of largest magnitude
             for c in cells[2...] { XCTAssertTrue(c.first.map { $0 == "-" || $0.isNumber } ?? false, "cell '\(c)' in \(row)") }
         }
         for run in ["none-s1", "awp-0.02-s1"] {

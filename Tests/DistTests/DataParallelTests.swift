@@ -20,16 +20,18 @@ final class DataParallelTests: XCTestCase {
         return try f.tensors.mapValues { try $0.floats() }
     }
 
-    /// Largest per-tensor relative difference (max |a−b| / max |a|), skipping `except`.
+    /// Largest per-tensor relative difference (max |a−b| / max |a|), skipping `except`; infinity
+    /// when the key sets differ or are empty (TrainEquivalenceTests.swift, `relativeDifference`).
     func maxRelativeDifference(_ a: [String: [Float]], _ b: [String: [Float]], except: Set<String> = []) -> (Float, String) {
-        var worst: (Float, String) = (0, "")
-        for (name, x) in a where !except.contains(name) {
-            guard let y = b[name], y.count == x.count else { return (.infinity, name) }
-            let scale = max(x.map(abs).max() ?? 0, 1e-12)
-            let d = zip(x, y).map { abs($0 - $1) }.max()! / scale
-            if d > worst.0 { worst = (d, name) }
-        }
-        return worst
+        relativeDifference(a, b, except: except)
+    }
+
+    func testRelativeDifferenceRefusesEmptyAndMismatchedDumps() {
+        let w: [String: [Float]] = ["a.weight": [1, 2], "b.weight": [3]]
+        XCTAssertEqual(maxRelativeDifference(w, w).0, 0)
+        XCTAssertEqual(maxRelativeDifference([:], [:]).0, .infinity, "an empty dump compares nothing and must not pass")
+        XCTAssertEqual(maxRelativeDifference(w, ["a.weight": [1, 2]]).0, .infinity, "a missing tensor must not pass")
+        XCTAssertEqual(maxRelativeDifference(["a.weight": [1, 2]], w).0, .infinity, "an extra tensor must not pass")
     }
 
     func testOneTwoAndThreeRanksTrainTheSameWeightsWithSGD() throws {

@@ -66,7 +66,7 @@ final class LandscapeRunnerTests: XCTestCase {
         XCTAssertNotEqual(r.points[2].loss, r.points[1].loss)
         XCTAssertEqual(r.sharpness.rises.count, 2)
         XCTAssertEqual(r.sharpness.maxRise, r.sharpness.rises.max()!)
-        XCTAssertEqual(r.sharpness.hessian?.iterations, 2)
+        XCTAssertEqual(r.sharpness.hessian?.magnitudeRun.iterations, 2)
     }
 
     func testGradientMatchesFiniteDifferenceOfTheSubsetLoss() throws {

@@ -126,8 +126,8 @@ final class StudyTableTests: XCTestCase {
         let table = StudyTable.finalTable(g)
         let rows = table.split(separator: "\n")
         XCTAssertEqual(rows.count, 2 + 3, table)                       // header, rule, one row per setting
-        for r in rows { XCTAssertEqual(r.filter { $0 == "|" }.count, 10, String(r)) }   // 9 columns
-        XCTAssertEqual(String(rows[4]), "| awp γ=0.02 | 3 | 0.600 ± 0.100 | 0.550 ± 0.100 | 0.200 ± 0.000 | 0.210 ± 0.000 | 0.300 ± 0.100 | 0.0200 ± 0.0100 | 4 ± 2 |")
+        for r in rows { XCTAssertEqual(r.filter { $0 == "|" }.count, 11, String(r)) }   // 10 columns
+        XCTAssertEqual(String(rows[4]), "| awp γ=0.02 | 3 | 0.600 ± 0.100 | 0.550 ± 0.100 | 0.200 ± 0.000 | 0.210 ± 0.000 | 0.300 ± 0.100 | 0.0200 ± 0.0100 | 4 ± 2 | 4 ± 2 |")
         // none: in-domain {0.2, 0.4} → 0.300 ± 0.141; λ_max 10 ± 0.
         XCTAssertTrue(rows[2].hasPrefix("| none | 2 | 0.300 ± 0.141 |"), String(rows[2]))
 

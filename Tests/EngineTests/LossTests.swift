@@ -101,12 +101,38 @@ final class LossTests: XCTestCase {
     }
 
     func testSliceOfGlobalGradientEqualsFullGradient() {
-        // Each rank back-propagates its slice of the global dL/dŷ: the concatenated slices are the
-        // full gradient, and differ from a per-half evaluation (the loss is batch-level).
-        let p = preds.map(Float.init), y = labels.map(Float.init)
-        let full = LossConfig.fastVQA.evaluate(predictions: p, labels: y).gradient
-        let half = LossConfig.fastVQA.evaluate(predictions: Array(p[0..<4]), labels: Array(y[0..<4])).gradient
-        XCTAssertNotEqual(Array(full[0..<4]), half)
+        // What DataParallelStep relies on: rank r back-propagates its slice of the GLOBAL dL/dŷ
+        // through its own samples; the parameter gradients summed over ranks equal the gradient of
+        // the global-batch loss. Model ŷ_i = w·x_i + b (d = 3); shards [3, 0, 5] (a rank may be empty).
+        let d = 3, n = labels.count
+        let x = randomArray(n * d, seed: 21), w = randomArray(d, seed: 22), b: [Float] = [0.1]
+        let y = labels.map(Float.init)
+        func predictions(_ w: [Double], _ b: Double) -> [Double] {
+            (0..<n).map { i in (0..<d).reduce(b) { $0 + w[$1] * Double(x[i * d + $1]) } }
+        }
+        let ŷ = predictions(w.map(Double.init), Double(b[0])).map(Float.init)
+        let global = LossConfig.fastVQA.evaluate(predictions: ŷ, labels: y).gradient
+        var summed = [Float](repeating: 0, count: d + 1), start = 0
+        for size in [3, 0, 5] {
+            defer { start += size }
+            guard size > 0 else { continue }
+            let tape = Tape()
+            let xs = tape.constant(Array(x[start * d..<(start + size) * d]), shape: [size, d])
+            let wv = tape.leaf(w, shape: [1, d]), bv = tape.leaf(b, shape: [1])
+            let out = tape.linear(xs, wv, bv)
+            Array(global[start..<start + size]).withUnsafeBufferPointer { tape.backward(out, seed: $0.baseAddress!) }
+            for k in 0..<d { summed[k] += tape.grad(wv)[k] }
+            summed[d] += tape.grad(bv)[0]
+        }
+        XCTAssertEqual(start, n)
+        // Oracle: central differences of the global loss in Double with respect to (w, b).
+        let fd = finiteDifferences({ p in
+            LossConfig.fastVQA.evaluate(predictions: predictions(Array(p[0..<d]), p[d]).map(Float.init), labels: y).loss
+        }, at: w.map(Double.init) + [Double(b[0])], h: 1e-3)
+        assertClose(summed.map(Double.init), fd, tolerance: 2e-4, "Σ over shards of the sliced global gradient vs d(global loss)/d(w, b)")
+        // A rank computing the loss of its own shard instead would get another gradient.
+        let half = LossConfig.fastVQA.evaluate(predictions: Array(ŷ[0..<4]), labels: Array(y[0..<4])).gradient
+        XCTAssertGreaterThan(zip(global[0..<4], half).map { abs($0 - $1) }.max()!, 1e-3)
     }
 
     func testDegenerateBatchesGiveNoNaN() {

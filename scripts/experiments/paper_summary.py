@@ -105,7 +105,10 @@ def load_run(d):
     if os.path.exists(sj):
         c = (json.load(open(sj)).get("checkpoints") or [{}])[0]
         run["sharpness_mean"] = c.get("meanRise") if finite(c.get("meanRise")) else None
-        h = (c.get("hessian") or {}).get("eigenvalue")
+        hs = c.get("hessian") or {}
+        # λ_max is the top (largest algebraic) eigenvalue; files written before it was separated
+        # hold only plain power iteration's largest-magnitude eigenvalue, which is λ_max when positive.
+        h = hs["top"] if "top" in hs else (hs.get("eigenvalue") if finite(hs.get("eigenvalue")) and hs["eigenvalue"] > 0 else None)
         run["hessian_top"] = h if finite(h) else None
     # Curves: validated epochs, the trainer's running train SRCC (no dropout) and the EMA test SRCC.
     run["curve"] = [(r["epoch"], (r.get("train") or {}).get("srcc"), val(r, "test")) for r in validated]

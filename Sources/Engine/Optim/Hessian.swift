@@ -6,9 +6,15 @@
 // the probe moves them by a fixed fraction, 1e-3 by default, well above Float32 gradient noise).
 // Iteration: v₀ = a unit Gaussian vector; λ_k = v_kᵀ H v_k (the Rayleigh quotient);
 // v_{k+1} = H v_k / ‖H v_k‖; stop when |λ_k − λ_{k−1}| ≤ tolerance · |λ_k| or after maxIterations.
-// Power iteration converges to the eigenvalue of largest MAGNITUDE; for a trained network's loss
-// that is the top (positive) curvature. The gradient is injected as a closure, so the same code runs
-// on a network (tape backward, all-reduced) and on a known quadratic in tests.
+// Power iteration converges to the eigenvalue of largest MAGNITUDE, which is negative when the loss
+// curves down more steeply along some direction than it curves up along any (away from a minimum,
+// or after a short training). `extremes` therefore reports two numbers, named as what they are:
+//   largest magnitude λ_|max| (signed): power iteration on H;
+//   top λ_max (the largest algebraic eigenvalue, the sharpest upward curvature): λ_|max| itself when
+//   it is positive, else σ + μ with μ the dominant eigenvalue of H − σI, σ = λ_|max| (shifted power
+//   iteration: every eigenvalue of H − σI is ≥ 0, the largest is λ_max − σ).
+// The gradient is injected as a closure, so the same code runs on a network (tape backward,
+// all-reduced) and on a known quadratic in tests.
 
 /// The outcome of power iteration.
 public struct PowerIterationResult: Sendable, Equatable, Codable {
@@ -24,7 +30,19 @@ public struct PowerIterationResult: Sendable, Equatable, Codable {
     public var epsilon: Double
 }
 
-/// Power iteration for the top Hessian eigenvalue with an injectable gradient function.
+/// The Hessian's top and largest-magnitude eigenvalues (`HessianPowerIteration.extremes`).
+public struct HessianExtremes: Sendable, Equatable, Codable {
+    /// λ_max: the largest algebraic eigenvalue (the sharpest upward curvature).
+    public var top: Double
+    /// The eigenvalue of largest magnitude, signed (what plain power iteration converges to).
+    public var largestMagnitude: Double
+    /// Power iteration on H (gives `largestMagnitude`).
+    public var magnitudeRun: PowerIterationResult
+    /// Power iteration on H − largestMagnitude·I (gives `top` when largestMagnitude < 0), else nil.
+    public var shiftedRun: PowerIterationResult?
+}
+
+/// Power iteration for the Hessian's extreme eigenvalues with an injectable gradient function.
 public struct HessianPowerIteration: Sendable {
     /// Most H·v products.
     public var maxIterations: Int
@@ -43,8 +61,9 @@ public struct HessianPowerIteration: Sendable {
     /// Runs power iteration around the point currently in `weights[0..<count]`, which is moved to
     /// w ± εv while `gradient` runs and restored exactly before returning. `gradient(out)` must
     /// write ∇L at the CURRENT contents of `weights` into `out`. `start` is the initial vector
-    /// (normalised here). Throws whatever `gradient` throws (the weights are restored first).
-    public func run(weights: UnsafeMutablePointer<Float>, count: Int, start: UnsafePointer<Float>,
+    /// (normalised here). With `shift` σ it iterates on H − σI and reports that matrix's dominant
+    /// eigenvalue. Throws whatever `gradient` throws (the weights are restored first).
+    public func run(weights: UnsafeMutablePointer<Float>, count: Int, start: UnsafePointer<Float>, shift: Double = 0,
                     gradient: (UnsafeMutablePointer<Float>) throws -> Void) throws -> PowerIterationResult {
         let saved = FloatBuffer(count: count), v = FloatBuffer(count: count)
         let gPlus = FloatBuffer(count: count), gMinus = FloatBuffer(count: count)
@@ -65,7 +84,8 @@ public struct HessianPowerIteration: Sendable {
             }
             // H·v into gPlus.
             let inv = Float(1 / (2 * eps))
-            for i in 0..<count { gPlus.base[i] = (gPlus.base[i] - gMinus.base[i]) * inv }
+            let sigma = Float(shift)
+            for i in 0..<count { gPlus.base[i] = (gPlus.base[i] - gMinus.base[i]) * inv - sigma * v.base[i] }
             var rq = 0.0
             for i in 0..<count { rq += Double(v.base[i]) * Double(gPlus.base[i]) }
             let hvNorm = Self.norm(gPlus.base, count)
@@ -79,6 +99,19 @@ public struct HessianPowerIteration: Sendable {
             Self.scale(v.base, count, 1 / hvNorm)
         }
         return result
+    }
+
+    /// The largest-magnitude eigenvalue by power iteration, then (when it is negative) the top one
+    /// by power iteration on the shifted Hessian from the same start; arguments as `run`.
+    public func extremes(weights: UnsafeMutablePointer<Float>, count: Int, start: UnsafePointer<Float>,
+                         gradient: (UnsafeMutablePointer<Float>) throws -> Void) throws -> HessianExtremes {
+        let plain = try run(weights: weights, count: count, start: start, gradient: gradient)
+        guard plain.eigenvalue < 0, plain.eigenvalue.isFinite else {
+            return HessianExtremes(top: plain.eigenvalue, largestMagnitude: plain.eigenvalue, magnitudeRun: plain, shiftedRun: nil)
+        }
+        let shifted = try run(weights: weights, count: count, start: start, shift: plain.eigenvalue, gradient: gradient)
+        return HessianExtremes(top: plain.eigenvalue + shifted.eigenvalue, largestMagnitude: plain.eigenvalue,
+                               magnitudeRun: plain, shiftedRun: shifted)
     }
 
     static func norm(_ x: UnsafePointer<Float>, _ n: Int) -> Double {

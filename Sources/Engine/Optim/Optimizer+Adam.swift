@@ -14,11 +14,12 @@ import Darwin
 #endif
 
 extension Optimizer {
-    func adamSegment(_ store: ParameterStore, _ range: Range<Int>, lr: Float, wd: Float, decoupled: Bool) {
+    /// One segment's update; `t` is its group's bias-correction step (1 at the group's first update).
+    func adamSegment(_ store: ParameterStore, _ range: Range<Int>, lr: Float, wd: Float, decoupled: Bool, t steps: Int) {
         let w = store.values.base, g = store.grads.base
         let m = state["exp_avg"]!.base, v = state["exp_avg_sq"]!.base
         let b1 = config.beta1, b2 = config.beta2, eps = config.epsilon
-        let t = Double(stepCount)
+        let t = Double(steps)
         // Scalars in Double, as PyTorch computes them in Python floats.
         let stepSize = Float(Double(lr) / (1 - pow(Double(b1), t)))
         let bc2Sqrt = Float((1 - pow(Double(b2), t)).squareRoot())

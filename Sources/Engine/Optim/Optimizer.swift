@@ -3,8 +3,11 @@
 // Shapes: values [P], grads [P], state buffers [P] (P = ParameterStore.flatCount, including the
 // alignment padding between tensors, which has zero value and zero gradient and so stays zero).
 // Each parameter's group (ParameterInfo.group) selects an LR multiplier and whether weight decay
-// applies; adjacent tensors with the same rule form one contiguous segment, updated in parallel
-// chunks with Compute.
+// applies; adjacent tensors of the same group form one contiguous segment, updated in parallel
+// chunks with Compute. A group whose LR multiplier is 0 is frozen, as torch skips parameters with
+// `requires_grad=False`: no update, and its state and step count stay as they are. Adam's bias
+// correction counts each group's own updates (torch counts `state['step']` per parameter), so a
+// group unfrozen after a linear probe starts at t = 1 while the head's count goes on.
 //
 // SGD (torch.optim.SGD, dampening 0):  g += wd·w;  b = μ·b + g;  g = nesterov ? g + μ·b : b;
 //                                       w -= lr·g
@@ -76,28 +79,34 @@ public struct OptimizerConfig: Sendable, Equatable {
     }
 }
 
-/// A contiguous range of the flat buffers sharing one group rule.
+/// A contiguous range of the flat buffers of one parameter group.
 struct OptimizerSegment: Equatable {
     var range: Range<Int>
     var rule: GroupRule
+    var group: String
 }
 
 /// An optimizer over a ParameterStore's flat buffers; state lives in FloatBuffers.
 public final class Optimizer {
-    /// Hyper-parameters.
-    public let config: OptimizerConfig
-    /// Number of updates applied so far (Adam's bias-correction step).
+    /// Hyper-parameters (the group rules change with `setGroups`).
+    public private(set) var config: OptimizerConfig
+    /// Number of updates applied so far.
     public var stepCount: Int = 0
+    /// Updates each parameter group has received (Adam's bias-correction step t of that group);
+    /// frozen groups (LR multiplier 0) do not count.
+    public var groupSteps: [String: Int] = [:]
     /// Per-element state by PyTorch name: "exp_avg"/"exp_avg_sq" (Adam) or "momentum_buffer"
     /// (SGD with momentum); each has `flatCount` floats. Restore a checkpoint by copying into them.
     public private(set) var state: [String: FloatBuffer] = [:]
-    let segments: [OptimizerSegment]
+    private(set) var segments: [OptimizerSegment]
+    let store: ParameterStore
     let compute: Compute
 
     /// An optimizer for `store` (allocated) with zeroed state.
     public init(config: OptimizerConfig, store: ParameterStore, compute: Compute = Compute()) {
         self.config = config
         self.compute = compute
+        self.store = store
         segments = Optimizer.segments(store: store, config: config)
         switch config.kind {
         case .sgd:
@@ -108,20 +117,37 @@ public final class Optimizer {
         }
     }
 
-    /// Splits the flat buffers into segments of equal rule (each tensor with its trailing padding).
+    /// Splits the flat buffers into segments of one group (each tensor with its trailing padding).
     static func segments(store: ParameterStore, config: OptimizerConfig) -> [OptimizerSegment] {
         var out: [OptimizerSegment] = []
         let infos = store.infos
         for (i, info) in infos.enumerated() {
             let end = i + 1 < infos.count ? infos[i + 1].offset : store.flatCount
-            let rule = config.rule(for: info.group)
-            if let last = out.last, last.rule == rule, last.range.upperBound == info.offset {
+            if let last = out.last, last.group == info.group, last.range.upperBound == info.offset {
                 out[out.count - 1].range = last.range.lowerBound..<end
             } else {
-                out.append(OptimizerSegment(range: info.offset..<end, rule: rule))
+                out.append(OptimizerSegment(range: info.offset..<end, rule: config.rule(for: info.group), group: info.group))
             }
         }
         return out
+    }
+
+    /// Changes the group rules (e.g. unfreezing the backbone after a linear probe), keeping every
+    /// moment and step count: what torch does when `requires_grad` is switched on for a group of
+    /// the same optimizer.
+    public func setGroups(_ groups: [String: GroupRule]) {
+        config.groups = groups
+        segments = Optimizer.segments(store: store, config: config)
+    }
+
+    /// Whether the optimizer updates the parameter `info` (its group's LR multiplier is not 0).
+    public func trains(_ info: ParameterInfo) -> Bool { config.rule(for: info.group).lrMultiplier != 0 }
+
+    /// The groups of the store, in order of first appearance.
+    public var groupNames: [String] {
+        var seen: [String] = []
+        for s in segments where !seen.contains(s.group) { seen.append(s.group) }
+        return seen
     }
 
     /// Applies one update with base learning rate `lr` using the store's gradients.
@@ -129,12 +155,14 @@ public final class Optimizer {
         precondition(store.flatCount == (state.values.first?.count ?? store.flatCount),
                      "optimizer: store has \(store.flatCount) floats but the optimizer state was built for another model")
         stepCount += 1
-        for seg in segments {
+        let active = segments.filter { $0.rule.lrMultiplier != 0 }
+        for g in Set(active.map(\.group)) { groupSteps[g, default: 0] += 1 }
+        for seg in active {
             let segLR = lr * seg.rule.lrMultiplier
             let wd = seg.rule.weightDecay ? config.weightDecay : 0
             switch config.kind {
             case .sgd: sgdSegment(store, seg.range, lr: segLR, wd: wd)
-            case .adam, .adamw: adamSegment(store, seg.range, lr: segLR, wd: wd, decoupled: config.kind == .adamw)
+            case .adam, .adamw: adamSegment(store, seg.range, lr: segLR, wd: wd, decoupled: config.kind == .adamw, t: groupSteps[seg.group]!)
             }
         }
     }

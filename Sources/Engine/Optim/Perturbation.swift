@@ -75,11 +75,14 @@ public final class WeightPerturbation {
     /// so it is independent of the thread count.
     static let noiseBlock = 8192
 
-    /// Prepares backup (and, for RWP, noise) buffers for the selected tensors of `store`.
-    public init(config: PerturbationConfig, store: ParameterStore, compute: Compute = Compute()) {
+    /// Prepares backup (and, for RWP, noise) buffers for the selected tensors of `store`; `trains`
+    /// narrows the selection to the tensors being trained (the seed code perturbs only parameters
+    /// with `requires_grad`, so a backbone frozen for a linear probe stays where it is).
+    public init(config: PerturbationConfig, store: ParameterStore, compute: Compute = Compute(),
+                trains: (ParameterInfo) -> Bool = { _ in true }) {
         self.config = config
         self.compute = compute
-        selected = store.infos.indices.filter { config.selects(store.infos[$0]) }
+        selected = store.infos.indices.filter { config.selects(store.infos[$0]) && trains(store.infos[$0]) }
         var offsets: [Int] = [], total = 0, largest = 0
         for i in selected {
             offsets.append(total)
