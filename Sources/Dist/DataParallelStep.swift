@@ -45,7 +45,7 @@ public struct StepConfig: Sendable {
     /// Gradient clipping by global norm (0: off).
     public var clipNorm: Float = 0
     /// EMA decay of the weights (0: no EMA).
-    public var emaDecay: Float = 0.999
+    public var emaDecay = Float(WeightEMA.defaultDecay)
     /// All-reduce bucket sizes.
     public var bucketMiB = 25.0, firstBucketMiB = 1.0
     /// All-reduce on a communication thread during the backward pass, or after it (`.auto`: the
@@ -139,20 +139,18 @@ public final class DataParallelStep {
         perturbation != nil && epoch >= config.perturbStartEpoch && step % max(config.perturbEvery, 1) == 0
     }
 
-    /// One training step on this rank's shard. `clips` holds `labels.count` clips of `clipShape`
-    /// ([3, T, H, W]); `motion` their motion features [labels.count, T, model.motionDim] when the
-    /// model takes them; `sampleKeys` are their global sample indices (dropout streams).
-    public func step(clips: UnsafePointer<Float>, clipShape: [Int], motion: UnsafePointer<Float>? = nil, labels: [Float],
-                     sampleKeys: [UInt64], lr: Float, epoch: Int, step: Int, seed: UInt64) throws -> StepResult {
-        let input = PassInput(clips: clips, clipShape: clipShape, motion: motion)
+    /// One training step on this rank's shard: `batch`'s clips are the step's samples (each clip with
+    /// its sample's label and dropout key), the loss is taken over every rank's clips together.
+    public func step(_ batch: ClipBatch, lr: Float, epoch: Int, step: Int, seed: UInt64) throws -> StepResult {
         var result = StepResult(loss: 0, predictions: [], labels: [], applied: true)
-        var batch: GlobalBatch? = nil  // filled by the first pass's all-gather
+        var global: GlobalBatch? = nil  // filled by the first pass's all-gather
+        let labels = batch.clipLabels
         let perturb = perturbs(epoch: epoch, step: step)
         let noiseOnly = perturb && perturbation!.config.kind == .rwp
         let passSeed = seed &+ UInt64(step) &* 0x9E37_79B9_7F4A_7C15
 
         let local = perturb && !noiseOnly && config.sync == .local
-        let clean = try pass(input, labels, &batch, sampleKeys, passSeed, allReduce: !local, backward: !noiseOnly,
+        let clean = try pass(batch, labels, &global, passSeed, allReduce: !local, backward: !noiseOnly,
                              shardLoss: local, &result)
         result.loss = clean.loss
         result.predictions = clean.predictions
@@ -162,14 +160,14 @@ public final class DataParallelStep {
                 wp.perturb(store: store, direction: noiseOnly ? nil : store.grads, seed: seed, step: UInt64(step))
             }
             result.perturbSeconds += Clock.now() - t0
-            let adv = try pass(input, labels, &batch, sampleKeys, passSeed, allReduce: true, backward: true, shardLoss: false, &result)
+            let adv = try pass(batch, labels, &global, passSeed, allReduce: true, backward: true, shardLoss: false, &result)
             let t1 = Clock.now()
             wp.restore(store: store)
             result.perturbSeconds += Clock.now() - t1
             result.perturbedLoss = adv.loss
             if !adv.loss.isFinite { result.applied = false }
         }
-        result.labels = batch?.labels ?? []
+        result.labels = global?.labels ?? []
         let t2 = Clock.now()
         if config.clipNorm > 0 {
             let norm = clipGradientNorm(store.grads, maxNorm: config.clipNorm, compute: tape.compute)
@@ -184,21 +182,6 @@ public final class DataParallelStep {
         return result
     }
 
-    /// The motion features of `n` clips as a tape input [n, T, D] (nil when the model takes none).
-    func motionInput(_ input: PassInput, _ n: Int) throws -> Var? {
-        let d = model.motionDim
-        guard d > 0 else {
-            if input.motion != nil { throw DistError("motion features given to \(model.name), which takes none (motion_dim=0)") }
-            return nil
-        }
-        guard let m = input.motion else {
-            throw DistError("\(model.name) takes \(d) motion features per frame (motion_dim), but the step got none; configure motion_features for the data")
-        }
-        let v = tape.input(shape: [n, input.clipShape[1], d])
-        tape.value(v).update(from: m, count: tape.count(v))
-        return v
-    }
-
     /// True when every gradient is finite (identical on all ranks after the all-reduce).
     func gradientsFinite() -> Bool {
         let g = store.grads.base
@@ -208,45 +191,38 @@ public final class DataParallelStep {
     }
 
     /// Forward, global loss, backward with (optionally) bucketed all-reduce of the gradients.
-    /// One shard's inputs: clips [n, 3, T, H, W] and optional motion features [n, T, D].
-    struct PassInput {
-        let clips: UnsafePointer<Float>, clipShape: [Int], motion: UnsafePointer<Float>?
-    }
-
-    /// `batch` is nil in the step's first pass, whose all-gather also brings the labels and counts.
+    /// `global` is nil in the step's first pass, whose all-gather also brings the labels and counts.
     /// `backward: false` stops after the global loss (RWP's clean pass); `shardLoss` back-propagates
     /// the loss of this rank's own samples instead of its share of the global loss (`sync: local`).
-    func pass(_ input: PassInput, _ labels: [Float], _ batch: inout GlobalBatch?, _ sampleKeys: [UInt64], _ seed: UInt64,
+    func pass(_ input: ClipBatch, _ labels: [Float], _ global: inout GlobalBatch?, _ seed: UInt64,
               allReduce: Bool, backward: Bool, shardLoss: Bool, _ result: inout StepResult) throws -> (loss: Double, predictions: [Float]) {
         let n = labels.count
         let t0 = Clock.now()
         tape.reset()
         tape.training = true
         tape.seed = seed
-        tape.sampleKeys = sampleKeys
         var local: [Float] = []
         var out: Var? = nil
         if n > 0 {
-            let x = tape.input(shape: [n] + input.clipShape)
-            tape.value(x).update(from: input.clips, count: tape.count(x))
-            let y = model.forward(tape, x, motion: try motionInput(input, n))
+            let x = try input.feed(tape, model: model)
+            let y = model.forward(tape, x.clips, motion: x.motion)
             out = y
             local = tape.array(y)
         }
         let tg = Clock.now()
         try config.peerWait.arrive(comm)
         let preds: [Float]
-        if batch == nil {
+        if global == nil {
             let g = try gatherBatch(labels: labels, predictions: local)
-            batch = g.batch
+            global = g.batch
             preds = g.predictions
             result.stopSignal = g.batch.stop
         } else {
             preds = try comm.allGather(local)
         }
         result.gatherSeconds += Clock.now() - tg
-        let counts = batch!.counts
-        let loss = config.loss.evaluate(predictions: preds, labels: batch!.labels)
+        let counts = global!.counts
+        let loss = config.loss.evaluate(predictions: preds, labels: global!.labels)
         let t1 = Clock.now()
         result.forwardSeconds += t1 - t0
         guard backward else { return (loss.loss, preds) }

@@ -3,8 +3,8 @@
 // so the metrics cover the whole set exactly as one process would compute them.
 //
 // Shapes: a loader batch is [B, clips, 3, T, H, W] (+ motion [B, clips, T, D]); its valid,
-// non-padding samples are compacted into [n·clips, 3, T, H, W] (+ [n·clips, T, D]), scored as
-// n·clips clips → [n·clips], and averaged per sample → [n].
+// non-padding samples are compacted into a ClipBatch [n·clips, 3, T, H, W] (+ [n·clips, T, D]),
+// scored as n·clips clips → [n·clips], and averaged per sample → [n] (ClipBatch.sampleScores).
 
 import Engine
 import Media
@@ -14,8 +14,8 @@ public final class DistributedEval {
     let comm: Communicator
     let model: VQAModel
     let tape: Tape
-    /// Reused compaction buffers for clips and motion features (grown on demand only).
-    var scratch: FloatBuffer?, motionScratch: FloatBuffer?
+    /// Reused compaction buffers.
+    let compactor = ClipCompactor()
 
     /// An evaluator on `comm`; `tape` may be the training step's (it is reset per batch).
     public init(model: VQAModel, comm: Communicator, tape: Tape) {
@@ -37,37 +37,16 @@ public final class DistributedEval {
         let wasTraining = tape.training
         tape.training = false
         defer { tape.training = wasTraining }
-        let shape = loader.sampleShape
-        let perSample = shape.floatsPerSample
         var indices: [Float] = [], scores: [Float] = []
         loader.start(epoch: 0)
         while let b = try loader.next() {
-            let keep = (0..<b.capacity).filter { b.valid[$0] && !b.padding[$0] }
-            if keep.isEmpty { continue }
-            let need = keep.count * perSample
-            if scratch == nil || scratch!.count < need { scratch = FloatBuffer(count: b.capacity * perSample) }
-            for (j, i) in keep.enumerated() { (scratch!.base + j * perSample).update(from: b.sample(i), count: perSample) }
+            let batch = compactor.batch(b, dropPadding: true)
+            if batch.count == 0 { continue }
             tape.reset()
-            let x = tape.input(shape: [keep.count * shape.clips, ClipLayout.channels, shape.frames, shape.height, shape.width])
-            tape.value(x).update(from: scratch!.base, count: need)
-            var motion: Var? = nil
-            if model.motionDim > 0 {
-                guard b.featureWidth == model.motionDim else {
-                    throw DistError("\(model.name) takes \(model.motionDim) motion features per frame (motion_dim), but the loader gives \(b.featureWidth); pass the model's motion features (--motion-features)")
-                }
-                let per = b.featureFloatsPerSample
-                if motionScratch == nil || motionScratch!.count < keep.count * per { motionScratch = FloatBuffer(count: b.capacity * per) }
-                for (j, i) in keep.enumerated() { (motionScratch!.base + j * per).update(from: b.sampleFeatures(i)!, count: per) }
-                motion = tape.input(shape: [keep.count * shape.clips, shape.frames, model.motionDim])
-                tape.value(motion!).update(from: motionScratch!.base, count: keep.count * per)
-            }
-            let out = tape.array(model.forward(tape, x, motion: motion))
-            for (j, i) in keep.enumerated() {
-                var s: Float = 0
-                for c in 0..<shape.clips { s += out[j * shape.clips + c] }
-                indices.append(Float(b.indices[i]))
-                scores.append(s / Float(shape.clips))
-            }
+            let x = try batch.feed(tape, model: model)
+            let out = model.forward(tape, x.clips, motion: x.motion)
+            indices += batch.indices.map(Float.init)
+            scores += ClipBatch.sampleScores(tape.value(out), samples: batch.count, clips: batch.clipsPerSample)
         }
         let allIdx = try comm.allGather(indices), allScores = try comm.allGather(scores)
         var result = [Float?](repeating: nil, count: loader.entries.count)

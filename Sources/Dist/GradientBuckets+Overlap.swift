@@ -78,11 +78,11 @@ public enum PeerWait: String, CaseIterable, Sendable, Codable {
 }
 
 /// Where this process may run: the facts `OverlapMode.resolve` needs.
-public enum CorePlacement {
+enum CorePlacement {
     /// Cores in this process's CPU affinity mask (mpirun's `--bind-to core` gives 1), read from
     /// the `Cpus_allowed` hex mask of /proc/self/status (Glibc's module hides sched_getaffinity);
     /// the online cores where that file does not exist.
-    public static func affinityCores() -> Int {
+    static func affinityCores() -> Int {
         guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
               let n = allowedCores(status: status) else { return onlineCores() }
         return n
@@ -99,10 +99,10 @@ public enum CorePlacement {
     }
 
     /// Online cores of this node.
-    public static func onlineCores() -> Int { max(Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))), 1) }
+    static func onlineCores() -> Int { max(Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))), 1) }
 
     /// Ranks of `comm` on this node (same host name), found with one collective on every rank.
-    public static func localRanks(_ comm: Communicator) throws -> Int {
+    static func localRanks(_ comm: Communicator) throws -> Int {
         guard comm.size > 1 else { return 1 }
         var slots = [Int64](repeating: 0, count: comm.size)
         slots[comm.rank] = hostHash()

@@ -48,13 +48,13 @@ public struct GradientBucket: Equatable, Sendable {
 /// Timings of one step's gradient all-reduce.
 public struct BucketTiming: Sendable {
     /// Seconds `waitAll()` blocked: communication not hidden behind the backward pass.
-    public let exposedSeconds: Double
+    let exposedSeconds: Double
     /// Seconds each bucket spent in all-reduce plus scaling, in bucket order.
     public let bucketSeconds: [Double]
     /// CPU seconds the reducing thread used per bucket (Open MPI polls: up to the wall time).
     public let bucketCPUSeconds: [Double]
     /// Buckets that the caller of `waitAll()` reduced itself (all of them with overlap `.after`).
-    public let callerBuckets: Int
+    let callerBuckets: Int
 
     /// CPU seconds of this step's all-reduces on the communication thread: compute time taken
     /// from the backward pass when the thread shares a core with it.
@@ -75,7 +75,7 @@ public final class GradientBuckets: @unchecked Sendable {
     private let thread: CommThread?
 
     /// Cuts `views` into buckets in reverse parameter order (see the file comment); caps in floats.
-    public static func partition(views: [GradientView], bucketFloats: Int, firstBucketFloats: Int) throws -> [GradientBucket] {
+    static func partition(views: [GradientView], bucketFloats: Int, firstBucketFloats: Int) throws -> [GradientBucket] {
         guard bucketFloats > 0, firstBucketFloats > 0 else {
             throw DistError("bucket sizes must be positive (got \(bucketFloats) and first \(firstBucketFloats) floats)")
         }

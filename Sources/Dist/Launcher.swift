@@ -25,11 +25,11 @@ public enum Launcher {
     }
 
     /// The job size a launcher announced, and the variable it came from.
-    public struct Announcement: Equatable, Sendable {
+    struct Announcement: Equatable, Sendable {
         /// Number of ranks the launcher started.
-        public let size: Int
+        let size: Int
         /// The environment variable that said so.
-        public let variable: String
+        let variable: String
     }
 
     /// Variables that carry the job size, most specific first. Open MPI's mpirun wins over Slurm
@@ -41,7 +41,7 @@ public enum Launcher {
     static let presenceVariables = ["OMPI_COMM_WORLD_RANK", "PMIX_RANK", "PMI_RANK"]
 
     /// The size announced in `environment`, if any launcher variable is present.
-    public static func announcement(in environment: [String: String]) throws -> Announcement? {
+    static func announcement(in environment: [String: String]) throws -> Announcement? {
         for name in sizeVariables {
             guard let text = environment[name] else { continue }
             guard let n = Int(text.trimmingCharacters(in: .whitespaces)), n >= 1 else {
@@ -57,7 +57,7 @@ public enum Launcher {
     }
 
     /// Whether some launcher started this process (size known or not).
-    public static func isLaunched(_ environment: [String: String]) -> Bool {
+    static func isLaunched(_ environment: [String: String]) -> Bool {
         (sizeVariables + presenceVariables).contains { environment[$0] != nil }
             || (environment["SLURM_STEP_ID"] != nil && environment["SLURM_NTASKS"] != nil)
     }

@@ -144,7 +144,7 @@ public final class MPICommunicator: Communicator, @unchecked Sendable {
     /// busy-polling as Open MPI's blocking calls do: its core is free for other work meanwhile.
     /// Called before a collective, it moves the wait for the slowest rank out of the collective,
     /// which then runs with every rank present.
-    public func waitForPeers(pollMicroseconds: Int = 50, spinPolls: Int = 64) throws {
+    func waitForPeers(pollMicroseconds: Int = 50, spinPolls: Int = 64) throws {
         try watched("MPI_Ibarrier (arrival)") { try pollArrival(pollMicroseconds: pollMicroseconds, spinPolls: spinPolls) }
     }
 

@@ -38,7 +38,7 @@ public final class MPIRuntime: @unchecked Sendable {
     /// The thread level MPI granted.
     public let provided: ThreadLevel
     /// Whether MPI_Finalize has run.
-    public private(set) var isFinalized = false
+    private(set) var isFinalized = false
 
     /// Run by `finalize()` before MPI_Finalize (e.g. stopping the collective watchdog's thread).
     private var finalizers: [() -> Void] = []

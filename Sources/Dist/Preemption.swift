@@ -23,7 +23,7 @@ public final class PreemptionSignal: @unchecked Sendable {
     /// The first signal received (0: none). The only state a C signal handler can reach.
     private static let received = Atomic<Int32>(0)
     /// The signals handled.
-    public static let signals: [Int32] = [SIGTERM, SIGINT, SIGUSR2, SIGUSR1]
+    static let signals: [Int32] = [SIGTERM, SIGINT, SIGUSR2, SIGUSR1]
     private let previous: [Int32: sigaction]
 
     /// Installs the handlers (replacing the default "terminate at once" action) until deinit.

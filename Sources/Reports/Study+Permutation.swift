@@ -11,11 +11,11 @@ import Foundation
 
 extension StudyTable {
     /// Most splits enumerated; larger groups get NaN (shown as "–").
-    public static let maxPermutations = 2_000_000
+    static let maxPermutations = 2_000_000
 
     /// Two-sided exact permutation p-value of mean(a) − mean(b); NaN when either group has no finite
     /// value or the split count exceeds `maxPermutations`.
-    public static func permutationP(_ a: [Double], _ b: [Double]) -> Double {
+    static func permutationP(_ a: [Double], _ b: [Double]) -> Double {
         let x = a.filter(\.isFinite), y = b.filter(\.isFinite)
         guard !x.isEmpty, !y.isEmpty else { return .nan }
         let pooled = x + y, n = x.count, total = pooled.count

@@ -10,7 +10,7 @@ public struct MeanStd: Sendable, Equatable {
     /// Finite values used.
     public var count: Int
     /// Values left out because they were NaN or infinite (shown in the cell, never dropped silently).
-    public var nonFinite: Int
+    var nonFinite: Int
 
     /// NaN and infinities are left out (and counted in `nonFinite`); std is NaN below two values,
     /// the mean below one.
@@ -39,7 +39,7 @@ public struct StudyGroup: Sendable {
 /// The study's tables and selections.
 public enum StudyTable {
     /// Row order of the kinds; others follow in order of appearance.
-    public static let kindOrder = ["none", "l2", "aug", "rwp", "awp"]
+    static let kindOrder = ["none", "l2", "aug", "rwp", "awp"]
 
     /// Groups by (kind, setting): kinds in `kindOrder`, settings in order of first appearance.
     public static func groups(_ runs: [StudyRun]) -> [StudyGroup] {
@@ -106,7 +106,7 @@ public enum StudyTable {
     }
 
     /// Best-epoch table (epoch chosen on the in-domain test set, as best.safetensors).
-    public static func bestTable(_ groups: [StudyGroup]) -> String {
+    static func bestTable(_ groups: [StudyGroup]) -> String {
         var s = row(["regularizer", "seeds", "best epoch", "in-domain SRCC", "in-domain PLCC", "shifted SRCC", "shifted PLCC"])
         s += rule(7)
         for g in groups {
@@ -117,7 +117,7 @@ public enum StudyTable {
     }
 
     /// Differences of the group means to the first group of kind `baseline` (nil without it or without other groups).
-    public static func deltaTable(_ groups: [StudyGroup], baseline: String = "none") -> String? {
+    static func deltaTable(_ groups: [StudyGroup], baseline: String = "none") -> String? {
         guard let base = groups.first(where: { $0.kind == baseline }),
               groups.contains(where: { !($0.kind == base.kind && $0.setting == base.setting) }) else { return nil }
         func p(_ g: StudyGroup, _ v: (StudyRun) -> Double) -> String {
@@ -151,7 +151,7 @@ public enum StudyTable {
     }
 
     /// Every run's own values.
-    public static func runTable(_ groups: [StudyGroup]) -> String {
+    static func runTable(_ groups: [StudyGroup]) -> String {
         var s = row(["run", "regularizer", "seed", "epochs", "in-domain SRCC / PLCC", "shifted SRCC / PLCC", "best epoch",
                      "gap", "sharpness mean / max", "Hessian λ_max", "Hessian λ of largest magnitude"])
         s += rule(11)

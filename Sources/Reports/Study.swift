@@ -12,8 +12,8 @@ import Foundation
 
 /// In-domain and shifted (cross-dataset) correlations at one epoch.
 public struct StudyScores: Sendable, Equatable {
-    public var inDomainSRCC: Double, inDomainPLCC: Double
-    public var shiftedSRCC: Double, shiftedPLCC: Double
+    var inDomainSRCC: Double, inDomainPLCC: Double
+    var shiftedSRCC: Double, shiftedPLCC: Double
     /// The four correlations.
     public init(inDomainSRCC: Double, inDomainPLCC: Double, shiftedSRCC: Double, shiftedPLCC: Double) {
         self.inDomainSRCC = inDomainSRCC; self.inDomainPLCC = inDomainPLCC
@@ -41,10 +41,10 @@ public struct StudyRun: Sendable, Equatable {
     public var gap: Double
     /// True when the train side of `gap` is an evaluation of the final weights on the training set
     /// (eval-train.json); false when it is the trainer's running train SRCC of the last epoch.
-    public var gapFromEval: Bool
+    var gapFromEval: Bool
     /// Sharpness: mean and max relative loss rise at radius ρ, the Hessian's top (largest algebraic)
     /// eigenvalue λ_max and its signed eigenvalue of largest magnitude (NaN when absent).
-    public var sharpnessMean: Double, sharpnessMax: Double, hessianTop: Double, hessianLargestMagnitude: Double
+    var sharpnessMean: Double, sharpnessMax: Double, hessianTop: Double, hessianLargestMagnitude: Double
 
     /// Builds a run from its values (fabricated runs in tests, or a caller's own records).
     public init(directory: String, kind: String, setting: String, seed: Int, epochs: Int, final: StudyScores, best: StudyScores,

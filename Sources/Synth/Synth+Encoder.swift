@@ -48,14 +48,14 @@ public enum SynthCodec: String, Sendable, CaseIterable {
     }
 
     /// True when this FFmpeg build has the encoder.
-    public var isAvailable: Bool { avcodec_find_encoder_by_name(encoderName) != nil }
+    var isAvailable: Bool { avcodec_find_encoder_by_name(encoderName) != nil }
 
     /// The best video encoder available: libx264 if present, else mpeg4.
-    public static var bestVideo: SynthCodec { SynthCodec.h264.isAvailable ? .h264 : .mpeg4 }
+    static var bestVideo: SynthCodec { SynthCodec.h264.isAvailable ? .h264 : .mpeg4 }
 
     /// The quantiser for a compression level in [0, 1]: H.264 CRF 18 + 33·c (18…51),
     /// MPEG-4 / JPEG qscale 2 + 29·c (2…31), rounded to 0.01 (CRF) or to an integer (qscale).
-    public func quantiser(_ level: Double) -> Double {
+    func quantiser(_ level: Double) -> Double {
         switch self {
         case .h264: ((18 + 33 * level) * 100).rounded() / 100
         case .mpeg4, .mjpeg: (2 + 29 * level).rounded()

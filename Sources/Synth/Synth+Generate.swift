@@ -42,20 +42,20 @@ final class SynthPipeline {
 
 /// Frames of a planned synthetic video rendered in memory, before compression: a FrameReader for
 /// tests and for checking a decoder against the generator.
-public final class SynthFrameReader: FrameReader {
+final class SynthFrameReader: FrameReader {
     /// Facts of the video (codec "rawvideo": these frames were never encoded).
-    public let info: VideoInfo
+    let info: VideoInfo
     private let pipeline: SynthPipeline
 
     /// A reader for `video` (typically one element of `SynthPlan.videos`).
-    public init(video: SynthVideo) throws {
+    init(video: SynthVideo) throws {
         pipeline = try SynthPipeline(video: video)
         info = VideoInfo(path: video.file, frameCount: video.frames, fps: video.fps, duration: video.duration,
                          width: video.width, height: video.height, codec: "rawvideo")
     }
 
     /// The frames at `indices` as the encoder received them (stutter repeats included).
-    public func frames(at indices: [Int]) throws -> [RGBFrame] {
+    func frames(at indices: [Int]) throws -> [RGBFrame] {
         try indices.map { i in
             guard i >= 0, i < info.frameCount else {
                 throw MediaError(info.path, "frame \(i) is out of range 0..<\(info.frameCount)")
@@ -159,7 +159,7 @@ public enum Synth {
     }
 
     /// One FAST-VQA label line: `file, duration, fps, MOS` (`-1, -1` for images).
-    public static func labelLine(_ v: SynthVideo) -> String {
+    static func labelLine(_ v: SynthVideo) -> String {
         let mos = String(format: "%.4f", v.mos)
         return v.isImage ? "\(v.file), -1, -1, \(mos)" : "\(v.file), \(v.duration), \(v.fps), \(mos)"
     }
@@ -168,7 +168,7 @@ public enum Synth {
     static func labels(_ videos: [SynthVideo]) -> String { videos.map { labelLine($0) + "\n" }.joined() }
 
     /// The header of distortions.csv.
-    public static let csvHeader = "file,split,scene,content,width,height,frames,fps,"
+    static let csvHeader = "file,split,scene,content,width,height,frames,fps,"
         + SynthDistortion.allCases.map(\.name).joined(separator: ",") + ",exposure_sign,codec,quantiser,mos_clean,mos"
 
     /// distortions.csv text: the header, then one row per video.

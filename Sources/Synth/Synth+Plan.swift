@@ -25,7 +25,7 @@ public enum SynthProfile: String, CaseIterable, Sendable {
     }
 
     /// Default frame width, height, frame count and frame rate.
-    public var defaultGeometry: (width: Int, height: Int, frames: Int, fps: Double) {
+    var defaultGeometry: (width: Int, height: Int, frames: Int, fps: Double) {
         switch self {
         case .default: (320, 240, 72, 24)
         case .shifted: (240, 320, 75, 30)
@@ -100,7 +100,7 @@ public struct SynthOptions: Sendable {
     }
 
     /// The content generators scenes are drawn from: the override, else the profile's.
-    public var effectiveContents: [SynthContent] { contents ?? profile.contents }
+    var effectiveContents: [SynthContent] { contents ?? profile.contents }
 
     /// The effective geometry: overrides, else the profile's defaults.
     public var geometry: (width: Int, height: Int, frames: Int, fps: Double) {

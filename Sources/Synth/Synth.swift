@@ -57,7 +57,7 @@ public struct SynthLevels: Sendable, Equatable {
 /// drawn from the video's own random stream; the scale is KoNViD-1k's (1–5).
 public enum SynthMOS {
     /// Standard deviation of the Gaussian label noise added to the clean MOS.
-    public static let labelNoiseStd = 0.1
+    static let labelNoiseStd = 0.1
     /// Lowest and highest possible score.
     public static let range: ClosedRange<Double> = 1...5
 
@@ -75,7 +75,7 @@ public enum SynthMOS {
     }
 
     /// The impairment sum I = Σ w_k ℓ_k^p_k (0 for a pristine video).
-    public static func impairment(_ levels: SynthLevels) -> Double {
+    static func impairment(_ levels: SynthLevels) -> Double {
         SynthDistortion.allCases.reduce(0) { sum, k in
             let (w, p) = coefficients(k)
             return sum + w * pow(levels[k], p)
@@ -126,17 +126,17 @@ public struct SynthVideo: Sendable, Equatable {
     /// Distortion levels in [0, 1].
     public var levels: SynthLevels
     /// +1 for over-exposure, −1 for under-exposure (meaningful when levels[.exposure] > 0).
-    public var exposureSign: Int
+    var exposureSign: Int
     /// Frame size in pixels (even).
     public var width: Int
     public var height: Int
     /// Frame count (1 for images).
     public var frames: Int
     /// Frame rate as a rational (0/1 for images).
-    public var fpsNum: Int
-    public var fpsDen: Int
+    var fpsNum: Int
+    var fpsDen: Int
     /// Noise-free and labelled MOS (see SynthMOS).
-    public var mosClean: Double
+    var mosClean: Double
     public var mos: Double
     /// Train or test.
     public var split: SynthSplit
@@ -148,7 +148,7 @@ public struct SynthVideo: Sendable, Equatable {
     /// Duration in seconds (0 for images).
     public var duration: Double { fpsNum == 0 ? 0 : Double(frames) * Double(fpsDen) / Double(fpsNum) }
     /// True for the still images of the `images` profile (one frame, no frame rate).
-    public var isImage: Bool { fpsNum == 0 }
+    var isImage: Bool { fpsNum == 0 }
 }
 
 /// Purposes that key the independent random streams of one video.

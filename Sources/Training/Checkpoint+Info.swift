@@ -14,16 +14,16 @@ extension Checkpoint {
         let tag = m["format"] ?? "missing"
         guard tag == format || tag == formatTensorsOnly else {
             let own = isOwn(m) ? "it carries vqa-mpi training metadata, so its format tag is damaged or from a newer vqa-mpi; use an older epoch-NNN.safetensors or best.safetensors" : "pass a checkpoint written by `vqa-mpi train`"
-            throw DistError("\(path): not a readable vqa-mpi training checkpoint (metadata format is '\(tag)', expected \(format)): \(own)")
+            throw TrainingError("\(path)", "not a readable vqa-mpi training checkpoint (metadata format is '\(tag)', expected \(format)): \(own)")
         }
         guard let want = m["checksum"].flatMap({ UInt64($0, radix: 16) }) else {
-            throw DistError("\(path): checkpoint has no checksum; the file is damaged")
+            throw TrainingError("\(path)", "checkpoint has no checksum; the file is damaged")
         }
         // Format /1 (before the metadata was covered): tensors only. A /2 file whose tag is flipped to
         // /1 fails here too, as its stored checksum covers the metadata.
         let got = checksum(file.tensors, metadata: tag == format ? m : nil)
         guard got == want else {
-            throw DistError("\(path): checksum mismatch (stored \(String(want, radix: 16)), computed \(String(got, radix: 16))): the checkpoint's tensors or metadata are corrupt; use an older epoch-NNN.safetensors or best.safetensors")
+            throw TrainingError("\(path)", "checksum mismatch (stored \(String(want, radix: 16)), computed \(String(got, radix: 16))): the checkpoint's tensors or metadata are corrupt; use an older epoch-NNN.safetensors or best.safetensors")
         }
         var info = CheckpointInfo()
         info.model = m["model"] ?? "fragnet"
@@ -66,13 +66,13 @@ extension Checkpoint {
                 return nil
             }
             if let i = bad {
-                throw DistError("\(path): tensor '\(name)' holds a NaN or infinite value (element \(i) of \(t.count)); the weights are unusable: use an older epoch-NNN.safetensors or best.safetensors, or retrain")
+                throw TrainingError("\(path)", "tensor '\(name)' holds a NaN or infinite value (element \(i) of \(t.count)); the weights are unusable: use an older epoch-NNN.safetensors or best.safetensors, or retrain")
             }
         }
     }
 
     /// A verified checkpoint `file` with `calibration` in its metadata and its checksum recomputed.
-    public static func withCalibration(_ file: SafetensorsFile, _ calibration: Logistic4, path: String) throws -> SafetensorsFile {
+    static func withCalibration(_ file: SafetensorsFile, _ calibration: Logistic4, path: String) throws -> SafetensorsFile {
         _ = try info(of: file, path: path)
         var out = file
         if let d = try? JSONEncoder().encode(calibration) { out.metadata["calibration"] = String(decoding: d, as: UTF8.self) }

@@ -10,7 +10,7 @@ extension Checkpoint {
     /// Prefix of the EMA copy of every parameter (`ema.<name>`).
     public static let emaPrefix = "ema."
     /// Prefix of the optimizer state buffers (`optim.<slot>`).
-    public static let optimizerPrefix = "optim."
+    static let optimizerPrefix = "optim."
 
     /// True when the file holds EMA weights.
     public static func hasEMA(_ file: SafetensorsFile) -> Bool {
@@ -18,12 +18,12 @@ extension Checkpoint {
     }
 
     /// The prefix to load from: "ema." when `preferEMA` and the file has EMA weights, else "".
-    public static func weightPrefix(_ file: SafetensorsFile, preferEMA: Bool) -> String {
+    static func weightPrefix(_ file: SafetensorsFile, preferEMA: Bool) -> String {
         preferEMA && hasEMA(file) ? emaPrefix : ""
     }
 
     /// The EMA weights under the parameters' own names (the file unchanged when it has none).
-    public static func emaAsWeights(_ file: SafetensorsFile) -> SafetensorsFile {
+    static func emaAsWeights(_ file: SafetensorsFile) -> SafetensorsFile {
         guard hasEMA(file) else { return file }
         var out = file
         out.tensors = Dictionary(uniqueKeysWithValues: file.tensors.compactMap { k, v in
@@ -35,7 +35,7 @@ extension Checkpoint {
     /// Parses `model_options` metadata: a JSON object of strings, numbers or arrays (joined with ",").
     public static func modelOptions(json: String, path: String) throws -> [String: String] {
         guard let obj = try? JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any] else {
-            throw DistError("\(path): metadata 'model_options' is not a JSON object: \(json)")
+            throw TrainingError("\(path)", "metadata 'model_options' is not a JSON object: \(json)")
         }
         return obj.mapValues { v in
             if let a = v as? [Any] { return a.map { "\($0)" }.joined(separator: ",") }

@@ -28,16 +28,16 @@ extension Checkpoint {
         let name = info?.model ?? fallbackModel
         let model = try ModelKind.parse(name).make(seed: 0, options: info?.modelOptions ?? [:])
         let hasEMA = hasEMA(file)
-        if ema == true && !hasEMA { throw DistError("\(path): has no EMA weights (trained with train.ema 0); use --raw") }
+        if ema == true && !hasEMA { throw TrainingError("\(path)", "has no EMA weights (trained with train.ema 0); use --raw") }
         let useEMA = (ema ?? true) && hasEMA
         let plain = info == nil ? "not a vqa-mpi checkpoint (no training metadata), and " : ""
         let hint = "pass a checkpoint written by `vqa-mpi train`, or a converted file whose tensor names and shapes match the model (scripts/convert)"
         let missing: [String]
         do { missing = try model.parameters.load(file, path: path, prefix: useEMA ? emaPrefix : "", allowMissing: true) } catch {
-            throw DistError("\(path): \(plain)its tensors do not fit the \(name) model: \(reason(error)); \(hint)")
+            throw TrainingError("\(path)", "\(plain)its tensors do not fit the \(name) model: \(reason(error)); \(hint)")
         }
         if !missing.isEmpty {
-            throw DistError("\(path): \(plain)it lacks \(missing.count) of the \(model.parameters.infos.count) tensors of the \(name) model, e.g. \(missing.prefix(3).joined(separator: ", ")); \(hint)")
+            throw TrainingError("\(path)", "\(plain)it lacks \(missing.count) of the \(model.parameters.infos.count) tensors of the \(name) model, e.g. \(missing.prefix(3).joined(separator: ", ")); \(hint)")
         }
         return ScoringModel(model: model, sampler: config.data.train.sampler, calibration: info?.calibration,
                             weights: useEMA ? "ema" : "raw", batchPerRank: max(1, config.train.batchSize / max(worldSize, 1)))

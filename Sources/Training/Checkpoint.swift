@@ -22,9 +22,9 @@ public struct CheckpointInfo: Sendable, Equatable {
     /// The run seed (every random choice is keyed by it).
     public var seed: UInt64 = 0
     /// Sampler position: the epoch the next batch comes from and the step within it.
-    public var samplerEpoch = 0, samplerStep = 0
+    var samplerEpoch = 0, samplerStep = 0
     /// Best validation SRCC+PLCC so far and its epoch (−1: none).
-    public var bestMetric = -Double.infinity, bestEpoch = -1
+    var bestMetric = -Double.infinity, bestEpoch = -1
     /// Raw prediction → training MOS calibration, when fitted.
     public var calibration: Logistic4?
     public init() {}
@@ -35,12 +35,12 @@ public enum Checkpoint {
     /// Format tag in the metadata (/2: the checksum covers the metadata too).
     public static let format = "vqa-mpi-checkpoint/2"
     /// The previous format, still read: its checksum covers the tensors only.
-    public static let formatTensorsOnly = "vqa-mpi-checkpoint/1"
+    static let formatTensorsOnly = "vqa-mpi-checkpoint/1"
     /// Metadata keys only vqa-mpi writes: a file with any of them is verified whatever its format tag
     /// says. `model` and `model_options` are not among them: a converted or hand-made plain file may
     /// describe its model with them (landscape, eval and score read them), and every checkpoint we
     /// write carries `checksum` and the sampler keys anyway.
-    public static let ownKeys: Set<String> = ["checksum", "optimizer_steps", "sampler_epoch", "sampler_step", "best_metric",
+    static let ownKeys: Set<String> = ["checksum", "optimizer_steps", "sampler_epoch", "sampler_step", "best_metric",
                                               "best_epoch", "calibration"]
 
     /// FNV-1a 64 over the tensors (name order: names, dtypes, shapes, bytes), then, unless
@@ -75,7 +75,7 @@ public enum Checkpoint {
     }
 
     /// True when `metadata` was written by vqa-mpi (its format tag or any key only vqa-mpi writes).
-    public static func isOwn(_ metadata: [String: String]) -> Bool {
+    static func isOwn(_ metadata: [String: String]) -> Bool {
         metadata["format"].map { $0.hasPrefix("vqa-mpi") } == true || !ownKeys.isDisjoint(with: metadata.keys)
     }
 
@@ -112,11 +112,11 @@ public enum Checkpoint {
     /// Reads a checkpoint, verifying format and checksum; errors name the file and how to recover.
     public static func read(path: String) throws -> (file: SafetensorsFile, info: CheckpointInfo) {
         guard FileManager.default.fileExists(atPath: path) else {
-            throw DistError("\(path): no such checkpoint; check the path (train writes DIR/last.safetensors and DIR/best.safetensors)")
+            throw TrainingError("\(path)", "no such checkpoint; check the path (train writes DIR/last.safetensors and DIR/best.safetensors)")
         }
         let file: SafetensorsFile
         do { file = try SafetensorsFile.read(path: path) } catch {
-            throw DistError("\(path): corrupt or truncated checkpoint (\(reason(error))); use an older epoch-NNN.safetensors or best.safetensors, or start without --resume")
+            throw TrainingError("\(path)", "corrupt or truncated checkpoint (\(reason(error))); use an older epoch-NNN.safetensors or best.safetensors, or start without --resume")
         }
         let info = try info(of: file, path: path)
         try checkFinite(file, path: path)
@@ -127,10 +127,10 @@ public enum Checkpoint {
     /// training checkpoint whatever its format tag; a plain safetensors file, e.g. converted from
     /// PyTorch, is accepted as is). Weights that are NaN or infinite are refused either way.
     public static func readWeights(path: String) throws -> (file: SafetensorsFile, info: CheckpointInfo?) {
-        guard FileManager.default.fileExists(atPath: path) else { throw DistError("\(path): no such checkpoint; check the path") }
+        guard FileManager.default.fileExists(atPath: path) else { throw TrainingError("\(path)", "no such checkpoint; check the path") }
         let file: SafetensorsFile
         do { file = try SafetensorsFile.read(path: path) } catch {
-            throw DistError("\(path): corrupt, truncated or not a safetensors file (\(reason(error))); pass a checkpoint written by `vqa-mpi train`")
+            throw TrainingError("\(path)", "corrupt, truncated or not a safetensors file (\(reason(error))); pass a checkpoint written by `vqa-mpi train`")
         }
         let info = isOwn(file.metadata) ? try info(of: file, path: path) : nil
         try checkFinite(file, path: path)
@@ -151,7 +151,7 @@ public enum Checkpoint {
         if let o = optimizer {
             for (k, buf) in o.state {
                 guard let t = file.tensors["\(optimizerPrefix)\(k)"], t.shape == [buf.count] else {
-                    throw DistError("\(path): optimizer state optim.\(k) is missing or has another size; was it saved with another optimizer or model? Use --init-from to start a new run from its weights")
+                    throw TrainingError("\(path)", "optimizer state optim.\(k) is missing or has another size; was it saved with another optimizer or model? Use --init-from to start a new run from its weights")
                 }
                 try t.copyFloats(into: buf.buffer)
             }
@@ -178,7 +178,7 @@ public enum Checkpoint {
             try t.copyFloats(into: store.value(i))
             loaded.append(info.name)
         }
-        if loaded.isEmpty { throw DistError("\(path): no tensor matches the model by name and shape; is it a checkpoint of the same model?") }
+        if loaded.isEmpty { throw TrainingError("\(path)", "no tensor matches the model by name and shape; is it a checkpoint of the same model?") }
         return (loaded, skipped)
     }
 }

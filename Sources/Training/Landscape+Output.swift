@@ -42,7 +42,7 @@ extension LandscapeResult {
     }
 
     /// sharpness.json for several checkpoints.
-    public static func sharpnessJSON(_ results: [LandscapeResult], config: LandscapeConfig) throws -> Data {
+    static func sharpnessJSON(_ results: [LandscapeResult], config: LandscapeConfig) throws -> Data {
         struct File: Encodable {
             let radius: Double, directions: Int, seed: UInt64, includeBiasAndNorm: Bool
             let hessianMethod: String
@@ -61,7 +61,7 @@ extension LandscapeResult {
     public static func write(_ results: [LandscapeResult], config: LandscapeConfig, to directory: String) throws {
         let fm = FileManager.default
         do { try fm.createDirectory(atPath: directory, withIntermediateDirectories: true) } catch {
-            throw DistError("cannot create the output directory \(directory): \(error.localizedDescription)")
+            throw TrainingError("cannot create the output directory \(directory)", "\(error.localizedDescription)")
         }
         let dir = URL(fileURLWithPath: directory)
         try Data(csv(results, dims: config.dims).utf8).write(to: dir.appendingPathComponent("landscape.csv"), options: .atomic)

@@ -56,15 +56,17 @@ public final class LandscapeData {
     /// This rank's clips, [localCount · clipsPerSample, 3, T, H, W].
     public let clips: FloatBuffer
     /// This rank's sample count.
-    public let localCount: Int
+    let localCount: Int
     /// Subset position of this rank's first sample.
-    public let localOffset: Int
+    let localOffset: Int
     /// Labels of the whole (readable) subset in subset order, identical on every rank.
     public let labels: [Float]
     /// This rank's motion features [localCount · clipsPerSample, T, motionDim] (nil: none).
     public let motion: FloatBuffer?
     /// Motion features per frame (0: none).
     public let motionDim: Int
+    /// This rank's samples as the model takes them (over `clips` and `motion`; indices: subset positions).
+    let batch: ClipBatch
 
     /// Wraps clips (and motion features [clips, T, motionDim], empty for none) already in memory;
     /// gathers the labels over `comm`.
@@ -89,8 +91,11 @@ public final class LandscapeData {
         self.clips = buffer
         localCount = localLabels.count
         let counts = try comm.allGather([Float(localLabels.count)]).map { Int($0) }
-        localOffset = counts[0..<comm.rank].reduce(0, +)
+        let offset = counts[0..<comm.rank].reduce(0, +)
+        localOffset = offset
         labels = try comm.allGather(localLabels)
+        batch = ClipBatch(clipShape: clipShape, clipsPerSample: clipsPerSample, clips: buffer.base, motion: self.motion?.base,
+                          motionWidth: motionDim, labels: localLabels, indices: localLabels.indices.map { offset + $0 })
     }
 
     /// The first `subset` entries of a permutation seeded by `seed` (all when subset ≤ 0).
@@ -114,44 +119,42 @@ public final class LandscapeData {
         let shape = loader.sampleShape
         loader.start(epoch: 0)
         var clips: [Float] = [], labels: [Float] = [], motion: [Float] = []
-        while let batch = try loader.next() {
-            for s in 0..<batch.capacity where batch.valid[s] && !batch.padding[s] {
-                clips.append(contentsOf: UnsafeBufferPointer(start: batch.sample(s), count: shape.floatsPerSample))
-                if let m = batch.sampleFeatures(s) { motion.append(contentsOf: UnsafeBufferPointer(start: m, count: batch.featureFloatsPerSample)) }
-                labels.append(batch.labels[s])
-            }
+        let compactor = ClipCompactor()
+        while let b = try loader.next() {
+            let batch = compactor.batch(b, dropPadding: true)
+            clips += UnsafeBufferPointer(start: batch.clips, count: batch.count * shape.floatsPerSample)
+            if let m = batch.motion { motion += UnsafeBufferPointer(start: m, count: batch.count * b.featureFloatsPerSample) }
+            labels += batch.labels
         }
         let data = try LandscapeData(clips: clips, clipShape: [3, shape.frames, shape.height, shape.width],
                                      clipsPerSample: shape.clips, localLabels: labels, comm: comm,
                                      motion: motion, motionDim: loader.featureWidth)
         if data.labels.count < 2 {
-            throw DistError("landscape: only \(data.labels.count) readable sample(s) in the subset; the batch-level loss needs at least 2 (raise --subset or fix the unreadable files)")
+            throw TrainingError("landscape", "only \(data.labels.count) readable sample(s) in the subset; the batch-level loss needs at least 2 (raise --subset or fix the unreadable files)")
         }
         return data
     }
 }
 
 /// Loss, SRCC and global-loss gradients of a model on a LandscapeData subset.
-public final class LandscapeEvaluator {
+final class LandscapeEvaluator {
     /// The model whose current weights are evaluated.
-    public let model: VQAModel
+    let model: VQAModel
     /// This rank's share of the subset.
-    public let data: LandscapeData
+    let data: LandscapeData
     /// The ranks sharing the subset.
-    public let comm: Communicator
+    let comm: Communicator
     /// The tape every forward/backward runs on (its arena is reused).
-    public let tape: Tape
+    let tape: Tape
     let config: LandscapeConfig
-    let keys: [UInt64]
 
     /// An evaluator for `model` (its current weights) on `data`.
-    public init(model: VQAModel, data: LandscapeData, comm: Communicator, config: LandscapeConfig, compute: Compute) {
+    init(model: VQAModel, data: LandscapeData, comm: Communicator, config: LandscapeConfig, compute: Compute) {
         self.model = model
         self.data = data
         self.comm = comm
         self.config = config
         tape = Tape(compute: compute)
-        keys = (0..<data.localCount).map { UInt64(data.localOffset + $0) }
     }
 
     /// Mini-batches of local samples: (first sample, sample count).
@@ -160,29 +163,20 @@ public final class LandscapeEvaluator {
     }
 
     /// Forwards local samples `first..<first+n` on a reset tape; returns the clip-score node.
-    func forward(_ first: Int, _ n: Int, recording: Bool) -> Var {
+    func forward(_ first: Int, _ n: Int, recording: Bool) throws -> Var {
         tape.reset()
         tape.training = false
         tape.recording = recording
-        let c = data.clipsPerSample, per = data.clipShape.reduce(1, *)
-        tape.sampleKeys = Array(keys[first..<first + n]).flatMap { Array(repeating: $0, count: c) }
-        let x = tape.input(shape: [n * c] + data.clipShape)
-        tape.value(x).update(from: data.clips.base + first * c * per, count: n * c * per)
-        var motion: Var? = nil
-        if let m = data.motion {
-            let perClip = data.clipShape[1] * data.motionDim
-            motion = tape.input(shape: [n * c, data.clipShape[1], data.motionDim])
-            tape.value(motion!).update(from: m.base + first * c * perClip, count: n * c * perClip)
-        }
-        return model.forward(tape, x, motion: motion)
+        let x = try data.batch.feed(tape, model: model, samples: first..<first + n)
+        return model.forward(tape, x.clips, motion: x.motion)
     }
 
     /// Predictions of the whole subset (subset order) at the current weights.
-    public func predictions() throws -> [Float] {
+    func predictions() throws -> [Float] {
         var local: [Float] = []
         local.reserveCapacity(data.localCount)
         for (first, n) in batches {
-            let y = forward(first, n, recording: false)
+            let y = try forward(first, n, recording: false)
             local += sampleScores(y, n)
         }
         tape.recording = true
@@ -191,16 +185,11 @@ public final class LandscapeEvaluator {
 
     /// Per-sample scores (mean over each sample's clips) of the clip-score node `y` for `n` samples.
     func sampleScores(_ y: Var, _ n: Int) -> [Float] {
-        let c = data.clipsPerSample, scores = tape.value(y)
-        return (0..<n).map { s in
-            var sum: Float = 0
-            for j in 0..<c { sum += scores[s * c + j] }
-            return sum / Float(c)
-        }
+        ClipBatch.sampleScores(tape.value(y), samples: n, clips: data.clipsPerSample)
     }
 
     /// The global loss and SRCC at the current weights (identical on every rank).
-    public func evaluate() throws -> (loss: Double, srcc: Double) {
+    func evaluate() throws -> (loss: Double, srcc: Double) {
         let p = try predictions()
         let loss = config.loss.evaluate(predictions: p, labels: data.labels).loss
         return (loss, Metrics.srcc(p.map(Double.init), data.labels.map(Double.init)))
@@ -209,7 +198,7 @@ public final class LandscapeEvaluator {
     /// Writes ∂L/∂w of the global loss at the current weights into `out` (the store's flat layout,
     /// summed over ranks) and returns L.
     @discardableResult
-    public func gradient(into out: UnsafeMutablePointer<Float>) throws -> Double {
+    func gradient(into out: UnsafeMutablePointer<Float>) throws -> Double {
         let store = model.parameters
         store.zeroGrad()
         // When every rank's samples fit in one mini-batch, one recorded forward serves both the
@@ -219,7 +208,7 @@ public final class LandscapeEvaluator {
         var kept: Var? = nil
         let p: [Float]
         if single {
-            if let (first, n) = batches.first { kept = forward(first, n, recording: true) }
+            if let (first, n) = batches.first { kept = try forward(first, n, recording: true) }
             p = try comm.allGather(kept.map { sampleScores($0, data.localCount) } ?? [])
         } else {
             p = try predictions()
@@ -227,12 +216,9 @@ public final class LandscapeEvaluator {
         let loss = config.loss.evaluate(predictions: p, labels: data.labels)
         let c = data.clipsPerSample
         for (first, n) in batches {
-            let y = kept ?? forward(first, n, recording: true)
-            var seed = [Float](repeating: 0, count: n * c)
-            for s in 0..<n {
-                let g = loss.gradient[data.localOffset + first + s] / Float(c)
-                for j in 0..<c { seed[s * c + j] = g }
-            }
+            let y = try kept ?? forward(first, n, recording: true)
+            let start = data.localOffset + first
+            let seed = ClipBatch.clipGradient(loss.gradient[start..<start + n], clips: c)
             seed.withUnsafeBufferPointer { tape.backward(y, seed: $0.baseAddress!) }
         }
         if comm.size > 1 { try comm.allReduceSum(store.grads.base, count: store.flatCount) }
@@ -258,7 +244,7 @@ public struct SharpnessResult: Sendable, Codable, Equatable {
     /// ρ and the relative rises (L(w+ρd_k) − L(w)) / L(w), one per direction.
     public var radius: Double
     /// One relative rise per sharpness direction.
-    public var rises: [Double]
+    var rises: [Double]
     /// Mean and max of the rises.
     public var meanRise: Double, maxRise: Double
     /// The Hessian's top (λ_max) and largest-magnitude eigenvalues (nil when skipped).
@@ -278,7 +264,7 @@ public struct LandscapeResult: Sendable {
 /// Runs a landscape for the weights currently in a model (call once per loaded checkpoint).
 public final class LandscapeRunner {
     /// Loss and gradients at the current weights.
-    public let evaluator: LandscapeEvaluator
+    let evaluator: LandscapeEvaluator
     /// Grid, directions and sharpness settings.
     public let config: LandscapeConfig
     let center: FloatBuffer, first: FloatBuffer, second: FloatBuffer
@@ -286,10 +272,10 @@ public final class LandscapeRunner {
 
     /// A runner over `data`; direction buffers are allocated once and reused for every checkpoint.
     public init(model: VQAModel, data: LandscapeData, comm: Communicator, config: LandscapeConfig, compute: Compute) throws {
-        guard [1, 2].contains(config.dims) else { throw DistError("landscape: dims must be 1 or 2, got \(config.dims)") }
-        guard config.points >= 1 else { throw DistError("landscape: points must be ≥ 1, got \(config.points)") }
-        guard config.lower < config.upper else { throw DistError("landscape: the range \(config.lower):\(config.upper) is empty; use e.g. -1:1") }
-        guard config.directions >= 0, config.hessianIterations >= 0 else { throw DistError("landscape: directions and hessian iterations must be ≥ 0") }
+        guard [1, 2].contains(config.dims) else { throw TrainingError("landscape", "dims must be 1 or 2, got \(config.dims)") }
+        guard config.points >= 1 else { throw TrainingError("landscape", "points must be ≥ 1, got \(config.points)") }
+        guard config.lower < config.upper else { throw TrainingError("landscape", "the range \(config.lower):\(config.upper) is empty; use e.g. -1:1") }
+        guard config.directions >= 0, config.hessianIterations >= 0 else { throw TrainingError("landscape", "directions and hessian iterations must be ≥ 0") }
         evaluator = LandscapeEvaluator(model: model, data: data, comm: comm, config: config, compute: compute)
         self.config = config
         self.compute = compute

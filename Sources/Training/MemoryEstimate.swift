@@ -29,11 +29,11 @@ public struct MemoryEstimate: Sendable, Equatable {
     /// Bytes of the loader's batch buffers.
     public var batches: Int
     /// Bytes of activations kept for backward (or of one forward pass for inference).
-    public var activations: Int
+    var activations: Int
     /// Bytes of runtime, libraries and decoders.
     public var runtime: Int
     /// Ranks on this node (the estimate is per rank; the node needs `total`).
-    public var ranksPerNode: Int
+    var ranksPerNode: Int
 
     /// Bytes one rank needs.
     public var perRank: Int { Self.add([parameters, batches, activations, runtime]) }
@@ -54,7 +54,7 @@ public struct MemoryEstimate: Sendable, Equatable {
     static let runtimeBytes = 400 << 20
 
     /// Activation bytes kept per input byte, by model kind (bench engine slopes × 1.5).
-    public static func activationFactor(_ model: String) -> Int {
+    static func activationFactor(_ model: String) -> Int {
         switch model {
         case "fragnet": return 16
         case "fast-vqa-b", "fast-vqa-m": return 200

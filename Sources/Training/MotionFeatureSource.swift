@@ -17,9 +17,9 @@ public struct MotionFeatureSource: FrameFeatureSource {
     /// Directories entry paths are relative to (the first prefix that matches is stripped).
     public let roots: [String]
     /// Where the features come from (for messages).
-    public let location: String
+    let location: String
     /// Keys for particular entry paths (taking precedence over `roots`).
-    public var explicitKeys: [String: String] = [:]
+    var explicitKeys: [String: String] = [:]
 
     public var width: Int { features.dim }
 
@@ -27,7 +27,7 @@ public struct MotionFeatureSource: FrameFeatureSource {
     /// directories entry paths are relative to (data root, score folders).
     public init(path: String, dim: Int, roots: [String]) throws {
         guard dim > 0 else {
-            throw DistError("motion features \(path) given, but the model takes none (model option motion_dim=0); set model.options.motion_dim to their width (SlowFast: 2304) or drop the motion features")
+            throw TrainingError("motion features \(path) given, but the model takes none (model option motion_dim=0); set model.options.motion_dim to their width (SlowFast: 2304) or drop the motion features")
         }
         features = try MotionFeatures(path: path, dim: dim)
         self.roots = roots.filter { !$0.isEmpty }
@@ -52,11 +52,11 @@ public struct MotionFeatureSource: FrameFeatureSource {
 
     /// Checks the width against the first of `entries` whose features exist, so a directory of the
     /// wrong features fails before any work (a single bad file is skipped later, like a bad video).
-    public func checkWidth(_ entries: [LabelEntry]) throws {
+    func checkWidth(_ entries: [LabelEntry]) throws {
         for e in entries.prefix(64) {
             guard let shape = features.storedShape(for: key(for: e.path)), !shape.isEmpty else { continue }
             if shape.last != width {
-                throw DistError("motion features \(location): the features of \(key(for: e.path)) have shape \(shape), i.e. width \(shape.last!), but the model takes \(width) per frame (model option motion_dim); give the features the model was built for or set motion_dim=\(shape.last!)")
+                throw TrainingError("motion features \(location)", "the features of \(key(for: e.path)) have shape \(shape), i.e. width \(shape.last!), but the model takes \(width) per frame (model option motion_dim); give the features the model was built for or set motion_dim=\(shape.last!)")
             }
             return
         }
@@ -68,7 +68,7 @@ public struct MotionFeatureSource: FrameFeatureSource {
                             keys: [String: String] = [:]) throws -> MotionFeatureSource? {
         if path.isEmpty {
             if model.motionDim > 0 {
-                throw DistError("\(model.name) takes \(model.motionDim) motion features per frame (motion_dim), but \(what) gives none; set \(what) to a directory of .npy files or a .safetensors file (docs/motion-features.md), or use motion_dim=0")
+                throw TrainingError("\(model.name) takes \(model.motionDim) motion features per frame (motion_dim), but \(what) gives none; set \(what) to a directory of .npy files or a .safetensors file (docs/motion-features.md), or use motion_dim=0")
             }
             return nil
         }

@@ -9,7 +9,7 @@ import Dist
 #endif
 
 /// Reports training progress (rank 0 only; other ranks pass `enabled: false`).
-public final class Progress {
+final class Progress {
     let enabled: Bool
     let tty: Bool
     let every: Int
@@ -17,7 +17,7 @@ public final class Progress {
     var samples = 0
 
     /// A reporter; `every` is the plain-line interval when stdout is not a terminal.
-    public init(enabled: Bool, every: Int) {
+    init(enabled: Bool, every: Int) {
         self.enabled = enabled
         self.every = max(1, every)
         tty = Progress.useBar(isTTY: isatty(STDOUT_FILENO) != 0, environment: ProcessInfo.processInfo.environment)
@@ -47,10 +47,10 @@ public final class Progress {
     public var linePrefix: String { tty ? "" : Progress.timestamp() + " " }
 
     /// Starts timing an epoch.
-    public func begin() { start = Date(); samples = 0 }
+    func begin() { start = Date(); samples = 0 }
 
     /// Records step `step` (0-based) of `total` with `count` samples and its loss.
-    public func update(epoch: Int, step: Int, total: Int, count: Int, loss: Double, lr: Float) {
+    func update(epoch: Int, step: Int, total: Int, count: Int, loss: Double, lr: Float) {
         samples += count
         guard enabled else { return }
         let elapsed = max(Date().timeIntervalSince(start), 1e-9)
@@ -70,7 +70,7 @@ public final class Progress {
     }
 
     /// Samples per second since `begin()`.
-    public var rate: Double { Double(samples) / max(Date().timeIntervalSince(start), 1e-9) }
+    var rate: Double { Double(samples) / max(Date().timeIntervalSince(start), 1e-9) }
 
     /// "1h02m", "3m05s", "12s".
     static func duration(_ s: Double) -> String {

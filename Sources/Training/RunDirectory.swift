@@ -29,20 +29,20 @@ public final class RunDirectory {
     }
 
     /// The run files in `dir`, sorted (empty when it holds no run or does not exist).
-    public static func runFiles(in dir: String) -> [String] {
+    static func runFiles(in dir: String) -> [String] {
         ((try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []).filter(isRunFile).sorted()
     }
 
     /// Creates (if needed) and locks `path`; refuses a directory holding a run unless `resume`
     /// (continue it) or `overwrite` (move it aside first).
     public init(path: String, resume: Bool, overwrite: Bool) throws {
-        guard !path.isEmpty else { throw DistError("--out is empty: give the directory for checkpoints and metrics, e.g. --out runs/first") }
+        guard !path.isEmpty else { throw TrainingError("--out is empty", "give the directory for checkpoints and metrics, e.g. --out runs/first") }
         self.path = path
         try RunDirectory.makeDirectories(path)
         let lock = (path as NSString).appendingPathComponent(".lock")
         let fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
         guard fd >= 0 else {
-            throw DistError("--out \(path): cannot create the lock file \(lock): \(String(cString: strerror(errno))); choose a writable directory")
+            throw TrainingError("--out \(path)", "cannot create the lock file \(lock): \(String(cString: strerror(errno))); choose a writable directory")
         }
         if flock(fd, LOCK_EX | LOCK_NB) != 0 {
             let e = errno
@@ -51,9 +51,9 @@ public final class RunDirectory {
             close(fd)
             let holder = n > 0 ? String(decoding: buf[0..<n], as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines) : ""
             if e == EWOULDBLOCK {
-                throw DistError("--out \(path): another train is using this directory (pid \(holder.isEmpty ? "unknown" : holder), lock \(lock)); wait for it to end or choose another --out")
+                throw TrainingError("--out \(path)", "another train is using this directory (pid \(holder.isEmpty ? "unknown" : holder), lock \(lock)); wait for it to end or choose another --out")
             }
-            throw DistError("--out \(path): cannot lock \(lock): \(String(cString: strerror(e)))")
+            throw TrainingError("--out \(path)", "cannot lock \(lock): \(String(cString: strerror(e)))")
         }
         lockFD = fd
         let pid = "\(getpid())\n"
@@ -62,7 +62,7 @@ public final class RunDirectory {
         let found = RunDirectory.runFiles(in: path)
         guard !found.isEmpty, !resume else { return }
         guard overwrite else {
-            throw DistError("--out \(path) already holds a run (\(found.joined(separator: ", "))); continue it with --resume, or start over with --overwrite (moves these files into \(path)/previous-<time>/)")
+            throw TrainingError("--out \(path) already holds a run (\(found.joined(separator: ", "))); continue it with --resume, or start over with --overwrite (moves these files into \(path)/previous-<time>/)")
         }
         try moveAside(found + (FileManager.default.fileExists(atPath: (path as NSString).appendingPathComponent("curves.svg")) ? ["curves.svg"] : []))
     }
@@ -78,12 +78,12 @@ public final class RunDirectory {
         var target = base, n = 1
         while FileManager.default.fileExists(atPath: target) { n += 1; target = base + "-\(n)" }
         guard mkdir(target, 0o755) == 0 else {
-            throw DistError("--overwrite: cannot create \(target): \(String(cString: strerror(errno)))")
+            throw TrainingError("--overwrite", "cannot create \(target): \(String(cString: strerror(errno)))")
         }
         for name in names {
             let from = (path as NSString).appendingPathComponent(name), to = (target as NSString).appendingPathComponent(name)
             guard rename(from, to) == 0 else {
-                throw DistError("--overwrite: cannot move \(from) to \(to): \(String(cString: strerror(errno)))")
+                throw TrainingError("--overwrite", "cannot move \(from) to \(to): \(String(cString: strerror(errno)))")
             }
             moved[from] = to
         }
@@ -96,7 +96,7 @@ public final class RunDirectory {
         var st = stat()
         if stat(path, &st) == 0 {
             guard (st.st_mode & S_IFMT) == S_IFDIR else {
-                throw DistError("--out \(out): \(path == out ? "is" : "\(path) is") a file, not a directory; choose a directory path")
+                throw TrainingError("--out \(out)", "\(path == out ? "is" : "\(path) is") a file, not a directory; choose a directory path")
             }
             return
         }
@@ -104,7 +104,7 @@ public final class RunDirectory {
         if !parent.isEmpty && parent != path && parent != "/" && stat(parent, &st) != 0 { try makeDirectories(parent, for: out) }
         if mkdir(path, 0o755) != 0 && errno != EEXIST {
             let e = errno
-            throw DistError("--out \(out): cannot create \(path == out ? "the directory" : path): \(String(cString: strerror(e))); choose a writable location")
+            throw TrainingError("--out \(out)", "cannot create \(path == out ? "the directory" : path): \(String(cString: strerror(e))); choose a writable location")
         }
     }
 }

@@ -44,7 +44,7 @@ public struct StepScalingReport: Sendable {
 
     /// (floor, wait) from the ms each rank spent in collectives per step (`collectiveMs[rank][step]`):
     /// the medians over steps of the minimum over ranks, and of the mean excess over that minimum.
-    public static func synchronisation(_ collectiveMs: [[Double]]) -> (floor: Double, wait: Double) {
+    static func synchronisation(_ collectiveMs: [[Double]]) -> (floor: Double, wait: Double) {
         guard let steps = collectiveMs.first?.count, steps > 0 else { return (0, 0) }
         var floors: [Double] = [], waits: [Double] = []
         for s in 0..<steps {

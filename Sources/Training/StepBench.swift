@@ -53,12 +53,12 @@ public enum InjectedFault: Sendable, Equatable {
     public static func parse(_ s: String) throws -> InjectedFault {
         let parts = s.split(separator: "@")
         guard parts.count == 2, let step = Int(parts[1]), step >= 0 else {
-            throw DistError("--inject takes desync@STEP or crash@STEP, got '\(s)'")
+            throw TrainingError("--inject takes desync@STEP or crash@STEP, got '\(s)'")
         }
         switch parts[0] {
         case "desync": return .desync(step: step)
         case "crash": return .crash(step: step)
-        default: throw DistError("--inject: unknown fault '\(parts[0])'; valid faults: desync, crash")
+        default: throw TrainingError("--inject", "unknown fault '\(parts[0])'; valid faults: desync, crash")
         }
     }
 }
@@ -111,7 +111,7 @@ public final class StepBenchLoop {
     public init(step: DataParallelStep, work: SyntheticWorkload, globalBatch: Int, skip: Set<Int> = []) throws {
         let size = step.comm.size
         guard globalBatch % size == 0 else {
-            throw DistError("global batch \(globalBatch) is not divisible by \(size) ranks; use a multiple of \(size)")
+            throw TrainingError("global batch \(globalBatch) is not divisible by \(size) ranks; use a multiple of \(size)")
         }
         self.step = step
         self.work = work
@@ -151,9 +151,9 @@ public final class StepBenchLoop {
             let tb = Clock.now()
             if comm.size > 1 { try comm.barrier() }
             let t0 = Clock.now(), c0 = processCPUSeconds()
-            let r = try step.step(clips: buffer.base, clipShape: work.clipShape, motion: motion.map { UnsafePointer($0.base) },
-                                  labels: indices.map(work.label),
-                                  sampleKeys: indices.map { UInt64($0) }, lr: lr, epoch: 0, step: s, seed: work.seed)
+            let batch = ClipBatch(clipShape: work.clipShape, clips: buffer.base, motion: motion?.base, motionWidth: model.motionDim,
+                                  labels: indices.map(work.label), indices: indices)
+            let r = try step.step(batch, lr: lr, epoch: 0, step: s, seed: work.seed)
             let dt = Clock.now() - t0, cpu = processCPUSeconds() - c0
             out.losses.append(r.loss)
             if timed {
@@ -189,7 +189,7 @@ extension DataParallelStep {
 }
 
 /// CPU seconds of this process, every thread, user and system (getrusage).
-public func processCPUSeconds() -> Double {
+func processCPUSeconds() -> Double {
     var usage = rusage()
     getrusage(RUSAGE_SELF.rawValue, &usage)
     let t = { (v: timeval) in Double(v.tv_sec) + Double(v.tv_usec) * 1e-6 }

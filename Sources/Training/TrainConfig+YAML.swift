@@ -6,6 +6,7 @@
 
 import Foundation
 import Yams
+import Engine
 import Dist
 
 extension TrainConfig {
@@ -33,17 +34,17 @@ extension TrainConfig {
         var tree = try defaultTree()
         if let text = yaml {
             let loaded: Any?
-            do { loaded = try yamlTree(text, source: source) } catch let e as DistError { throw e } catch {
-                throw DistError("\(source): not valid YAML (\(error)); fix the syntax")
+            do { loaded = try yamlTree(text, source: source) } catch let e as TrainingError { throw e } catch {
+                throw TrainingError("\(source)", "not valid YAML (\(error)); fix the syntax")
             }
             if let l = loaded {
-                guard l is [String: Any] else { throw DistError("\(source): the top level must be a map of sections") }
+                guard l is [String: Any] else { throw TrainingError("\(source)", "the top level must be a map of sections") }
                 tree = try merge(tree, l, path: "", source: source)
             }
         }
         for s in sets {
             guard let eq = s.firstIndex(of: "="), eq != s.startIndex else {
-                throw DistError("--set '\(s)': expected key=value, e.g. --set train.epochs=3")
+                throw TrainingError("--set '\(s)'", "expected key=value, e.g. --set train.epochs=3")
             }
             let key = String(s[..<eq]), raw = String(s[s.index(after: eq)...])
             tree = try set(tree, key: key, raw: raw, source: "--set \(key)")
@@ -59,10 +60,10 @@ extension TrainConfig {
         var text: String? = nil
         if let p = path {
             if let size = (try? FileManager.default.attributesOfItem(atPath: p))?[.size] as? Int, size > maxYAMLBytes {
-                throw DistError("\(p): the config file is \(size) bytes, more than a config may be (\(maxYAMLBytes)); pass the YAML config, not data")
+                throw TrainingError("\(p)", "the config file is \(size) bytes, more than a config may be (\(maxYAMLBytes)); pass the YAML config, not data")
             }
             guard let data = FileManager.default.contents(atPath: p), let t = String(data: data, encoding: .utf8) else {
-                throw DistError("\(p): cannot read the config file; check the path")
+                throw TrainingError("\(p)", "cannot read the config file; check the path")
             }
             text = t
         }
@@ -104,7 +105,7 @@ extension TrainConfig {
             }
             return try YAMLDecoder().decode(TrainConfig.self, from: try typedNode(camel))
         } catch let e as DecodingError {
-            throw DistError("config: \(describe(e))")
+            throw TrainingError("config", "\(describe(e))")
         }
     }
 
@@ -141,7 +142,7 @@ extension TrainConfig {
         case let s as String:
             return quotingStrings ? Node.scalar(s.represented()) : Node(s, Tag(.str))
         default:
-            throw DistError("config: the value '\(value)' is not a YAML scalar, list or map; write a number, string, true/false, list or map")
+            throw TrainingError("config", "the value '\(value)' is not a YAML scalar, list or map; write a number, string, true/false, list or map")
         }
     }
 
@@ -161,12 +162,15 @@ extension TrainConfig {
     /// Merges `over` onto `base`, rejecting keys `base` does not have (outside free-form maps).
     static func merge(_ base: Any, _ over: Any, path: String, source: String) throws -> Any {
         if freeForm.contains(path) {
-            guard let m = over as? [String: Any] else { throw DistError("\(source): \(path) must be a map") }
+            guard let m = over as? [String: Any] else { throw TrainingError("\(source)", "\(path) must be a map") }
             var out = base as? [String: Any] ?? [:]
             for (k, v) in m {
                 if path == "loss" {
+                    if LossKind(rawValue: k) == nil {
+                        throw TrainingError(source, "loss.\(k): invalid loss name '\(k)'; valid values: \(names(LossKind.self))")
+                    }
                     guard let d = (v as? Double) ?? (v as? Int).map(Double.init) else {
-                        throw DistError("\(source): loss.\(k) must be a number (the loss weight), got '\(v)'")
+                        throw TrainingError("\(source)", "loss.\(k) must be a number (the loss weight), got '\(v)'")
                     }
                     out[k] = d
                 } else {
@@ -177,43 +181,49 @@ extension TrainConfig {
         }
         if let b = base as? [String: Any] {
             guard let o = over as? [String: Any] else {
-                throw DistError("\(source): \(path.isEmpty ? "top level" : path) must be a map with keys: \(b.keys.sorted().joined(separator: ", "))")
+                throw TrainingError("\(source)", "\(path.isEmpty ? "top level" : path) must be a map with keys: \(b.keys.sorted().joined(separator: ", "))")
             }
             var out = b
             for (k, v) in o {
                 let p = path.isEmpty ? k : "\(path).\(k)"
                 guard let bv = b[k] else {
-                    throw DistError("\(source): unknown key '\(p)'; valid keys\(path.isEmpty ? "" : " under \(path)"): \(b.keys.sorted().joined(separator: ", "))")
+                    throw TrainingError("\(source)", "unknown key '\(p)'; valid keys\(path.isEmpty ? "" : " under \(path)"): \(b.keys.sorted().joined(separator: ", "))")
                 }
                 out[k] = try merge(bv, v, path: p, source: source)
             }
             return out
         }
         if path == "data.val" {
-            guard let list = over as? [Any] else { throw DistError("\(source): data.val must be a list of {name, labels, data_root}") }
+            guard let list = over as? [Any] else { throw TrainingError("\(source)", "data.val must be a list of {name, labels, data_root}") }
             let item = try valSetDefaults.get()
             return try list.enumerated().map { try merge(item, $0.element, path: "data.val[\($0.offset)]", source: source) }
         }
         if let b = base as? [Any] {
-            guard let l = over as? [Any] else { throw DistError("\(source): \(path) must be a list") }
+            guard let l = over as? [Any] else { throw TrainingError("\(source)", "\(path) must be a list") }
             // Items take the type of the default's items (a list of numbers or of names).
             guard let first = b.first else { return l }
             return try l.enumerated().map { try merge(first, $0.element, path: "\(path)[\($0.offset)]", source: source) }
         }
-        if over is [String: Any] || over is [Any] { throw DistError("\(source): \(path) must be a single value, not a map or list") }
-        if base is String { return "\(over)" }
+        if over is [String: Any] || over is [Any] { throw TrainingError("\(source)", "\(path) must be a single value, not a map or list") }
+        if base is String {
+            let name = "\(over)"
+            if let valid = choices[path], !valid.contains(name) {
+                throw TrainingError(source, "\(path): invalid value '\(name)'; valid values: \(valid.joined(separator: ", "))")
+            }
+            return name
+        }
         if base is Bool {
-            guard let b = over as? Bool else { throw DistError("\(source): \(path) must be true or false, got '\(over)'") }
+            guard let b = over as? Bool else { throw TrainingError("\(source)", "\(path) must be true or false, got '\(over)'") }
             return b
         }
         if base is Int {
-            guard let i = over as? Int else { throw DistError("\(source): \(path) must be an integer, got '\(over)'") }
+            guard let i = over as? Int else { throw TrainingError("\(source)", "\(path) must be an integer, got '\(over)'") }
             return i
         }
         if base is Double {
             if let d = over as? Double { return d }
             if let i = over as? Int { return Double(i) }
-            throw DistError("\(source): \(path) must be a number, got '\(over)'")
+            throw TrainingError("\(source)", "\(path) must be a number, got '\(over)'")
         }
         return over
     }
@@ -227,7 +237,7 @@ extension TrainConfig {
     static func set(_ tree: Any, key: String, value: Any, rawString: String? = nil, source: String) throws -> Any {
         var nested: Any = value
         let parts = key.split(separator: ".").map(String.init)
-        if parts.isEmpty { throw DistError("\(source): empty key") }
+        if parts.isEmpty { throw TrainingError("\(source)", "empty key") }
         // Find the default at the key to keep strings as typed.
         var cursor: Any? = tree
         for p in parts { cursor = (cursor as? [String: Any])?[p] }

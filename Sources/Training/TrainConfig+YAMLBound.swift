@@ -11,19 +11,19 @@ import Dist
 
 extension TrainConfig {
     /// The largest YAML text a config may be (bytes); configs are a few KB.
-    public static let maxYAMLBytes = 1 << 20
+    static let maxYAMLBytes = 1 << 20
     /// The most nodes a YAML document may expand to, aliases followed; configs have a few hundred.
-    public static let maxYAMLNodes = 100_000
+    static let maxYAMLNodes = 100_000
 
     /// Refuses `text` when it is larger than `maxYAMLBytes` or expands to more than `maxYAMLNodes`
     /// nodes with its aliases followed; `source` names it in the error. Syntax errors are left to Yams.
     static func checkYAMLBounds(_ text: String, source: String) throws {
         let bytes = text.utf8.count
         if bytes > maxYAMLBytes {
-            throw DistError("\(source): the YAML text is \(bytes) bytes, more than a config may be (\(maxYAMLBytes)); pass the config file, not data")
+            throw TrainingError("\(source)", "the YAML text is \(bytes) bytes, more than a config may be (\(maxYAMLBytes)); pass the config file, not data")
         }
         var parser = yaml_parser_t()
-        guard yaml_parser_initialize(&parser) == 1 else { throw DistError("\(source): cannot start the YAML parser (out of memory)") }
+        guard yaml_parser_initialize(&parser) == 1 else { throw TrainingError("\(source)", "cannot start the YAML parser (out of memory)") }
         defer { yaml_parser_delete(&parser) }
         let utf8 = Array(text.utf8)
         try utf8.withUnsafeBufferPointer { buffer in
@@ -36,7 +36,7 @@ extension TrainConfig {
                 defer { yaml_event_delete(&event) }
                 if event.type == YAML_STREAM_END_EVENT { return }
                 if counter.add(event) { continue }
-                throw DistError("\(source): the YAML expands to more than \(maxYAMLNodes) values once its \(counter.aliases) aliases (*name) are followed (an alias bomb?); a config has a few hundred: write the values out or use fewer aliases")
+                throw TrainingError("\(source)", "the YAML expands to more than \(maxYAMLNodes) values once its \(counter.aliases) aliases (*name) are followed (an alias bomb?); a config has a few hundred: write the values out or use fewer aliases")
             }
         }
     }

@@ -30,7 +30,7 @@ extension TrainConfig {
                     // map's own keys then override them.
                     let maps = value.mapping != nil ? [value] : Array(value.sequence ?? [])
                     guard !maps.isEmpty, maps.allSatisfy({ $0.mapping != nil }) else {
-                        throw DistError("\(source)\(line(key)): a '<<' merge key must name a map or a list of maps")
+                        throw TrainingError("\(source)\(line(key))", "a '<<' merge key must name a map or a list of maps")
                     }
                     for m in maps.reversed() {
                         for (k, v) in try treeValue(m, source: source) as? [String: Any] ?? [:] { out[k] = v }
@@ -38,14 +38,14 @@ extension TrainConfig {
                 } else if case .scalar(let name) = key {
                     explicit.append((name.string, try treeValue(value, source: source)))
                 } else {
-                    throw DistError("\(source)\(line(key)): a map key must be a plain name, not a \(key.mapping != nil ? "map" : "list"); write `name: value`")
+                    throw TrainingError("\(source)\(line(key))", "a map key must be a plain name, not a \(key.mapping != nil ? "map" : "list"); write `name: value`")
                 }
             }
             for (k, v) in explicit { out[k] = v }
             return out
         case .alias:
             // The parser replaces aliases by their anchored nodes before this runs.
-            throw DistError("\(source)\(line(node)): an unresolved YAML alias; define the anchor (&name) before using it")
+            throw TrainingError("\(source)\(line(node))", "an unresolved YAML alias; define the anchor (&name) before using it")
         }
     }
 

@@ -10,7 +10,7 @@ import Dist
 public struct TrainConfig: Codable, Equatable, Sendable {
     /// The model and its string options.
     public struct ModelSection: Codable, Equatable, Sendable {
-        public var name = "fragnet"
+        public var name = ModelKind.fragnet
         public var options: [String: String] = [:]
     }
     /// Training data: label file, data root, sampler and augmentation.
@@ -24,7 +24,7 @@ public struct TrainConfig: Codable, Equatable, Sendable {
         /// Augmentation names used by the `aug` regularizer (and always when `always_augment`).
         public var augment: [String] = ["hflip", "trivial_augment"]
         /// Apply `augment` whatever the regularizer (off: only the `aug` regularizer augments).
-        public var alwaysAugment = false
+        var alwaysAugment = false
         /// The share of a rank's training samples per epoch that may fail to read before the run
         /// stops (0: none may fail, 1: never stop for unreadable files).
         public var maxFailureFraction = 0.1
@@ -50,30 +50,30 @@ public struct TrainConfig: Codable, Equatable, Sendable {
     }
     /// Optimizer settings (head LR; the backbone gets lr × backbone_lr_mult).
     public struct OptimizerSection: Codable, Equatable, Sendable {
-        public var kind = "adamw"
+        public var kind = OptimizerKind.adamw
         public var lr = 1e-3
-        public var backboneLrMult = 0.1
+        var backboneLrMult = 0.1
         public var wd = 0.05
-        public var betas: [Double] = [0.9, 0.999]
+        var betas: [Double] = [0.9, 0.999]
         public var eps = 1e-8
         public var momentum = 0.9
         public var clipNorm = 0.0
     }
     /// Learning-rate schedule.
-    public struct ScheduleSection: Codable, Equatable, Sendable {
+    struct ScheduleSection: Codable, Equatable, Sendable {
         /// warmup_cosine (FAST-VQA) or constant.
-        public var kind = "warmup_cosine"
-        public var warmupEpochs = 2.5
+        var kind = ScheduleKind.warmupCosine
+        var warmupEpochs = 2.5
     }
     /// Weight perturbation (AWP/RWP) settings.
     public struct PerturbSection: Codable, Equatable, Sendable {
-        public var gamma = 1e-4
+        public var gamma = PerturbationConfig.defaultGamma
         public var every = 1
         public var startEpoch = 0
         /// global or local.
-        public var sync = "global"
+        public var sync = PerturbationSync.global
         /// weight or ndim.
-        public var select = "weight"
+        public var select = PerturbSelect.weight
     }
     /// Weight decay of the `l2` regularizer.
     public struct L2Section: Codable, Equatable, Sendable { public var wd = 0.05 }
@@ -81,7 +81,7 @@ public struct TrainConfig: Codable, Equatable, Sendable {
     public struct AugSection: Codable, Equatable, Sendable { public var names: [String] = ["hflip", "trivial_augment"] }
     /// Which regularizer runs (the paper's comparison) and its settings.
     public struct RegularizationSection: Codable, Equatable, Sendable {
-        public var kind = "none"
+        public var kind = Regularizer.none
         public var l2 = L2Section()
         public var aug = AugSection()
         public var rwp = PerturbSection()
@@ -97,23 +97,23 @@ public struct TrainConfig: Codable, Equatable, Sendable {
         public var maxSteps = 0
         public var threads = 1
         public var decodeThreads = 2
-        public var ema = 0.999
+        public var ema = WeightEMA.defaultDecay
         public var linearProbeEpochs = 0
-        public var keepLast = 2
-        public var keepEpochs = false
+        var keepLast = 2
+        var keepEpochs = false
         /// Cross-rank parameter checksum every N steps (0: off).
         public var checksumEvery = 50
         /// Plain progress line every N steps when stdout is not a terminal.
-        public var logEvery = 10
+        var logEvery = 10
         /// Evaluate the validation sets every N epochs (and after the last).
-        public var evalEvery = 1
+        var evalEvery = 1
         /// Shuffle blocks of N consecutive training entries (e.g. a synthetic scene's versions), so a
         /// batch compares versions of the same content; 1 shuffles videos singly.
         public var shuffleBlock = 1
         /// Stop (with diagnostics) after this many skipped non-finite steps in a row (0: never).
-        public var maxNonfiniteSteps = 5
+        var maxNonfiniteSteps = 5
         /// Stop after this many failed checkpoint saves in a row (each failure is retried at the next save).
-        public var maxFailedSaves = 3
+        var maxFailedSaves = 3
         /// Seconds a rank waits in a collective for the others before the job is aborted naming the missing ranks (0: wait forever).
         public var collectiveTimeout = 300.0
     }
@@ -121,7 +121,7 @@ public struct TrainConfig: Codable, Equatable, Sendable {
     public var model = ModelSection()
     public var data = DataSection()
     public var optimizer = OptimizerSection()
-    public var schedule = ScheduleSection()
+    var schedule = ScheduleSection()
     /// Loss weights by LossKind name (plcc, rank, mse, l1).
     public var loss: [String: Double] = ["plcc": 1, "rank": 0.3]
     public var regularization = RegularizationSection()
@@ -130,34 +130,37 @@ public struct TrainConfig: Codable, Equatable, Sendable {
     /// The FAST-VQA-style defaults.
     public init() {}
 
-    /// The regularizer, or a DistError listing the valid names.
-    public func regularizer() throws -> Regularizer {
-        try TrainConfig.choice(regularization.kind, key: "regularization.kind", Regularizer.self)
-    }
-
     /// Parses `value` as one of `E`'s raw values, naming the key and the valid values on failure.
     static func choice<E: RawRepresentable & CaseIterable>(_ value: String, key: String, _: E.Type) throws -> E where E.RawValue == String {
         guard let v = E(rawValue: value) else {
-            throw DistError("config: " + "\(key): invalid value '\(value)'; valid values: \(E.allCases.map(\.rawValue).joined(separator: ", "))")
+            throw TrainingError("config", "\(key): invalid value '\(value)'; valid values: \(names(E.self))")
         }
         return v
     }
 
+    /// `E`'s raw values, comma-separated.
+    static func names<E: RawRepresentable & CaseIterable>(_: E.Type) -> String where E.RawValue == String {
+        cases(E.self).joined(separator: ", ")
+    }
+
+    static func cases<E: RawRepresentable & CaseIterable>(_: E.Type) -> [String] where E.RawValue == String {
+        E.allCases.map(\.rawValue)
+    }
+
+    /// The keys whose values name one case of an enum, with the valid names: checked as the YAML,
+    /// `--set` and flag layers are merged, so a wrong name fails at load with the list.
+    static let choices: [String: [String]] = [
+        "model.name": cases(ModelKind.self), "optimizer.kind": cases(OptimizerKind.self),
+        "schedule.kind": cases(ScheduleKind.self), "regularization.kind": cases(Regularizer.self),
+        "regularization.rwp.sync": cases(PerturbationSync.self), "regularization.awp.sync": cases(PerturbationSync.self),
+        "regularization.rwp.select": cases(PerturbSelect.self), "regularization.awp.select": cases(PerturbSelect.self),
+    ]
+
     /// Checks every enum-like value and range before any work starts.
     public func validate() throws {
-        func fail(_ s: String) throws -> Never { throw DistError("config: " + s) }
-        _ = try ModelKind.parse(model.name)
-        _ = try regularizer()
-        _ = try TrainConfig.choice(optimizer.kind, key: "optimizer.kind", OptimizerKind.self)
-        if !["warmup_cosine", "constant"].contains(schedule.kind) {
-            try fail("schedule.kind: invalid value '\(schedule.kind)'; valid values: warmup_cosine, constant")
-        }
+        func fail(_ s: String) throws -> Never { throw TrainingError("config", s) }
         for k in loss.keys { _ = try TrainConfig.choice(k, key: "loss", LossKind.self) }
         for (name, p) in [("rwp", regularization.rwp), ("awp", regularization.awp)] {
-            _ = try TrainConfig.choice(p.sync, key: "regularization.\(name).sync", PerturbationSync.self)
-            if !["weight", "ndim"].contains(p.select) {
-                try fail("regularization.\(name).select: invalid value '\(p.select)'; valid values: weight, ndim")
-            }
             if !(p.gamma >= 0) { try fail("regularization.\(name).gamma must be ≥ 0, got \(p.gamma)") }
             if p.every < 1 { try fail("regularization.\(name).every must be ≥ 1, got \(p.every)") }
         }
@@ -192,8 +195,8 @@ public struct TrainConfig: Codable, Equatable, Sendable {
         try data.train.sampler.validate()
         try data.split.validate()
         // The model's options, checked as building the model checks them (dry-run rejects what training would).
-        try ModelKind.parse(model.name).validate(options: model.options)
-        if model.name == ModelKind.fragnet.rawValue {
+        try model.name.validate(options: model.options)
+        if model.name == .fragnet {
             let shape = data.train.sampler.shape(train: true)
             if shape.frames % 2 != 0 || shape.height % 32 != 0 || shape.width % 32 != 0 {
                 try fail("fragnet needs an even clip_len and fragment/resize sizes divisible by 32, got \(shape.frames) frames of \(shape.height)×\(shape.width); for images use clip_len 2 with frame_interval 1 (the frame is repeated)")
@@ -204,7 +207,7 @@ public struct TrainConfig: Codable, Equatable, Sendable {
     /// Motion features of `data.val[i]`: its own, else `data.train.motion_features` when the val set
     /// reads the training set's data_root (a held-out split of the same videos, whose features are
     /// keyed by the same relative paths); a val set of another data_root must name its own.
-    public func valMotionFeatures(_ i: Int) -> String {
+    func valMotionFeatures(_ i: Int) -> String {
         let v = data.val[i]
         return v.motionFeatures.isEmpty && v.dataRoot == data.train.dataRoot ? data.train.motionFeatures : v.motionFeatures
     }
@@ -212,7 +215,7 @@ public struct TrainConfig: Codable, Equatable, Sendable {
     /// The sampler used for training: augmentation set by the regularizer (`aug`) or `always_augment`.
     public func trainSampler() throws -> SamplerConfig {
         var s = data.train.sampler
-        let reg = try regularizer()
+        let reg = regularization.kind
         if reg == .aug { s.augment.ops = try AugmentConfig(names: regularization.aug.names).ops }
         else if data.train.alwaysAugment { s.augment.ops = try AugmentConfig(names: data.train.augment).ops }
         return s
@@ -221,8 +224,8 @@ public struct TrainConfig: Codable, Equatable, Sendable {
     /// The optimizer: `l2` uses its decoupled weight decay, the others `optimizer.wd`; the
     /// backbone group gets `backboneMultiplier` × the head LR.
     public func optimizerConfig(backboneMultiplier: Double? = nil) throws -> OptimizerConfig {
-        let kind = try TrainConfig.choice(optimizer.kind, key: "optimizer.kind", OptimizerKind.self)
-        let wd = try regularizer() == .l2 ? regularization.l2.wd : optimizer.wd
+        let kind = optimizer.kind
+        let wd = regularization.kind == .l2 ? regularization.l2.wd : optimizer.wd
         return OptimizerConfig(kind: kind, weightDecay: Float(wd), momentum: kind == .sgd ? Float(optimizer.momentum) : 0,
                                beta1: Float(optimizer.betas[0]), beta2: Float(optimizer.betas[1]), epsilon: Float(optimizer.eps),
                                groups: ["backbone": GroupRule(lrMultiplier: Float(backboneMultiplier ?? optimizer.backboneLrMult))])
@@ -236,14 +239,13 @@ public struct TrainConfig: Codable, Equatable, Sendable {
         s.loss = LossConfig(weights: w)
         s.emaDecay = Float(train.ema)
         s.clipNorm = Float(optimizer.clipNorm)
-        let reg = try regularizer()
+        let reg = regularization.kind
         if reg == .awp || reg == .rwp {
             let p = reg == .awp ? regularization.awp : regularization.rwp
-            s.perturbation = PerturbationConfig(kind: reg == .awp ? .awp : .rwp, gamma: Float(p.gamma),
-                                                select: p.select == "ndim" ? .ndimAbove1 : .weightNamed)
+            s.perturbation = PerturbationConfig(kind: reg == .awp ? .awp : .rwp, gamma: Float(p.gamma), select: p.select.selection)
             s.perturbEvery = p.every
             s.perturbStartEpoch = p.startEpoch
-            s.sync = try TrainConfig.choice(p.sync, key: "regularization.\(reg.rawValue).sync", PerturbationSync.self)
+            s.sync = p.sync
         }
         return s
     }

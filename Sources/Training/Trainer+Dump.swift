@@ -24,7 +24,7 @@ import Dist
 /// Accumulates this rank's batches (and on rank 0 the step results) and writes them as safetensors.
 final class BatchDump {
     let path: String
-    let perSample: Int, batch: Int, sampleShape: [Int]
+    let perSample: Int, capacity: Int, sampleShape: [Int]
     var x: [Float] = [], labels: [Float] = [], index: [Int64] = [], count: [Int64] = []
     var lr: [Float] = [], loss: [Float] = [], applied: [Int64] = []
     var globalPred: [Float] = [], globalLabel: [Float] = []
@@ -41,23 +41,24 @@ final class BatchDump {
 
     init(path: String, rank: Int, batch: Int, sampleShape: [Int]) {
         self.path = BatchDump.rankPath(path, rank: rank)
-        self.batch = batch
+        capacity = batch
         self.sampleShape = sampleShape
         perSample = sampleShape.reduce(1, *)
     }
 
-    /// Records one step: `n` compacted samples at `samples` with their labels and entry indices.
-    func record(samples: UnsafePointer<Float>, n: Int, labels l: [Float], indices: [Int], lr stepLR: Float, result r: StepResult) throws {
+    /// Records one step: the samples of `batch` (clips, labels, entry indices), its LR and result.
+    func record(_ batch: ClipBatch, lr stepLR: Float, result r: StepResult) throws {
+        let n = batch.count
         let g = r.predictions.count
         if globalWidth == 0 { globalWidth = g }
         // A short global batch (failed samples) is padded with NaN so the array stays rectangular.
         guard g <= globalWidth else {
-            throw DistError("--dump-batches: the step's global batch grew from \(globalWidth) to \(g) samples; dump a run whose first step is complete")
+            throw TrainingError("--dump-batches", "the step's global batch grew from \(globalWidth) to \(g) samples; dump a run whose first step is complete")
         }
-        x += UnsafeBufferPointer(start: samples, count: n * perSample)
-        x += repeatElement(0, count: (batch - n) * perSample)
-        labels += l + repeatElement(0, count: batch - n)
-        index += indices.map(Int64.init) + repeatElement(-1, count: batch - n)
+        x += UnsafeBufferPointer(start: batch.clips, count: n * perSample)
+        x += repeatElement(0, count: (capacity - n) * perSample)
+        labels += batch.labels + repeatElement(0, count: capacity - n)
+        index += batch.indices.map(Int64.init) + repeatElement(-1, count: capacity - n)
         count.append(Int64(n))
         lr.append(stepLR); loss.append(Float(r.loss)); applied.append(r.applied ? 1 : 0)
         globalPred += r.predictions + repeatElement(.nan, count: globalWidth - g)
@@ -68,9 +69,9 @@ final class BatchDump {
     func write(model: String, options: [String: String], config: String, stepsPerEpoch: Int, rank: Int, worldSize: Int) throws {
         let steps = count.count
         var t: [String: SafetensorsTensor] = [
-            "x": SafetensorsTensor(floats: x, shape: [steps, batch] + sampleShape),
-            "labels": SafetensorsTensor(floats: labels, shape: [steps, batch]),
-            "index": SafetensorsTensor(int64s: index, shape: [steps, batch]),
+            "x": SafetensorsTensor(floats: x, shape: [steps, capacity] + sampleShape),
+            "labels": SafetensorsTensor(floats: labels, shape: [steps, capacity]),
+            "index": SafetensorsTensor(int64s: index, shape: [steps, capacity]),
             "count": SafetensorsTensor(int64s: count, shape: [steps]),
         ]
         if rank == 0 {
@@ -106,7 +107,7 @@ extension Trainer {
         guard let d = dump else { return }
         d.end = model.parameters.safetensors(prefix: "end.")
         if let e = step.ema { d.end.merge(model.parameters.safetensors(from: e.shadow, prefix: "end_ema.")) { a, _ in a } }
-        try d.write(model: config.model.name, options: config.model.options, config: configYAML, stepsPerEpoch: trainLoader.stepsPerEpoch, rank: comm.rank, worldSize: comm.size)
+        try d.write(model: config.model.name.rawValue, options: config.model.options, config: configYAML, stepsPerEpoch: trainLoader.stepsPerEpoch, rank: comm.rank, worldSize: comm.size)
         say("wrote the batch dump \(options.dumpBatches!) (\(d.count.count) steps)")
     }
 }

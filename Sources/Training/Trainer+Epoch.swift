@@ -3,8 +3,9 @@
 // then validation (EMA and raw weights; every eval_every epochs and after the last), the epoch record and checkpoints (Trainer+Report).
 //
 // Shapes: a loader batch is [B, clips, 3, T, H, W] (+ motion features [B, clips, T, D]); its valid
-// samples are compacted into [n, clips, 3, T, H, W] = n·clips clips of [3, T, H, W] (+ [n·clips, T, D])
-// for the step (each clip carries its sample's label; its dropout stream is keyed by index·clips + clip).
+// samples are compacted into a ClipBatch [n, clips, 3, T, H, W] = n·clips clips of [3, T, H, W]
+// (+ [n·clips, T, D]) for the step (each clip carries its sample's label; its dropout stream is keyed
+// by index·clips + clip). The observer set at construction (TrainingObserver) sees every batch first.
 
 import Foundation
 import Engine
@@ -12,9 +13,9 @@ import Media
 import Dist
 
 /// Seconds spent per phase of an epoch.
-public struct TimeSplit: Codable, Sendable, Equatable {
-    public var decodeWait = 0.0, forward = 0.0, backward = 0.0, communication = 0.0, perturbation = 0.0, optimizer = 0.0
-    public var evaluation = 0.0, total = 0.0
+struct TimeSplit: Codable, Sendable, Equatable {
+    var decodeWait = 0.0, forward = 0.0, backward = 0.0, communication = 0.0, perturbation = 0.0, optimizer = 0.0
+    var evaluation = 0.0, total = 0.0
     enum CodingKeys: String, CodingKey {
         case forward, backward, communication, perturbation, optimizer, evaluation, total
         case decodeWait = "decode_wait"
@@ -24,7 +25,7 @@ public struct TimeSplit: Codable, Sendable, Equatable {
 extension Trainer {
     /// The LR schedule over the whole run.
     func schedule() -> LRSchedule {
-        if config.schedule.kind == "constant" { return .constant }
+        if config.schedule.kind == .constant { return .constant }
         return .fastVQA(warmupEpochs: config.schedule.warmupEpochs, epochs: config.train.epochs - config.train.linearProbeEpochs,
                         linearProbeEpochs: config.train.linearProbeEpochs, iterationsPerEpoch: trainLoader.stepsPerEpoch)
     }
@@ -35,9 +36,6 @@ extension Trainer {
         let epochStart = Clock.now()
         let steps = trainLoader.stepsPerEpoch
         let sched = schedule()
-        let shape = trainLoader.sampleShape
-        let perSample = shape.floatsPerSample
-        let clipShape = [ClipLayout.channels, shape.frames, shape.height, shape.width]
         var time = TimeSplit()
         var preds: [Float] = [], labels: [Float] = []
         var lossSum = 0.0, lossCount = 0, skipped = 0, lastLR: Float = 0
@@ -59,32 +57,17 @@ extension Trainer {
             time.decodeWait += Clock.now() - t0
             // Slots that only repeat an entry to fill the last global batch are dropped, as a
             // single process with a smaller last batch (PyTorch's DataLoader) would train.
-            let keep = (0..<b.capacity).filter { b.valid[$0] && !b.padding[$0] }
-            var ptr = UnsafePointer(b.data)
-            var motion = b.features.map { UnsafePointer($0) }
-            // Test hook VQA_MPI_TEST_INJECT_NAN: poisons the last rank that holds entries in this step
-            // (the dropped padding of an epoch's last batch can leave the last ranks without any).
-            let holder = min(comm.size - 1, max(0, trainEntries.count - 1 - s * comm.size * batchPerRank) / batchPerRank)
-            let poison = hooks.nanSteps.contains(info.step) && comm.rank == holder && !keep.isEmpty
-            if keep.count != b.capacity || poison {
-                for (j, i) in keep.enumerated() { (compact.base + j * perSample).update(from: b.sample(i), count: perSample) }
-                ptr = UnsafePointer(compact.base)
-                if poison { compact.base[0] = .nan }  // test hook VQA_MPI_TEST_INJECT_NAN
-                if let m = compactMotion {
-                    let per = b.featureFloatsPerSample
-                    for (j, i) in keep.enumerated() { (m.base + j * per).update(from: b.sampleFeatures(i)!, count: per) }
-                    motion = UnsafePointer(m.base)
-                }
-            }
-            var y: [Float] = [], keys: [UInt64] = []
-            for i in keep {
-                for c in 0..<shape.clips { y.append(b.labels[i]); keys.append(UInt64(b.indices[i]) &* UInt64(shape.clips) &+ UInt64(c)) }
+            var batch = compactor.batch(b, dropPadding: true)
+            if let o = observer {
+                // The last rank that holds entries in this step (the dropped padding of an epoch's
+                // last batch can leave the last ranks without any).
+                let holder = min(comm.size - 1, max(0, trainEntries.count - 1 - s * comm.size * batchPerRank) / batchPerRank)
+                batch = o.input(batch, globalStep: info.step, rank: comm.rank, lastRankWithSamples: holder)
             }
             let lr = sched.learningRate(base: Float(config.optimizer.lr), iteration: info.step)
             lastLR = lr
-            let r = try step.step(clips: ptr, clipShape: clipShape, motion: motion, labels: y, sampleKeys: keys, lr: lr,
-                                  epoch: epoch, step: info.step, seed: UInt64(config.train.seed))
-            try dump?.record(samples: ptr, n: keep.count, labels: keep.map { b.labels[$0] }, indices: keep.map { b.indices[$0] }, lr: lr, result: r)
+            let r = try step.step(batch, lr: lr, epoch: epoch, step: info.step, seed: UInt64(config.train.seed))
+            try dump?.record(batch, lr: lr, result: r)
             time.forward += r.forwardSeconds; time.backward += r.backwardSeconds; time.communication += r.commSeconds
             time.perturbation += r.perturbSeconds; time.optimizer += r.optimizerSeconds
             info.step += 1

@@ -21,49 +21,6 @@ public struct TrainingStopped: Error, CustomStringConvertible, Sendable {
     public var description: String { message }
 }
 
-/// Test-only fault injection, read from the environment (documented in docs/faults.md).
-///
-/// - `VQA_MPI_TEST_INJECT_NAN=S[,S...]`: at these global steps (0-based) the first input value of the last rank
-///   holding samples in that step is NaN, so the step's loss and gradients are non-finite.
-/// - `VQA_MPI_TEST_FAIL_WRITE=after:N[,times:M]`: the checkpoint saves after the first N fail like a
-///   full disk (a partial temporary file, then ENOSPC); only M of them when `times` is given.
-struct FaultHooks {
-    var nanSteps: Set<Int> = []
-    var failAfter: Int?
-    var failTimes = Int.max
-    var saves = 0
-
-    init(environment env: [String: String]) throws {
-        if let v = env["VQA_MPI_TEST_INJECT_NAN"], !v.isEmpty {
-            let steps = v.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
-            guard steps.allSatisfy({ $0 != nil && $0! >= 0 }) else {
-                throw DistError("VQA_MPI_TEST_INJECT_NAN='\(v)': expected global step numbers, e.g. 3,4,5 (a test hook; unset it for real runs)")
-            }
-            nanSteps = Set(steps.map { $0! })
-        }
-        if let v = env["VQA_MPI_TEST_FAIL_WRITE"], !v.isEmpty {
-            var after: Int?, times: Int?
-            for part in v.split(separator: ",") {
-                let kv = part.split(separator: ":", maxSplits: 1).map(String.init)
-                guard kv.count == 2, let n = Int(kv[1]), n >= 0, ["after", "times"].contains(kv[0]) else { after = nil; times = -1; break }
-                if kv[0] == "after" { after = n } else { times = n }
-            }
-            guard let a = after, times.map({ $0 >= 0 }) ?? true else {
-                throw DistError("VQA_MPI_TEST_FAIL_WRITE='\(v)': expected after:N or after:N,times:M (a test hook; unset it for real runs)")
-            }
-            failAfter = a
-            failTimes = times ?? Int.max
-        }
-    }
-
-    /// The byte limit for the next checkpoint save (Int.max: no simulated failure).
-    mutating func nextSaveLimit() -> Int {
-        saves += 1
-        guard let a = failAfter, saves > a, saves - a <= failTimes else { return Int.max }
-        return 1000
-    }
-}
-
 extension Trainer {
     /// A warning on rank 0's standard error.
     func warn(_ s: String) {
@@ -72,7 +29,7 @@ extension Trainer {
 
     /// Rank 0: saves last.safetensors (then the epoch file and best when asked); throws the first failure.
     func saveCheckpoints(epochFile: Int?, best: Bool) throws {
-        let limit = hooks.nextSaveLimit()
+        let limit = observer?.willSaveCheckpoint() ?? Int.max
         let file = Checkpoint.make(store: model.parameters, ema: step.ema, optimizer: step.optimizer, info: info)
         try Checkpoint.save(file, to: lastPath, byteLimit: limit)
         lastSaved = (info.epoch, info.step)
@@ -191,10 +148,10 @@ extension Trainer {
         }
         let path = try comm.broadcast(chosen?.0 ?? "", root: 0)
         guard !path.isEmpty else {
-            if !isRoot { throw DistError("--resume: rank 0 found no usable checkpoint in \(options.outDir) (see its message)") }
+            if !isRoot { throw TrainingError("--resume", "rank 0 found no usable checkpoint in \(options.outDir) (see its message)") }
             let listed = problems.isEmpty ? "there is no checkpoint in it (train writes last.safetensors, epoch-NNN.safetensors and best.safetensors)"
                                           : "no checkpoint in it is usable:\n  " + problems.joined(separator: "\n  ")
-            throw DistError("--resume: \(options.outDir): \(listed)\nStart without --resume, or with --init-from FILE to keep the weights of another checkpoint")
+            throw TrainingError("--resume", "\(options.outDir): \(listed)\nStart without --resume, or with --init-from FILE to keep the weights of another checkpoint")
         }
         for p in problems { warn("\(p)\n  → resuming from \(path) instead (the newest checkpoint that verifies); the steps after it are trained again") }
         if let c = chosen { return c }

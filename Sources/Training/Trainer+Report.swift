@@ -8,12 +8,12 @@ import Dist
 import Reports
 
 /// Metrics of one evaluation, as written to metrics.jsonl.
-public struct MetricRecord: Codable, Sendable, Equatable {
-    public var srcc, plcc, krcc, rmse: Double
-    public var plccLogistic, rmseLogistic: Double?
-    public var n: Int
+struct MetricRecord: Codable, Sendable, Equatable {
+    var srcc, plcc, krcc, rmse: Double
+    var plccLogistic, rmseLogistic: Double?
+    var n: Int
     /// From a QualityReport.
-    public init(_ r: QualityReport) {
+    init(_ r: QualityReport) {
         srcc = r.srcc; plcc = r.plcc; krcc = r.krcc; rmse = r.rmse; n = r.count
         plccLogistic = r.plccLogistic.isFinite ? r.plccLogistic : nil
         rmseLogistic = r.rmseLogistic.isFinite ? r.rmseLogistic : nil
@@ -22,26 +22,26 @@ public struct MetricRecord: Codable, Sendable, Equatable {
 }
 
 /// One line of metrics.jsonl.
-public struct EpochRecord: Codable, Sendable, Equatable {
-    public var epoch: Int
+struct EpochRecord: Codable, Sendable, Equatable {
+    var epoch: Int
     /// False when max_steps stopped the epoch early.
-    public var complete: Bool
-    public var globalStep: Int
-    public var lr: Double
-    public var trainLoss: Double
-    public var skippedSteps: Int
-    public var samplesPerSecond: Double
-    public var time: TimeSplit
+    var complete: Bool
+    var globalStep: Int
+    var lr: Double
+    var trainLoss: Double
+    var skippedSteps: Int
+    var samplesPerSecond: Double
+    var time: TimeSplit
     /// Train-set metrics from the steps' global predictions.
-    public var train: MetricRecord?
+    var train: MetricRecord?
     /// Validation set → "ema"/"raw" → metrics.
-    public var val: [String: [String: MetricRecord]] = [:]
+    var val: [String: [String: MetricRecord]] = [:]
     /// train − test on the first validation set (EMA weights when kept).
-    public var gapSRCC: Double?, gapPLCC: Double?
+    var gapSRCC: Double?, gapPLCC: Double?
     /// Mean loss at the perturbed weights minus the clean loss (AWP/RWP steps): how much γ matters.
-    public var perturbedLossRise: Double?
+    var perturbedLossRise: Double?
     /// When the epoch's record was made (ISO 8601 UTC; `time` holds the epoch's seconds per phase).
-    public var timestamp: String?
+    var timestamp: String?
 
     init(epoch: Int, complete: Bool, globalStep: Int, lr: Double, trainLoss: Double, skippedSteps: Int,
          samplesPerSecond: Double, time: TimeSplit) {
@@ -71,7 +71,7 @@ extension Trainer {
         d.nonConformingFloatDecodingStrategy = .convertFromString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
         return try String(decoding: data, as: UTF8.self).split(separator: "\n").map {
             do { return try d.decode(EpochRecord.self, from: Data($0.utf8)) } catch {
-                throw DistError("\(metricsPath): unreadable line (\(error)); remove it to resume")
+                throw TrainingError("\(metricsPath)", "unreadable line (\(error)); remove it to resume")
             }
         }
     }
@@ -80,9 +80,9 @@ extension Trainer {
     /// temporary file and throws one line naming the path and the cause (e.g. a full disk).
     static func atomicWrite(_ text: String, to path: String) throws {
         let tmp = path + ".tmp"
-        func fail(_ what: String, _ e: Int32) -> DistError {
+        func fail(_ what: String, _ e: Int32) -> TrainingError {
             unlink(tmp)
-            return DistError("\(path): cannot \(what): \(String(cString: strerror(e))); check the directory's permissions and free space")
+            return TrainingError("\(path)", "cannot \(what): \(String(cString: strerror(e))); check the directory's permissions and free space")
         }
         let fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw fail("create \(tmp)", errno) }
@@ -145,7 +145,7 @@ extension Trainer {
             let v = first.flatMap { r.val[$0]?["ema"] ?? r.val[$0]?["raw"] }
             return CurvePoint(epoch: r.epoch, trainSRCC: r.train?.srcc, trainPLCC: r.train?.plcc, testSRCC: v?.srcc, testPLCC: v?.plcc)
         }
-        try Trainer.atomicWrite(CurvesSVG.render(pts, title: "\(config.model.name), \(config.regularization.kind): train vs \(first ?? "test")"), to: curvesPath)
+        try Trainer.atomicWrite(CurvesSVG.render(pts, title: "\(config.model.name.rawValue), \(config.regularization.kind.rawValue): train vs \(first ?? "test")"), to: curvesPath)
     }
 
     /// After training: fits the raw → MOS calibration on the training set with the scoring weights
@@ -166,7 +166,7 @@ extension Trainer {
         info.calibration = cal
         if isRoot {
             try Checkpoint.save(Checkpoint.make(store: model.parameters, ema: step.ema, optimizer: step.optimizer, info: info), to: lastPath,
-                                byteLimit: hooks.nextSaveLimit())
+                                byteLimit: observer?.willSaveCheckpoint() ?? Int.max)
         }
         do {
             // Every rank needs the best weights: rank 0 reads the file and broadcasts it.

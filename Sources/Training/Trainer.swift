@@ -51,18 +51,17 @@ public final class Trainer {
     var valSets: [(name: String, entries: [LabelEntry], loader: Loader)] = []
     let evaluator: DistributedEval
     let progress: Progress
-    /// Scratch for swapping EMA weights in and compacting batches (allocated once).
+    /// Scratch for swapping EMA weights in (allocated once) and for compacting batches.
     let weightScratch: FloatBuffer
-    var compact: FloatBuffer
-    /// Compacted motion features [n·clips, T, D] (nil without motion features).
-    let compactMotion: FloatBuffer?
+    let compactor = ClipCompactor()
     /// Run state (what a checkpoint records).
     var info = CheckpointInfo()
     var records: [EpochRecord] = []
     let batchPerRank: Int
-    /// Fault handling state: test hooks, skipped steps in a row (and the first of them), failed
-    /// saves in a row, and what last.safetensors holds (epoch, step) when known to be good.
-    var hooks: FaultHooks
+    /// Sees every batch before its step and every checkpoint save (tests inject faults through it).
+    let observer: TrainingObserver?
+    /// Fault handling state: skipped steps in a row (and the first of them), failed saves in a row,
+    /// and what last.safetensors holds (epoch, step) when known to be good.
     var nonfiniteStreak = 0, nonfiniteFirst = 0, failedSaves = 0
     var lastSaved: (epoch: Int, step: Int)?
     /// The `--dump-batches` record (nil unless asked).
@@ -71,24 +70,24 @@ public final class Trainer {
     var isRoot: Bool { comm.rank == 0 }
     func say(_ s: String) { if isRoot && options.verbose { print(s); fflush(nil) } }
 
-    /// Builds everything and validates the data before any training work.
-    public init(resolved: TrainConfig.Resolved, options: TrainOptions, comm: Communicator) throws {
+    /// Builds everything and validates the data before any training work; `observer` sees every
+    /// batch and checkpoint save (nil: none).
+    public init(resolved: TrainConfig.Resolved, options: TrainOptions, comm: Communicator, observer: TrainingObserver? = nil) throws {
         let c = resolved.config
-        config = c; configYAML = resolved.yaml; self.options = options; self.comm = comm
+        config = c; configYAML = resolved.yaml; self.options = options; self.comm = comm; self.observer = observer
         if c.train.batchSize % comm.size != 0 {
-            throw DistError("train: the global batch size \(c.train.batchSize) is not divisible by the \(comm.size) ranks; use --batch-size \((c.train.batchSize + comm.size - 1) / comm.size * comm.size) or run with a number of ranks that divides it")
+            throw TrainingError("train", "the global batch size \(c.train.batchSize) is not divisible by the \(comm.size) ranks; use --batch-size \((c.train.batchSize + comm.size - 1) / comm.size * comm.size) or run with a number of ranks that divides it")
         }
         batchPerRank = c.train.batchSize / comm.size
-        hooks = try FaultHooks(environment: ProcessInfo.processInfo.environment)
         if let m = comm as? MPICommunicator {  // before the step duplicates the communicator
             try m.enableWatchdog(seconds: c.train.collectiveTimeout, stopSignal: options.stopSignal)
         }
-        if c.data.train.labels.isEmpty { throw DistError("train: no training labels; pass --train-labels FILE or set data.train.labels") }
+        if c.data.train.labels.isEmpty { throw TrainingError("train", "no training labels; pass --train-labels FILE or set data.train.labels") }
         compute = Compute(threads: c.train.threads)
         BLAS.setThreads(c.train.threads)
-        let kind = try ModelKind.parse(c.model.name)
+        let kind = c.model.name
         model = try kind.make(seed: UInt64(c.train.seed), options: c.model.options)
-        try MemoryEstimate.training(model: c.model.name, parameters: model.parameters.flatCount, sampler: try c.trainSampler(), batchPerRank: batchPerRank).check("train (batch \(batchPerRank) per rank)")
+        try MemoryEstimate.training(model: c.model.name.rawValue, parameters: model.parameters.flatCount, sampler: try c.trainSampler(), batchPerRank: batchPerRank).check("train (batch \(batchPerRank) per rank)")
         probing = c.train.linearProbeEpochs > 0
         step = try DataParallelStep(model: model, comm: comm, optimizer: try c.optimizerConfig(backboneMultiplier: probing ? 0 : nil),
                                     config: try c.stepConfig(), compute: compute)
@@ -123,10 +122,7 @@ public final class Trainer {
         evaluator = DistributedEval(model: model, comm: comm, tape: step.tape)
         progress = Progress(enabled: comm.rank == 0 && options.verbose, every: c.train.logEvery)
         weightScratch = FloatBuffer(count: model.parameters.flatCount)
-        compact = FloatBuffer(count: batchPerRank * trainLoader.sampleShape.floatsPerSample)
-        let motionPerSample = trainLoader.sampleShape.clips * trainLoader.sampleShape.frames * trainLoader.featureWidth
-        compactMotion = motionPerSample > 0 ? FloatBuffer(count: batchPerRank * motionPerSample) : nil
-        info.model = c.model.name; info.modelOptions = c.model.options; info.config = configYAML
+        info.model = c.model.name.rawValue; info.modelOptions = c.model.options; info.config = configYAML
         info.seed = UInt64(c.train.seed)
         try start()
     }
@@ -136,8 +132,8 @@ public final class Trainer {
         let store = model.parameters
         if options.resume {
             let (path, file, saved) = try resumeCheckpoint()
-            if saved.model != config.model.name || saved.modelOptions != config.model.options {
-                throw DistError("\(path): saved from model \(saved.model) \(saved.modelOptions), but the config asks for \(config.model.name) \(config.model.options); resume with the same model settings")
+            if saved.model != config.model.name.rawValue || saved.modelOptions != config.model.options {
+                throw TrainingError("\(path)", "saved from model \(saved.model) \(saved.modelOptions), but the config asks for \(config.model.name.rawValue) \(config.model.options); resume with the same model settings")
             }
             if saved.epoch >= config.train.linearProbeEpochs && probing { try leaveProbe() }
             try Checkpoint.restore(file, path: path, store: store, ema: step.ema, optimizer: step.optimizer, optimizerSteps: saved.optimizerSteps)
@@ -182,7 +178,7 @@ public final class Trainer {
             try FileManager.default.createDirectory(atPath: options.outDir, withIntermediateDirectories: true)
             removeStaleTemporaries()
         }
-        say("training \(config.model.name) (\(model.parameters.parameterCount) parameters) on \(trainEntries.count) samples, \(comm.size) rank(s) × batch \(batchPerRank), \(trainLoader.stepsPerEpoch) steps/epoch, regularizer \(config.regularization.kind)")
+        say("training \(config.model.name.rawValue) (\(model.parameters.parameterCount) parameters) on \(trainEntries.count) samples, \(comm.size) rank(s) × batch \(batchPerRank), \(trainLoader.stepsPerEpoch) steps/epoch, regularizer \(config.regularization.kind.rawValue)")
         startDump()
         var epoch = info.samplerEpoch
         while epoch < config.train.epochs && !stepLimitReached {

@@ -31,9 +31,10 @@ struct BenchAllreduce: ParsableCommand {
 
     @Option(help: "Gradient buffer size in MiB.") var mb: Double = 40
     @Option(help: "Timed repetitions (after one warm-up); the median is reported.") var reps = 20
-    @Option(name: .customLong("bucket-mb"), help: "Bucket cap in MiB.") var bucketMB: Double = 25
-    @Option(name: .customLong("first-bucket-mb"), help: "Cap of the first (last-layer) bucket in MiB.") var firstBucketMB: Double = 1
-    @Option(help: "Where the buckets are reduced: thread, after or auto (as the training step decides).") var overlap = "auto"
+    @Option(name: .customLong("bucket-mb"), help: "Bucket cap in MiB.") var bucketMB = StepOptions.stepDefaults.bucketMiB
+    @Option(name: .customLong("first-bucket-mb"), help: "Cap of the first (last-layer) bucket in MiB.")
+    var firstBucketMB = StepOptions.stepDefaults.firstBucketMiB
+    @Option(help: "Where the buckets are reduced: thread, after or auto (as the training step decides).") var overlap = StepOptions.stepDefaults.overlap
     @Flag(help: "Print one JSON object (rank 0).") var json = false
     @Flag(help: "Check results against expected values on every rank; exit 1 on a mismatch.") var verify = false
 
@@ -42,9 +43,6 @@ struct BenchAllreduce: ParsableCommand {
         guard reps >= 1 else { throw ValidationError("--reps must be at least 1, got \(reps)") }
         guard bucketMB > 0, firstBucketMB > 0 else {
             throw ValidationError("--bucket-mb and --first-bucket-mb must be positive, got \(bucketMB) and \(firstBucketMB)")
-        }
-        guard OverlapMode(rawValue: overlap) != nil else {
-            throw ValidationError("--overlap must be one of \(OverlapMode.allCases.map(\.rawValue).joined(separator: ", ")), got '\(overlap)'")
         }
     }
 
@@ -68,7 +66,7 @@ struct BenchAllreduce: ParsableCommand {
         let grads = FloatBuffer(count: total, value: 1)
         let buckets = try GradientBuckets(views: views, buffer: grads.base, bufferCount: total, communicator: world,
                                           bucketMiB: bucketMB, firstBucketMiB: firstBucketMB, scale: 1,
-                                          overlap: try OverlapMode.parse(overlap))
+                                          overlap: overlap)
         var failures: Int64 = 0
         if verify {
             failures += try Self.verifyBuckets(buckets, views: views, grads: grads, world: world, reps: reps)

@@ -38,7 +38,7 @@ struct BenchEngine: ParsableCommand {
         var profiled: [OpProfiler.Entry] = [], layers: [OpProfiler.Entry] = []
         for reg in [Regularizer.none, .awp] {
             let model = try options.makeModel()
-            try MemoryEstimate.training(model: options.model, parameters: model.parameters.flatCount, floatsPerSample: MemoryEstimate.mul([3, options.frames, options.size, options.size]), batchPerRank: batch, prefetch: 0).check("bench engine (batch \(batch))")
+            try MemoryEstimate.training(model: options.model.rawValue, parameters: model.parameters.flatCount, floatsPerSample: MemoryEstimate.mul([3, options.frames, options.size, options.size]), batchPerRank: batch, prefetch: 0).check("bench engine (batch \(batch))")
             let cfg = try options.stepConfig(reg)
             let step = try DataParallelStep(model: model, comm: SoloCommunicator(), optimizer: try options.optimizerConfig(),
                                             config: cfg, compute: compute)

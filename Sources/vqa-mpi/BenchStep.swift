@@ -64,7 +64,7 @@ struct BenchStep: ParsableCommand {
     private func measure(_ comm: Communicator, _ fault: InjectedFault?) throws {
         BLAS.setThreads(options.threads)
         let model = try options.makeModel()
-        try MemoryEstimate.training(model: options.model, parameters: model.parameters.flatCount, floatsPerSample: MemoryEstimate.mul([3, options.frames, options.size, options.size]), batchPerRank: (globalBatch ?? batchPerRank * comm.size) / comm.size, prefetch: 0).check("bench step")
+        try MemoryEstimate.training(model: options.model.rawValue, parameters: model.parameters.flatCount, floatsPerSample: MemoryEstimate.mul([3, options.frames, options.size, options.size]), batchPerRank: (globalBatch ?? batchPerRank * comm.size) / comm.size, prefetch: 0).check("bench step")
         let compute = Compute(threads: options.threads)
         let step = try DataParallelStep(model: model, comm: comm, optimizer: try options.optimizerConfig(),
                                         config: try options.stepConfig(), compute: compute)
@@ -107,7 +107,7 @@ struct BenchStep: ParsableCommand {
         let stepMs = median(r.stepMs), commMs = median(r.commMs)
         var fields: [(String, String)] = [
             ("model", "\"\(model.name)\""), ("params", "\(model.parameters.parameterCount)"), ("ranks", "\(comm.size)"),
-            ("global_batch", "\(batch)"), ("regularizer", "\"\(options.regularizer)\""), ("threads", "\(options.threads)"),
+            ("global_batch", "\(batch)"), ("regularizer", "\"\(options.regularizer.rawValue)\""), ("threads", "\(options.threads)"),
             ("overlap", "\"\(step.overlap?.rawValue ?? "none")\""), ("peer_wait", "\"\(step.config.peerWait.rawValue)\""),
             ("bucket_mb", fmt(options.bucketMB)),
             ("first_bucket_mb", fmt(options.firstBucketMB)), ("steps", "\(steps)"),

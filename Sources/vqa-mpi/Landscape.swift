@@ -27,19 +27,19 @@ struct LandscapeCommand: ParsableCommand {
     @Option(name: .customLong("checkpoint"), help: "Checkpoint (safetensors) to analyse; repeat to compare several.") var checkpoints: [String] = []
     @Option(help: "Label file of the data the loss is computed on.") var labels: String
     @Option(name: .customLong("data-root"), help: "Directory the label paths are relative to.") var dataRoot: String
-    @Option(help: "1 (curves) or 2 (surface).") var dims = 1
-    @Option(parsing: .unconditional, help: "Coordinate range LO:HI of each axis (e.g. -1:1).") var range = "-1:1"
-    @Option(help: "Points per axis.") var points = 21
-    @Option(help: "Random directions for the sharpness estimate.") var directions = 8
-    @Option(help: "Seed of the directions, the subset and the sampling.") var seed: UInt64 = 0
+    @Option(help: "1 (curves) or 2 (surface).") var dims = defaults.dims
+    @Option(parsing: .unconditional, help: "Coordinate range LO:HI of each axis (e.g. -1:1).") var range = "\(fmt(defaults.lower)):\(fmt(defaults.upper))"
+    @Option(help: "Points per axis.") var points = defaults.points
+    @Option(help: "Random directions for the sharpness estimate.") var directions = defaults.directions
+    @Option(help: "Seed of the directions, the subset and the sampling.") var seed = defaults.seed
     @Option(help: "Samples in the fixed subset (first N of a seeded permutation; 0 = all).") var subset = 64
-    @Option(help: "Sharpness radius ρ in filter-normalised units.") var radius = 0.05
-    @Option(name: .customLong("hessian-iters"), help: "Power-iteration steps for the top Hessian eigenvalue (0: skip).") var hessianIters = 20
+    @Option(help: "Sharpness radius ρ in filter-normalised units.") var radius = defaults.radius
+    @Option(name: .customLong("hessian-iters"), help: "Power-iteration steps for the top Hessian eigenvalue (0: skip).") var hessianIters = defaults.hessianIterations
     @Flag(name: .customLong("include-bn-bias"), help: "Perturb biases and normalisation parameters too.") var includeBNBias = false
     @Flag(help: "Analyse the EMA weights (ema.* tensors, what eval scores with) instead of the raw weights.") var ema = false
-    @Option(help: "Model used when a checkpoint has no 'model' metadata.") var model = "fragnet"
+    @Option(help: "Model used when a checkpoint has no 'model' metadata.") var model = StepOptions.defaults.model.name
     @Option(name: .customLong("model-option"), help: "Model option k=v (repeatable) when a checkpoint has no 'model_options' metadata.") var modelOptions: [String] = []
-    @Option(name: .customLong("batch-size"), help: "Samples per forward pass on each rank.") var batchSize = 4
+    @Option(name: .customLong("batch-size"), help: "Samples per forward pass on each rank.") var batchSize = defaults.batchSize
     @Option(name: .customLong("motion-features"), help: "Motion features for simplevqa checkpoints with motion_dim > 0: a directory of <relative path>.npy or a .safetensors file.") var motionFeatures: String?
     @Option(help: "Fragment grid per side (default: the first checkpoint's training sampler).") var fragments: Int?
     @Option(help: "Fragment size in pixels (default: the checkpoint's).") var fsize: Int?
@@ -49,6 +49,9 @@ struct LandscapeCommand: ParsableCommand {
     @Option(help: "Compute threads per rank (kernels and OpenBLAS).") var threads = 1
     @Option(name: .customLong("decode-threads"), help: "Decoder threads per rank.") var decodeThreads = 2
     @Option(help: "Output directory.") var out: String
+
+    /// The landscape and sampler settings unset flags take.
+    static let defaults = LandscapeConfig()
 
     /// Most points per axis: 201² = 40401 evaluations in 2-D is already days of work.
     static let maxPoints = 201
@@ -104,7 +107,7 @@ struct LandscapeCommand: ParsableCommand {
 
     var config: LandscapeConfig {
         var c = LandscapeConfig()
-        (c.lower, c.upper) = (try? parsedRange()) ?? (-1, 1)
+        (c.lower, c.upper) = (try? parsedRange()) ?? (c.lower, c.upper)
         c.dims = dims; c.points = points; c.directions = directions; c.seed = seed; c.radius = radius
         c.hessianIterations = hessianIters; c.includeBiasAndNorm = includeBNBias; c.batchSize = batchSize
         return c
@@ -138,7 +141,7 @@ struct LandscapeCommand: ParsableCommand {
         let names = Self.labels(checkpoints)
         let entries = LandscapeData.subset(try Labels.load(path: labels, dataRoot: dataRoot), count: subset, seed: seed)
         // Motion features follow the first checkpoint's model (every checkpoint must take the same).
-        let first = try Checkpoint.model(for: files[0].1, path: files[0].0, fallback: model, options: try parsedOptions())
+        let first = try Checkpoint.model(for: files[0].1, path: files[0].0, fallback: model.rawValue, options: try parsedOptions())
         let motion = try MotionFeatureSource.make(path: motionFeatures ?? "", model: first, roots: [dataRoot],
                                                   entries: entries, what: "--motion-features")
         let data = try LandscapeData.load(entries: entries, sampler: sampling, seed: seed, comm: comm, decodeThreads: decodeThreads,
@@ -148,7 +151,7 @@ struct LandscapeCommand: ParsableCommand {
         if comm.isRoot { log("landscape: \(data.labels.count) samples on \(comm.size) rank(s), \(checkpoints.count) checkpoint(s)") }
         var results: [LandscapeResult] = []
         for ((path, file), name) in zip(files, names) {
-            let net = try Checkpoint.model(for: file, path: path, fallback: model, options: try parsedOptions())
+            let net = try Checkpoint.model(for: file, path: path, fallback: model.rawValue, options: try parsedOptions())
             if net.motionDim != data.motionDim {
                 throw ValidationError("\(path): its model takes \(net.motionDim) motion features per frame, the first checkpoint's \(data.motionDim); analyse checkpoints of the same model together")
             }

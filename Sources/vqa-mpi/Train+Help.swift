@@ -47,12 +47,12 @@ enum TrainHelp {
         let d = TrainConfig()
         func mark(_ isDefault: Bool) -> String { isDefault ? " (default)" : "" }
         var lines = ["", "Models (--model; options with --model-option key=value):"]
-        lines += ModelKind.allCases.map { "  \($0.rawValue)\(mark($0.rawValue == d.model.name)): \(model($0))" }
+        lines += ModelKind.allCases.map { "  \($0.rawValue)\(mark($0 == d.model.name)): \(model($0))" }
         lines += ["", "Samplers (data.train.sampler.spatial / .temporal; clip_len \(d.data.train.sampler.clipLen), frame_interval \(d.data.train.sampler.frameInterval), \(d.data.train.sampler.fragmentsH)×\(d.data.train.sampler.fragmentsW) fragments of \(d.data.train.sampler.fsizeH)×\(d.data.train.sampler.fsizeW) by default):"]
         lines += SpatialKind.allCases.map { "  spatial \($0.rawValue)\(mark($0 == d.data.train.sampler.spatial)): \(spatial($0))" }
         lines += TemporalKind.allCases.map { "  temporal \($0.rawValue)\(mark($0 == d.data.train.sampler.temporal)): \(temporal($0))" }
         lines += ["", "Regularizers (--regularizer; γ default \(d.regularization.awp.gamma)):"]
-        lines += Regularizer.allCases.map { "  \($0.rawValue)\(mark($0.rawValue == d.regularization.kind)): \(regularizer($0))" }
+        lines += Regularizer.allCases.map { "  \($0.rawValue)\(mark($0 == d.regularization.kind)): \(regularizer($0))" }
         return lines.joined(separator: "\n")
     }
 }

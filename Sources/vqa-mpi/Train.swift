@@ -127,7 +127,8 @@ struct Train: ParsableCommand {
         var stopped: TrainingStopped?
         try collective(comm) {
             do {
-                let trainer = try Trainer(resolved: resolved, options: options, comm: comm)
+                let faults = try FaultInjector.from(environment: ProcessInfo.processInfo.environment)
+                let trainer = try Trainer(resolved: resolved, options: options, comm: comm, observer: faults)
                 try trainer.run()
             } catch let s as TrainingStopped {
                 stopped = s  // every rank stopped together: no abort, a clean exit with its status

@@ -68,7 +68,7 @@ final class FuzzCorpusTests: XCTestCase {
             _ = try r.config.optimizerConfig(); _ = try r.config.stepConfig(); _ = try r.config.trainSampler()
             if name == "sets" {
                 XCTAssertEqual(r.config.train.epochs, 3)
-                XCTAssertEqual(r.config.regularization.kind, "rwp")
+                XCTAssertEqual(r.config.regularization.kind, .rwp)
                 XCTAssertEqual(r.config.loss["rank"], 0)
             }
             if name == "anchors" { XCTAssertEqual(r.config.regularization.rwp.every, 2) }

@@ -39,7 +39,7 @@ final class TrainConfigBoundsTests: XCTestCase {
         let c = try TrainConfig.resolve(yaml: yaml, source: "ok.yaml").config
         XCTAssertEqual(c.regularization.awp.every, 2)
         XCTAssertEqual(c.regularization.rwp.every, 2)
-        XCTAssertEqual(c.regularization.rwp.sync, "local")
+        XCTAssertEqual(c.regularization.rwp.sync, .local)
     }
 
     func testOversizedTextIsRefused() throws {

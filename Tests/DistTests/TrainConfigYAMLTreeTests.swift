@@ -52,7 +52,7 @@ final class TrainConfigYAMLTreeTests: XCTestCase {
           lr: 0.02
         """
         let c = try TrainConfig.resolve(yaml: merged, source: "m.yaml").config
-        XCTAssertEqual(c.optimizer.kind, "sgd")
+        XCTAssertEqual(c.optimizer.kind, .sgd)
         XCTAssertEqual(c.optimizer.lr, 0.02)        // the map's own key wins
         XCTAssertEqual(c.optimizer.momentum, 0.8)   // from the first merged map
         XCTAssertEqual(c.optimizer.wd, 0.1)         // only in the second

@@ -28,7 +28,7 @@ func fuzzConfig(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
     do {
         resolved = try TrainConfig.resolve(yaml: yaml, source: "fuzz.yaml", sets: sets)
     } catch {
-        // Rejected: DistError, or the MediaError/EngineError of a section validator.
+        // Rejected: TrainingError, or the MediaError/EngineError of a section validator.
         precondition(!"\(error)".isEmpty, "an error without a message")
         return 0
     }

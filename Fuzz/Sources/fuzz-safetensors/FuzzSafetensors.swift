@@ -5,7 +5,7 @@
 // re-serialising that gives the same bytes (the writer's layout is canonical); every tensor's
 // data has shape × dtype bytes and its typed accessors work; the checkpoint verification
 // (format tag, checksum, metadata fields) and the finite-weights check either accept the file or
-// throw a DistError; the verification accepts it once sealed (format tag set, checksum recomputed)
+// throw a TrainingError; the verification accepts it once sealed (format tag set, checksum recomputed)
 // and rejects it again once any metadata entry changes.
 
 import CFuzzDriver
@@ -51,11 +51,11 @@ func fuzzSafetensors(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
     } catch {
         fatalError("re-serialised file does not parse: \(error)")
     }
-    do { _ = try Checkpoint.info(of: file, path: "fuzz.safetensors") } catch is DistError {} catch {
-        fatalError("Checkpoint.info threw a non-DistError: \(error)")
+    do { _ = try Checkpoint.info(of: file, path: "fuzz.safetensors") } catch is TrainingError {} catch {
+        fatalError("Checkpoint.info threw a non-TrainingError: \(error)")
     }
-    do { try Checkpoint.checkFinite(file, path: "fuzz.safetensors") } catch is DistError {} catch {
-        fatalError("Checkpoint.checkFinite threw a non-DistError: \(error)")
+    do { try Checkpoint.checkFinite(file, path: "fuzz.safetensors") } catch is TrainingError {} catch {
+        fatalError("Checkpoint.checkFinite threw a non-TrainingError: \(error)")
     }
     let fixed = Checkpoint.sealed(file)
     do { _ = try Checkpoint.info(of: fixed, path: "fixed.safetensors") } catch {

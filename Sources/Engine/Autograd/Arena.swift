@@ -24,14 +24,14 @@ public final class Arena {
     /// Buffers obtained from the system (a new slot or a slot grown); zero in a steady state.
     public private(set) var freshAllocations = 0
     /// Total Float capacity held by the arena.
-    public private(set) var reservedFloats = 0
+    private(set) var reservedFloats = 0
 
     public init() {}
 
     deinit { for s in slots { free(s.ptr) } }
 
     /// Returns an uninitialised buffer of at least `count` floats, valid until the next `reset()`.
-    public func take(_ count: Int) -> UnsafeMutablePointer<Float> {
+    func take(_ count: Int) -> UnsafeMutablePointer<Float> {
         let n = max(count, 1)
         if cursor < slots.count {
             if slots[cursor].capacity >= n {
@@ -59,14 +59,14 @@ public final class Arena {
     }
 
     /// Like `take`, with the first `count` floats set to zero.
-    public func takeZeroed(_ count: Int) -> UnsafeMutablePointer<Float> {
+    func takeZeroed(_ count: Int) -> UnsafeMutablePointer<Float> {
         let p = take(count)
         p.update(repeating: 0, count: count)
         return p
     }
 
     /// Like `take`, but first serves the request from the smallest released buffer that fits.
-    public func takeReusable(_ count: Int) -> UnsafeMutablePointer<Float> {
+    func takeReusable(_ count: Int) -> UnsafeMutablePointer<Float> {
         let n = max(count, 1)
         var best = -1
         for (k, slot) in released.enumerated() where slots[slot].capacity >= n {
@@ -77,7 +77,7 @@ public final class Arena {
     }
 
     /// Like `takeReusable`, with the first `count` floats set to zero.
-    public func takeReusableZeroed(_ count: Int) -> UnsafeMutablePointer<Float> {
+    func takeReusableZeroed(_ count: Int) -> UnsafeMutablePointer<Float> {
         let p = takeReusable(count)
         p.update(repeating: 0, count: count)
         return p

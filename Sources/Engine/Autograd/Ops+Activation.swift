@@ -40,16 +40,16 @@ struct TanhKernel: UnaryKernel {
 
 extension Tape {
     /// Exact (erf-based) GELU, as PyTorch's nn.GELU().
-    public func gelu(_ x: Var) -> Var { unary(x, GeluKernel()) }
+    func gelu(_ x: Var) -> Var { unary(x, GeluKernel()) }
     /// max(x, 0).
-    public func relu(_ x: Var) -> Var { unary(x, ReluKernel()) }
+    func relu(_ x: Var) -> Var { unary(x, ReluKernel()) }
     /// 1 / (1 + e⁻ˣ).
-    public func sigmoid(_ x: Var) -> Var { unary(x, SigmoidKernel()) }
+    func sigmoid(_ x: Var) -> Var { unary(x, SigmoidKernel()) }
     /// Hyperbolic tangent.
-    public func tanh(_ x: Var) -> Var { unary(x, TanhKernel()) }
+    func tanh(_ x: Var) -> Var { unary(x, TanhKernel()) }
 
     /// Softmax along `axis` (default last), max-subtracted for numerical stability.
-    public func softmax(_ x: Var, axis: Int = -1) -> Var {
+    func softmax(_ x: Var, axis: Int = -1) -> Var {
         let s = shape(x)
         let ax = normalizedAxis(axis, rank: s.count, "softmax")
         let len = s[ax], outer = s[..<ax].reduce(1, *), inner = s[(ax + 1)...].reduce(1, *)

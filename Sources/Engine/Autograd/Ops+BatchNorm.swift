@@ -9,7 +9,7 @@
 extension Tape {
     /// nn.BatchNorm for x [N, C, S...]. Batch statistics are used (and the running estimates
     /// updated) when `useBatchStatistics` is true, by default when `tape.training` is true.
-    public func batchNorm(_ x: Var, _ weight: Var?, _ bias: Var?, runningMean: UnsafeMutablePointer<Float>,
+    func batchNorm(_ x: Var, _ weight: Var?, _ bias: Var?, runningMean: UnsafeMutablePointer<Float>,
                           runningVar: UnsafeMutablePointer<Float>, momentum: Float = 0.1, eps: Float = 1e-5,
                           useBatchStatistics: Bool? = nil) -> Var {
         let s = shape(x)

@@ -49,7 +49,7 @@ extension Tape {
     }
 
     /// 2-D convolution (PyTorch `nn.Conv2d`): x [N, Cin, H, W], weight [Cout, Cin/groups, kh, kw].
-    public func conv2d(_ x: Var, _ weight: Var, _ bias: Var?, stride: (Int, Int) = (1, 1),
+    func conv2d(_ x: Var, _ weight: Var, _ bias: Var?, stride: (Int, Int) = (1, 1),
                        padding: (Int, Int) = (0, 0), dilation: (Int, Int) = (1, 1), groups: Int = 1) -> Var {
         let xs = shape(x), ws = shape(weight)
         precondition(xs.count == 4, "conv2d: input must be [N, C, H, W], got \(xs)")

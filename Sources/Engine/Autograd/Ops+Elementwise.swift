@@ -88,11 +88,11 @@ extension Tape {
     /// a + b with NumPy broadcasting (torch.add).
     public func add(_ a: Var, _ b: Var) -> Var { binaryOp(.add, a, b) }
     /// a − b with NumPy broadcasting (torch.sub).
-    public func sub(_ a: Var, _ b: Var) -> Var { binaryOp(.sub, a, b) }
+    func sub(_ a: Var, _ b: Var) -> Var { binaryOp(.sub, a, b) }
     /// a · b elementwise with NumPy broadcasting (torch.mul).
     public func mul(_ a: Var, _ b: Var) -> Var { binaryOp(.mul, a, b) }
     /// a / b elementwise with NumPy broadcasting (torch.div).
-    public func div(_ a: Var, _ b: Var) -> Var { binaryOp(.div, a, b) }
+    func div(_ a: Var, _ b: Var) -> Var { binaryOp(.div, a, b) }
 
     private func binaryOp(_ op: BinaryOp, _ a: Var, _ b: Var) -> Var {
         let sa = shape(a), sb = shape(b)
@@ -171,15 +171,15 @@ extension Tape {
     }
 
     /// x + s.
-    public func addScalar(_ x: Var, _ s: Float) -> Var { unary(x, AddScalarKernel(s: s)) }
+    func addScalar(_ x: Var, _ s: Float) -> Var { unary(x, AddScalarKernel(s: s)) }
     /// x · s.
-    public func mulScalar(_ x: Var, _ s: Float) -> Var { unary(x, MulScalarKernel(s: s)) }
+    func mulScalar(_ x: Var, _ s: Float) -> Var { unary(x, MulScalarKernel(s: s)) }
     /// −x.
-    public func neg(_ x: Var) -> Var { unary(x, MulScalarKernel(s: -1)) }
+    func neg(_ x: Var) -> Var { unary(x, MulScalarKernel(s: -1)) }
     /// x².
-    public func square(_ x: Var) -> Var { unary(x, SquareKernel()) }
+    func square(_ x: Var) -> Var { unary(x, SquareKernel()) }
     /// √x (gradient 1/(2√x); infinite at 0 as in PyTorch).
-    public func sqrt(_ x: Var) -> Var { unary(x, SqrtKernel()) }
+    func sqrt(_ x: Var) -> Var { unary(x, SqrtKernel()) }
     /// eˣ.
     public func exp(_ x: Var) -> Var { unary(x, ExpKernel()) }
     /// Natural logarithm.

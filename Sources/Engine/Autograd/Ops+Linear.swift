@@ -38,7 +38,7 @@ extension Tape {
 
     /// Batched matrix product over leading dimensions: op(a)[M×K] · op(b)[K×N] for every batch
     /// index. `a` and `b` must have the same leading dimensions.
-    public func matmul(_ a: Var, _ b: Var, transA: Bool = false, transB: Bool = false) -> Var {
+    func matmul(_ a: Var, _ b: Var, transA: Bool = false, transB: Bool = false) -> Var {
         let asz = shape(a), bsz = shape(b)
         precondition(asz.count >= 2 && bsz.count == asz.count && Array(asz.dropLast(2)) == Array(bsz.dropLast(2)),
                      "matmul: batch shapes differ: \(asz) vs \(bsz)")

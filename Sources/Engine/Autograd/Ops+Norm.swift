@@ -10,7 +10,7 @@
 
 extension Tape {
     /// nn.LayerNorm over the last dimension; `weight`/`bias` [C] are optional (no affine).
-    public func layerNorm(_ x: Var, _ weight: Var?, _ bias: Var?, eps: Float = 1e-5) -> Var {
+    func layerNorm(_ x: Var, _ weight: Var?, _ bias: Var?, eps: Float = 1e-5) -> Var {
         let s = shape(x)
         precondition(!s.isEmpty, "layerNorm: needs at least one dimension")
         let ch = s[s.count - 1], rows = count(x) / max(ch, 1)
@@ -64,7 +64,7 @@ extension Tape {
     }
 
     /// nn.GroupNorm for x [N, C, S...] with `groups` dividing C; per-channel `weight`/`bias` [C].
-    public func groupNorm(_ x: Var, groups: Int, _ weight: Var?, _ bias: Var?, eps: Float = 1e-5) -> Var {
+    func groupNorm(_ x: Var, groups: Int, _ weight: Var?, _ bias: Var?, eps: Float = 1e-5) -> Var {
         let s = shape(x)
         precondition(s.count >= 2, "groupNorm: expected [N, C, ...], got \(s)")
         let n = s[0], ch = s[1], spatial = s[2...].reduce(1, *)

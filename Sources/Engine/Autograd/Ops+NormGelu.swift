@@ -13,7 +13,7 @@
 extension Tape {
     /// gelu(groupNorm(x)) in one op (nn.GELU() after nn.GroupNorm(groups, C)); bit-identical to the
     /// two ops, faster and without the intermediate tensor.
-    public func groupNormGelu(_ x: Var, groups: Int, _ weight: Var, _ bias: Var, eps: Float = 1e-5) -> Var {
+    func groupNormGelu(_ x: Var, groups: Int, _ weight: Var, _ bias: Var, eps: Float = 1e-5) -> Var {
         let s = shape(x)
         precondition(s.count >= 2, "groupNormGelu: expected [N, C, ...], got \(s)")
         let n = s[0], ch = s[1], spatial = s[2...].reduce(1, *)

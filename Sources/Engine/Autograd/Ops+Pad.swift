@@ -6,7 +6,7 @@
 
 extension Tape {
     /// Zero-pads `x` at the end of every axis to `shape` (the identity when the shapes are equal).
-    public func padEnd(_ x: Var, to padded: [Int]) -> Var {
+    func padEnd(_ x: Var, to padded: [Int]) -> Var {
         let s = shape(x)
         precondition(padded.count == s.count && zip(s, padded).allSatisfy { $0 <= $1 },
                      "padEnd: cannot pad \(s) to \(padded); every target size must be at least the input size")
@@ -24,7 +24,7 @@ extension Tape {
     }
 
     /// The leading `shape` block of `x` (x[:S₀, ..., :Sₖ]); the identity when the shapes are equal.
-    public func cropEnd(_ x: Var, to cropped: [Int]) -> Var {
+    func cropEnd(_ x: Var, to cropped: [Int]) -> Var {
         let s = shape(x)
         precondition(cropped.count == s.count && zip(cropped, s).allSatisfy { $0 <= $1 && $0 >= 0 },
                      "cropEnd: cannot crop \(s) to \(cropped); every target size must be at most the input size")

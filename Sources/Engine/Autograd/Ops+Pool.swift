@@ -9,21 +9,21 @@
 extension Tape {
     /// Average pooling over (T, H, W); `stride` defaults to `kernel`. `countIncludePad` divides by
     /// the full window (PyTorch default) instead of the number of unpadded elements.
-    public func avgPool3d(_ x: Var, kernel: (Int, Int, Int), stride: (Int, Int, Int)? = nil,
+    func avgPool3d(_ x: Var, kernel: (Int, Int, Int), stride: (Int, Int, Int)? = nil,
                           padding: (Int, Int, Int) = (0, 0, 0), countIncludePad: Bool = true) -> Var {
         let g = poolGeometry(x, kernel: kernel, stride: stride ?? kernel, padding: padding, rank: 5, op: "avgPool3d")
         return windowPool(x, g, max: false, includePad: countIncludePad, outShape: [g.n, g.cin, g.to, g.ho, g.wo])
     }
 
     /// Max pooling over (T, H, W); `stride` defaults to `kernel`.
-    public func maxPool3d(_ x: Var, kernel: (Int, Int, Int), stride: (Int, Int, Int)? = nil,
+    func maxPool3d(_ x: Var, kernel: (Int, Int, Int), stride: (Int, Int, Int)? = nil,
                           padding: (Int, Int, Int) = (0, 0, 0)) -> Var {
         let g = poolGeometry(x, kernel: kernel, stride: stride ?? kernel, padding: padding, rank: 5, op: "maxPool3d")
         return windowPool(x, g, max: true, includePad: true, outShape: [g.n, g.cin, g.to, g.ho, g.wo])
     }
 
     /// Average pooling over (H, W) of [N, C, H, W]; `stride` defaults to `kernel`.
-    public func avgPool2d(_ x: Var, kernel: (Int, Int), stride: (Int, Int)? = nil, padding: (Int, Int) = (0, 0),
+    func avgPool2d(_ x: Var, kernel: (Int, Int), stride: (Int, Int)? = nil, padding: (Int, Int) = (0, 0),
                           countIncludePad: Bool = true) -> Var {
         let s = stride ?? kernel
         let g = poolGeometry(x, kernel: (1, kernel.0, kernel.1), stride: (1, s.0, s.1), padding: (0, padding.0, padding.1),
@@ -32,7 +32,7 @@ extension Tape {
     }
 
     /// Max pooling over (H, W) of [N, C, H, W]; `stride` defaults to `kernel`.
-    public func maxPool2d(_ x: Var, kernel: (Int, Int), stride: (Int, Int)? = nil, padding: (Int, Int) = (0, 0)) -> Var {
+    func maxPool2d(_ x: Var, kernel: (Int, Int), stride: (Int, Int)? = nil, padding: (Int, Int) = (0, 0)) -> Var {
         let s = stride ?? kernel
         let g = poolGeometry(x, kernel: (1, kernel.0, kernel.1), stride: (1, s.0, s.1), padding: (0, padding.0, padding.1),
                              rank: 4, op: "maxPool2d")
@@ -40,7 +40,7 @@ extension Tape {
     }
 
     /// Adaptive average pooling of [N, C, T, H, W] to [N, C, outputSize.0, outputSize.1, outputSize.2].
-    public func adaptiveAvgPool3d(_ x: Var, outputSize: (Int, Int, Int)) -> Var {
+    func adaptiveAvgPool3d(_ x: Var, outputSize: (Int, Int, Int)) -> Var {
         let xs = shape(x)
         precondition(xs.count == 5, "adaptiveAvgPool3d: input must be [N, C, T, H, W], got \(xs)")
         return adaptivePool(x, inSize: (xs[2], xs[3], xs[4]), outSize: outputSize,
@@ -48,7 +48,7 @@ extension Tape {
     }
 
     /// Adaptive average pooling of [N, C, H, W] to [N, C, outputSize.0, outputSize.1].
-    public func adaptiveAvgPool2d(_ x: Var, outputSize: (Int, Int)) -> Var {
+    func adaptiveAvgPool2d(_ x: Var, outputSize: (Int, Int)) -> Var {
         let xs = shape(x)
         precondition(xs.count == 4, "adaptiveAvgPool2d: input must be [N, C, H, W], got \(xs)")
         return adaptivePool(x, inSize: (1, xs[2], xs[3]), outSize: (1, outputSize.0, outputSize.1),
@@ -56,7 +56,7 @@ extension Tape {
     }
 
     /// Mean over every dimension after the first two: [N, C, ...] → [N, C].
-    public func globalMeanPool(_ x: Var) -> Var {
+    func globalMeanPool(_ x: Var) -> Var {
         let xs = shape(x)
         precondition(xs.count >= 3, "globalMeanPool: input must be [N, C, ...] with at least one pooled dimension, got \(xs)")
         let planes = xs[0] * xs[1], plane = xs.dropFirst(2).reduce(1, *)

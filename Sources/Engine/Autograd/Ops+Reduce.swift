@@ -16,10 +16,10 @@ extension Tape {
     }
 
     /// Σ of all elements, shape [1].
-    public func sumAll(_ x: Var) -> Var { reduce(x, axes: Array(0..<shape(x).count), keepDims: false, mean: false) }
+    func sumAll(_ x: Var) -> Var { reduce(x, axes: Array(0..<shape(x).count), keepDims: false, mean: false) }
 
     /// Mean of all elements, shape [1].
-    public func meanAll(_ x: Var) -> Var { reduce(x, axes: Array(0..<shape(x).count), keepDims: false, mean: true) }
+    func meanAll(_ x: Var) -> Var { reduce(x, axes: Array(0..<shape(x).count), keepDims: false, mean: true) }
 
     private func reduce(_ x: Var, axes: [Int], keepDims: Bool, mean: Bool) -> Var {
         let s = shape(x)

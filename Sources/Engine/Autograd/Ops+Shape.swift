@@ -7,7 +7,7 @@
 
 extension Tape {
     /// A view of `x` with a new shape (torch.reshape / view); one entry may be -1.
-    public func reshape(_ x: Var, _ newShape: [Int]) -> Var {
+    func reshape(_ x: Var, _ newShape: [Int]) -> Var {
         var ns = newShape
         if let k = ns.firstIndex(of: -1) {
             let known = ns.enumerated().filter { $0.offset != k }.map(\.element).reduce(1, *)
@@ -26,7 +26,7 @@ extension Tape {
     }
 
     /// Reorders dimensions (torch.permute): output dim i is input dim `dims[i]`.
-    public func permute(_ x: Var, _ dims: [Int]) -> Var {
+    func permute(_ x: Var, _ dims: [Int]) -> Var {
         let s = shape(x)
         return permuteView(x, view: s, dims.map { normalizedAxis($0, rank: s.count, "permute") }, "permute")
     }
@@ -55,7 +55,7 @@ extension Tape {
     }
 
     /// Swaps two dimensions (torch.transpose).
-    public func transpose(_ x: Var, _ a: Int, _ b: Int) -> Var {
+    func transpose(_ x: Var, _ a: Int, _ b: Int) -> Var {
         let r = shape(x).count
         var p = Array(0..<r)
         p.swapAt(normalizedAxis(a, rank: r, "transpose"), normalizedAxis(b, rank: r, "transpose"))
@@ -63,7 +63,7 @@ extension Tape {
     }
 
     /// Joins tensors along `axis` (torch.cat); all other dims must agree.
-    public func concat(_ xs: [Var], axis: Int) -> Var {
+    func concat(_ xs: [Var], axis: Int) -> Var {
         precondition(!xs.isEmpty, "concat: needs at least one tensor")
         let s0 = shape(xs[0])
         let ax = normalizedAxis(axis, rank: s0.count, "concat")
@@ -118,7 +118,7 @@ extension Tape {
     }
 
     /// Cyclic shift (torch.roll): y[..., (i + shift) mod n, ...] = x[..., i, ...] on each axis.
-    public func roll(_ x: Var, shifts: [Int], axes: [Int]) -> Var {
+    func roll(_ x: Var, shifts: [Int], axes: [Int]) -> Var {
         let s = shape(x)
         precondition(shifts.count == axes.count, "roll: \(shifts.count) shifts for \(axes.count) axes")
         var shiftBy = [Int](repeating: 0, count: s.count)
@@ -164,7 +164,7 @@ extension Tape {
 
     /// Video Swin `window_partition`: [B, D, H, W, C] → [B·nW, wd·wh·ww, C], windows ordered
     /// (b, d/wd, h/wh, w/ww) and tokens (wd, wh, ww) inside a window.
-    public func windowPartition3d(_ x: Var, window: (Int, Int, Int)) -> Var {
+    func windowPartition3d(_ x: Var, window: (Int, Int, Int)) -> Var {
         let s = shape(x)
         precondition(s.count == 5, "windowPartition3d: expected [B, D, H, W, C], got \(s)")
         let (b, d, h, w, ch) = (s[0], s[1], s[2], s[3], s[4])
@@ -177,7 +177,7 @@ extension Tape {
 
     /// Video Swin `window_reverse`: [B·nW, wd·wh·ww, C] → [B, D, H, W, C], the inverse of
     /// `windowPartition3d`.
-    public func windowReverse3d(_ windows: Var, window: (Int, Int, Int), batch b: Int, depth d: Int,
+    func windowReverse3d(_ windows: Var, window: (Int, Int, Int), batch b: Int, depth d: Int,
                                 height h: Int, width w: Int) -> Var {
         let s = shape(windows)
         let (wd, wh, ww) = window

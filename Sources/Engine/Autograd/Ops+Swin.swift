@@ -10,13 +10,13 @@
 /// optional per-window gate and shift mask (constants computed by `SwinGeometryCache`). Windows
 /// share patterns: the gate and mask are stored once per distinct [N, N] pattern (a shifted mask
 /// has at most 8, the stage-0 gate of a 224² clip 49 of 128), with the pattern of every window.
-public struct WindowBiasGeometry: Sendable {
+struct WindowBiasGeometry: Sendable {
     /// Tokens per window.
-    public let tokens: Int
+    let tokens: Int
     /// Windows per sample.
-    public let windows: Int
+    let windows: Int
     /// Table row for each (i, j), i·N + j.
-    public let index: [Int32]
+    let index: [Int32]
     /// Distinct FAST-VQA fragment gates g[i, j] (L1 distance of the fragment coordinates), P·N² floats, or nil.
     let gatePatterns: [Float]?
     /// Gate pattern of each window.
@@ -27,7 +27,7 @@ public struct WindowBiasGeometry: Sendable {
     let maskOf: [Int32]
 
     /// A geometry from dense per-window gate and mask [nW, N, N] (deduplicated here).
-    public init(tokens: Int, windows: Int, index: [Int32], gate: [Float]?, mask: [Float]?) {
+    init(tokens: Int, windows: Int, index: [Int32], gate: [Float]?, mask: [Float]?) {
         self.tokens = tokens
         self.windows = windows
         self.index = index
@@ -51,9 +51,9 @@ public struct WindowBiasGeometry: Sendable {
     }
 
     /// Whether a gate is present.
-    public var hasGate: Bool { gatePatterns != nil }
+    var hasGate: Bool { gatePatterns != nil }
     /// Floats held by the distinct gate and mask patterns.
-    public var patternFloats: Int { (gatePatterns?.count ?? 0) + (maskPatterns?.count ?? 0) }
+    var patternFloats: Int { (gatePatterns?.count ?? 0) + (maskPatterns?.count ?? 0) }
 }
 
 extension Tape {
@@ -76,7 +76,7 @@ extension Tape {
     /// when a fragment table F is given (FAST-VQA's gated relative position bias; g from `geometry`),
     /// R[idx(i,j), h] otherwise. The bias is gathered on the fly per (window, head): nothing of
     /// size nW·h·N² is materialised. Backward scatter-adds into the tables, one head per task.
-    public func windowBias(_ logits: Var, relative: Var, fragment: Var?, geometry g: WindowBiasGeometry) -> Var {
+    func windowBias(_ logits: Var, relative: Var, fragment: Var?, geometry g: WindowBiasGeometry) -> Var {
         let s = shape(logits), n = g.tokens, nW = g.windows
         precondition(s.count == 4 && s[2] == n && s[3] == n && s[0] % nW == 0,
                      "windowBias: logits \(s) are not [B·\(nW), heads, \(n), \(n)]")
@@ -149,7 +149,7 @@ extension Tape {
     /// Stochastic depth (timm DropPath): in training, keeps each sample (first dimension) with
     /// probability 1 − p and scales kept samples by 1/(1 − p); the identity in evaluation or for p = 0.
     /// Decisions are a pure function of (tape.seed, tape.step, sample key, op position).
-    public func dropPath(_ x: Var, p: Float) -> Var {
+    func dropPath(_ x: Var, p: Float) -> Var {
         precondition(p >= 0 && p < 1, "dropPath: p = \(p) must be in [0, 1)")
         guard training, p > 0 else { return x }
         let s = shape(x), rows = s.first ?? 1, per = count(x) / max(rows, 1)

@@ -19,7 +19,7 @@ extension Tape {
     /// softmax(scale·q·kᵀ + bias + mask)·v per window and head → [B·nW, N, C] with heads merged.
     /// The bias and mask are those of `windowBias` (gated by `geometry` when `fragment` is given).
     /// Saves no attention matrix: backward recomputes the probabilities.
-    public func windowAttention(_ qkv: Var, heads: Int, scale: Float, relative: Var, fragment: Var?,
+    func windowAttention(_ qkv: Var, heads: Int, scale: Float, relative: Var, fragment: Var?,
                                 geometry g: WindowBiasGeometry) -> Var {
         windowAttention(qkv, heads: heads, scale: scale, relative: relative, fragment: fragment, geometry: g, groupTasks: nil)
     }

@@ -25,9 +25,9 @@ public struct ParameterInfo: Sendable, Equatable {
     /// Number of elements.
     public var count: Int { shape.reduce(1, *) }
     /// Initialiser used by `initialize(seed:)`.
-    public let initializer: ParameterInit
+    let initializer: ParameterInit
     /// Learning-rate group ("backbone" or "head" by default).
-    public let group: String
+    let group: String
 }
 
 /// Flat parameter and gradient buffers with named views.
@@ -43,7 +43,7 @@ public final class ParameterStore {
 
     /// Declares a parameter before `allocate()`; returns its index.
     @discardableResult
-    public func declare(_ name: String, shape: [Int], initializer: ParameterInit, group: String = "backbone") -> Int {
+    func declare(_ name: String, shape: [Int], initializer: ParameterInit, group: String = "backbone") -> Int {
         precondition(storage == nil, "declare \(name): parameters are already allocated")
         precondition(byName[name] == nil, "duplicate parameter name \(name)")
         let info = ParameterInfo(name: name, shape: shape, offset: total, initializer: initializer, group: group)

@@ -13,7 +13,7 @@
 /// A value recorded on a tape (an index into its nodes).
 public struct Var: Hashable, Sendable {
     /// Node index on the owning tape.
-    public let id: Int
+    let id: Int
 }
 
 /// The autograd tape: nodes, the arena their buffers come from, and the compute context.
@@ -74,7 +74,7 @@ public final class Tape {
     /// Value buffer of `v`.
     public func value(_ v: Var) -> UnsafeMutablePointer<Float> { nodes[v.id].value }
     /// Whether gradients flow into `v`.
-    public func needsGrad(_ v: Var) -> Bool { nodes[v.id].needsGrad }
+    func needsGrad(_ v: Var) -> Bool { nodes[v.id].needsGrad }
     /// A copy of `v`'s values (tests, small reads).
     public func array(_ v: Var) -> [Float] { Array(UnsafeBufferPointer(start: value(v), count: count(v))) }
 
@@ -88,7 +88,7 @@ public final class Tape {
 
     /// The gradient of `v` if anything flowed into it (an op output's gradient is released once
     /// its backward closure has run: read leaf and parameter gradients after `backward`).
-    public func gradIfPresent(_ v: Var) -> UnsafeMutablePointer<Float>? { nodes[v.id].grad }
+    func gradIfPresent(_ v: Var) -> UnsafeMutablePointer<Float>? { nodes[v.id].grad }
 
     // MARK: - Creating nodes
 
@@ -147,13 +147,13 @@ public final class Tape {
     }
 
     /// For op implementers: whether any of `inputs` needs a gradient.
-    public func anyNeedsGrad(_ inputs: Var...) -> Bool { recording && inputs.contains { nodes[$0.id].needsGrad } }
+    func anyNeedsGrad(_ inputs: Var...) -> Bool { recording && inputs.contains { nodes[$0.id].needsGrad } }
     /// For op implementers: whether any of `inputs` needs a gradient.
-    public func anyNeedsGrad(_ inputs: [Var]) -> Bool { recording && inputs.contains { nodes[$0.id].needsGrad } }
+    func anyNeedsGrad(_ inputs: [Var]) -> Bool { recording && inputs.contains { nodes[$0.id].needsGrad } }
 
     /// For op implementers: sets the backward closure of `v`. It runs only if `v` received a
     /// gradient; it reads `tape.grad(v)` and accumulates into inputs that `needsGrad`.
-    public func setBackward(_ v: Var, function: StaticString = #function, _ body: @escaping (Tape) -> Void) {
+    func setBackward(_ v: Var, function: StaticString = #function, _ body: @escaping (Tape) -> Void) {
         guard let profiler else {
             if nodes[v.id].needsGrad { nodes[v.id].backward = body }
             return
@@ -166,7 +166,7 @@ public final class Tape {
     public func scratch(_ count: Int) -> UnsafeMutablePointer<Float> { arena.take(count) }
 
     /// A fresh stream id for an op that draws random numbers (dropout), stable across passes.
-    public func nextRandomOp() -> UInt64 { randomOps += 1; return randomOps }
+    func nextRandomOp() -> UInt64 { randomOps += 1; return randomOps }
 
     // MARK: - Backward
 

@@ -39,7 +39,7 @@ public struct MotionFeatures: Sendable {
     }
 
     /// The stored [C, D] features of the video at `relativePath` (row-major), C ≥ 1.
-    public func chunks(for relativePath: String) throws -> (chunks: Int, values: [Float]) {
+    func chunks(for relativePath: String) throws -> (chunks: Int, values: [Float]) {
         switch source {
         case .safetensors(let file, let path):
             guard let t = file.tensors[relativePath] else {
@@ -63,7 +63,7 @@ public struct MotionFeatures: Sendable {
     }
 
     /// Features [frames, D] for `frames` frames spread over the video: frame t takes chunk ⌊t·C/T⌋.
-    public func perFrame(for relativePath: String, frames: Int) throws -> [Float] {
+    func perFrame(for relativePath: String, frames: Int) throws -> [Float] {
         let (c, v) = try chunks(for: relativePath)
         guard c >= 1 else { throw EngineError("motion features: \(relativePath) has no chunks") }
         var out = [Float](repeating: 0, count: frames * dim)

@@ -6,7 +6,7 @@ import COpenBLAS
 public enum BLAS {
     /// C[M×N] = alpha · op(A)[M×K] · op(B)[K×N] + beta · C, all row-major.
     @inline(__always)
-    public static func gemm(transA: Bool = false, transB: Bool = false, m: Int, n: Int, k: Int,
+    static func gemm(transA: Bool = false, transB: Bool = false, m: Int, n: Int, k: Int,
                             alpha: Float = 1, a: UnsafePointer<Float>, lda: Int,
                             b: UnsafePointer<Float>, ldb: Int,
                             beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int) {

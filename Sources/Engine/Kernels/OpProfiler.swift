@@ -42,7 +42,7 @@ public final class OpProfiler {
     public init() {}
 
     /// Forgets every total.
-    public func clear() {
+    func clear() {
         entries.removeAll()
         index.removeAll()
         layers.removeAll()

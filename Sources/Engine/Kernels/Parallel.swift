@@ -13,7 +13,7 @@ public struct Compute: Sendable {
 
     /// Runs `body` over `0..<count` split into contiguous chunks, at most `threads` at once.
     /// `grain` is the smallest chunk worth a thread; small counts run inline.
-    public func forEachChunk(_ count: Int, grain: Int = 16_384, _ body: (Range<Int>) -> Void) {
+    func forEachChunk(_ count: Int, grain: Int = 16_384, _ body: (Range<Int>) -> Void) {
         if count <= 0 { return }
         let chunks = min(threads, max(1, count / max(grain, 1)))
         if chunks <= 1 { body(0..<count); return }
@@ -37,7 +37,7 @@ public struct Compute: Sendable {
     /// take the items one at a time in increasing order, so a worker slowed by other load simply
     /// takes fewer. `worker` (in `0..<min(threads, count)`) indexes per-worker scratch: no two
     /// calls with the same `worker` overlap. The result must not depend on which worker runs an item.
-    public func forEachItem(_ count: Int, _ body: (_ worker: Int, _ item: Int) -> Void) {
+    func forEachItem(_ count: Int, _ body: (_ worker: Int, _ item: Int) -> Void) {
         if count <= 0 { return }
         let workers = min(threads, count)
         if workers == 1 { for i in 0..<count { body(0, i) }; return }

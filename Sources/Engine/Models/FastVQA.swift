@@ -8,20 +8,20 @@
 // The 1×1×1 head convs run as linears over the channel-last features (weights keep the Conv3d shape).
 
 /// The FAST-VQA model (`fast-vqa-b` and `fast-vqa-m` presets; PyTorch twin scripts/reference/fastvqa.py).
-public final class FastVQA: VQAModel {
+final class FastVQA: VQAModel {
     /// Backbone and head configuration.
-    public struct Config: Sendable, Equatable {
+    struct Config: Sendable, Equatable {
         /// The backbone.
-        public var swin = SwinConfig()
+        var swin = SwinConfig()
         /// Hidden channels of the head.
-        public var headHidden = 64
+        var headHidden = 64
         /// Dropout of the head (before fc_hid and before fc_last; training only).
-        public var dropout: Float = 0.5
+        var dropout: Float = 0.5
 
         /// FAST-VQA-B (swin_tiny_grpb): window 8×7×7, fragment bias in stages 0-2.
-        public static var fastVQAB: Config { Config() }
+        static var fastVQAB: Config { Config() }
         /// FAST-VQA-M (swin_tiny_grpb_m): window 4×4×4, no fragment bias tables.
-        public static var fastVQAM: Config {
+        static var fastVQAM: Config {
             var c = Config()
             c.swin.window = [4, 4, 4]
             c.swin.fragmentBias = [false, false, false, false]
@@ -32,7 +32,7 @@ public final class FastVQA: VQAModel {
 
         /// `base` overridden by string options: embed_dim, depths, heads, window, frag_biases (0/1 list),
         /// drop_path, head_hidden, dropout.
-        public init(base: Config, options: [String: String]) throws {
+        init(base: Config, options: [String: String]) throws {
             self = base
             let valid = ["embed_dim", "depths", "heads", "window", "frag_biases", "drop_path", "head_hidden", "dropout"]
             for k in options.keys.sorted() where !valid.contains(k) {
@@ -63,14 +63,14 @@ public final class FastVQA: VQAModel {
         }
     }
 
-    public let name: String
-    public let parameters = ParameterStore()
-    public let config: Config
+    let name: String
+    let parameters = ParameterStore()
+    let config: Config
     let backbone: SwinBackbone
     let head: VQAHeadLayers
 
     /// Builds the model (`name` is its registry name) and initialises it from `seed`.
-    public init(name: String = "fast-vqa-b", config: Config = .fastVQAB, seed: UInt64) throws {
+    init(name: String = "fast-vqa-b", config: Config = .fastVQAB, seed: UInt64) throws {
         try config.swin.validate()
         self.name = name
         self.config = config
@@ -81,10 +81,10 @@ public final class FastVQA: VQAModel {
         p.initialize(seed: seed)
     }
 
-    public var headParameters: [Int] { head.parameters }
+    var headParameters: [Int] { head.parameters }
 
     /// The quality map [N, 1, D, H', W'] before averaging.
-    public func qualityMap(_ t: Tape, _ clips: Var) -> Var {
+    func qualityMap(_ t: Tape, _ clips: Var) -> Var {
         let p = parameters
         var x = backbone(t, p, clips)  // [N, D, H, W, C]
         let s = t.shape(x), hid = config.headHidden, cin = config.swin.outDim
@@ -95,11 +95,11 @@ public final class FastVQA: VQAModel {
         return t.reshape(q, [s[0], 1, s[1], s[2], s[3]])  // one channel: channel-last equals channel-first
     }
 
-    public func forward(_ t: Tape, _ clips: Var) -> Var {
+    func forward(_ t: Tape, _ clips: Var) -> Var {
         VQAHeadLayers.score(t, qualityMap(t, clips))
     }
 
-    public func forwardFlops(frames: Int, height: Int, width: Int) -> Double {
+    func forwardFlops(frames: Int, height: Int, width: Int) -> Double {
         let g = backbone.tokenGrid(frames: frames, height: height, width: width)
         let scale = 1 << (config.swin.depths.count - 1)
         let pos = Double(g[0] * (g[1] / scale) * (g[2] / scale))

@@ -14,24 +14,24 @@
 // No batch statistics anywhere, so 1 rank and N ranks compute the same function of the global batch.
 
 /// The fragnet model (see the shape legend above; PyTorch twin in scripts/reference/fragnet.py).
-public final class FragNet: VQAModel {
+final class FragNet: VQAModel {
     /// Width, depth and regularisation knobs.
-    public struct Config: Sendable, Equatable {
+    struct Config: Sendable, Equatable {
         /// Channels of the stem and the three stages.
-        public var widths: [Int] = [24, 48, 96, 192]
+        var widths: [Int] = [24, 48, 96, 192]
         /// Hidden channels of the head.
-        public var headHidden = 64
+        var headHidden = 64
         /// GroupNorm groups.
-        public var groups = 4
+        var groups = 4
         /// Dropout before the last head layer (training only).
-        public var dropout: Float = 0.5
+        var dropout: Float = 0.5
         /// Per-sample GroupNorm after every convolution (`norm=group`, the default) or none (`norm=none`).
-        public var groupNorm = true
+        var groupNorm = true
 
-        public init() {}
+        init() {}
 
         /// Reads `widths=24,48,96,192`, `head_hidden`, `groups`, `dropout`, `norm=group|none` from string options.
-        public init(options: [String: String]) throws {
+        init(options: [String: String]) throws {
             let valid = ["widths", "head_hidden", "groups", "dropout", "norm"]
             for k in options.keys where !valid.contains(k) {
                 throw EngineError("fragnet: unknown option '\(k)'; valid options: \(valid.joined(separator: ", "))")
@@ -58,15 +58,15 @@ public final class FragNet: VQAModel {
         let down: Conv3dLayer, downNorm: GroupNormLayer?, block: Conv3dLayer, blockNorm: GroupNormLayer?
     }
 
-    public let name = "fragnet"
-    public let parameters = ParameterStore()
-    public let config: Config
+    let name = "fragnet"
+    let parameters = ParameterStore()
+    let config: Config
     let stem: Conv3dLayer, stemNorm: GroupNormLayer?
     let stages: [Stage]
     let head: VQAHeadLayers
 
     /// Builds fragnet and initialises its parameters (PyTorch defaults) from `seed`.
-    public init(config: Config = Config(), seed: UInt64) throws {
+    init(config: Config = Config(), seed: UInt64) throws {
         self.config = config
         let p = parameters, w = config.widths, g = config.groups
         func norm(_ name: String, _ channels: Int) -> GroupNormLayer? {
@@ -87,10 +87,10 @@ public final class FragNet: VQAModel {
         p.initialize(seed: seed)
     }
 
-    public var headParameters: [Int] { head.parameters }
+    var headParameters: [Int] { head.parameters }
 
     /// The quality map [N, 1, T/2, H/32, W/32] before averaging.
-    public func qualityMap(_ t: Tape, _ x: Var) -> Var {
+    func qualityMap(_ t: Tape, _ x: Var) -> Var {
         let p = parameters
         let s = t.shape(x)
         precondition(s.count == 5 && s[1] == 3, "fragnet expects clips [N, 3, T, H, W], got \(s)")
@@ -111,7 +111,7 @@ public final class FragNet: VQAModel {
         return head.fcLast(t, p, y)
     }
 
-    public func forward(_ t: Tape, _ clips: Var) -> Var {
+    func forward(_ t: Tape, _ clips: Var) -> Var {
         VQAHeadLayers.score(t, qualityMap(t, clips))
     }
 
@@ -126,11 +126,11 @@ public final class FragNet: VQAModel {
         return out + [(head.fcHid, pos), (head.fcLast, pos)]
     }
 
-    public func forwardFlops(frames: Int, height: Int, width: Int) -> Double {
+    func forwardFlops(frames: Int, height: Int, width: Int) -> Double {
         convolutions(frames: frames, height: height, width: width).reduce(0) { $0 + $1.0.flops(parameters, outPositions: $1.1) }
     }
 
-    public func dominantGEMM(batch: Int, frames: Int, height: Int, width: Int) -> (m: Int, n: Int, k: Int) {
+    func dominantGEMM(batch: Int, frames: Int, height: Int, width: Int) -> (m: Int, n: Int, k: Int) {
         let convs = convolutions(frames: frames, height: height, width: width)
         let (layer, pos) = convs.max { $0.0.flops(parameters, outPositions: $0.1) < $1.0.flops(parameters, outPositions: $1.1) }!
         let s = parameters.infos[layer.weight].shape

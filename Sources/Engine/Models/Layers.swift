@@ -3,13 +3,13 @@
 // Shapes: Conv3d x [N, Cin, T, H, W] → [N, Cout, T', H', W']; GroupNorm over [N, C, ...].
 
 /// A 3-D convolution with bias (PyTorch nn.Conv3d layout and default initialisation).
-public struct Conv3dLayer {
+struct Conv3dLayer {
     /// Parameter indices in the store.
-    public let weight: Int, bias: Int?
+    let weight: Int, bias: Int?
     let stride: (Int, Int, Int), padding: (Int, Int, Int)
 
     /// Declares `name.weight` [cout, cin, kt, kh, kw] and `name.bias` [cout].
-    public init(_ store: ParameterStore, _ name: String, cin: Int, cout: Int, kernel: (Int, Int, Int),
+    init(_ store: ParameterStore, _ name: String, cin: Int, cout: Int, kernel: (Int, Int, Int),
                 stride: (Int, Int, Int) = (1, 1, 1), padding: (Int, Int, Int) = (0, 0, 0),
                 bias: Bool = true, group: String = "backbone") {
         let fanIn = cin * kernel.0 * kernel.1 * kernel.2
@@ -21,7 +21,7 @@ public struct Conv3dLayer {
     }
 
     /// Applies the convolution.
-    public func callAsFunction(_ t: Tape, _ store: ParameterStore, _ x: Var) -> Var {
+    func callAsFunction(_ t: Tape, _ store: ParameterStore, _ x: Var) -> Var {
         t.conv3d(x, t.parameter(store, weight), bias.map { t.parameter(store, $0) }, stride: stride, padding: padding)
     }
 
@@ -33,13 +33,13 @@ public struct Conv3dLayer {
 }
 
 /// Group normalisation with affine weight and bias (nn.GroupNorm, eps 1e-5).
-public struct GroupNormLayer {
+struct GroupNormLayer {
     /// Parameter indices in the store.
-    public let weight: Int, bias: Int
+    let weight: Int, bias: Int
     let groups: Int
 
     /// Declares `name.weight` (ones) and `name.bias` (zeros) of `channels`.
-    public init(_ store: ParameterStore, _ name: String, groups: Int, channels: Int, group: String = "backbone") {
+    init(_ store: ParameterStore, _ name: String, groups: Int, channels: Int, group: String = "backbone") {
         precondition(channels % groups == 0, "\(name): \(channels) channels are not divisible into \(groups) groups")
         weight = store.declare("\(name).weight", shape: [channels], initializer: .ones, group: group)
         bias = store.declare("\(name).bias", shape: [channels], initializer: .zeros, group: group)
@@ -47,27 +47,27 @@ public struct GroupNormLayer {
     }
 
     /// Applies the normalisation.
-    public func callAsFunction(_ t: Tape, _ store: ParameterStore, _ x: Var) -> Var {
+    func callAsFunction(_ t: Tape, _ store: ParameterStore, _ x: Var) -> Var {
         t.groupNorm(x, groups: groups, t.parameter(store, weight), t.parameter(store, bias))
     }
 }
 
 /// FAST-VQA's regression head: 1×1×1 convolutions cin → hidden → 1 (`fc_hid`, `fc_last`, group "head").
-public struct VQAHeadLayers {
+struct VQAHeadLayers {
     /// The hidden and the output convolution.
-    public let fcHid: Conv3dLayer, fcLast: Conv3dLayer
+    let fcHid: Conv3dLayer, fcLast: Conv3dLayer
 
     /// Declares `prefix.fc_hid` [hidden, cin, 1, 1, 1] and `prefix.fc_last` [1, hidden, 1, 1, 1] with biases.
-    public init(_ store: ParameterStore, _ prefix: String, cin: Int, hidden: Int) {
+    init(_ store: ParameterStore, _ prefix: String, cin: Int, hidden: Int) {
         fcHid = Conv3dLayer(store, "\(prefix).fc_hid", cin: cin, cout: hidden, kernel: (1, 1, 1), group: "head")
         fcLast = Conv3dLayer(store, "\(prefix).fc_last", cin: hidden, cout: 1, kernel: (1, 1, 1), group: "head")
     }
 
     /// Indices of the four head tensors (re-initialised when fine-tuning).
-    public var parameters: [Int] { [fcHid.weight, fcHid.bias!, fcLast.weight, fcLast.bias!] }
+    var parameters: [Int] { [fcHid.weight, fcHid.bias!, fcLast.weight, fcLast.bias!] }
 
     /// One score per clip: the mean of the quality map [N, 1, ...] over every axis but N.
-    public static func score(_ t: Tape, _ map: Var) -> Var {
+    static func score(_ t: Tape, _ map: Var) -> Var {
         let s = t.shape(map)
         return t.reshape(t.mean(map, axes: Array(1..<s.count), keepDims: false), [s[0]])
     }

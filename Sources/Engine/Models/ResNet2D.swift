@@ -97,16 +97,16 @@ struct ResNetBlock {
 }
 
 /// Depth and width of a torchvision ResNet.
-public struct ResNetConfig: Sendable, Equatable {
+struct ResNetConfig: Sendable, Equatable {
     /// 18, 34, 50, 101 or 152.
-    public var depth = 50
+    var depth = 50
     /// Channels of the stem (torchvision: 64); stage i has base·2^i planes.
-    public var baseWidth = 64
+    var baseWidth = 64
 
     /// The valid depths.
-    public static let depths = [18, 34, 50, 101, 152]
+    static let depths = [18, 34, 50, 101, 152]
 
-    public init(depth: Int = 50, baseWidth: Int = 64) {
+    init(depth: Int = 50, baseWidth: Int = 64) {
         self.depth = depth
         self.baseWidth = baseWidth
     }
@@ -125,7 +125,7 @@ public struct ResNetConfig: Sendable, Equatable {
     var bottleneck: Bool { depth >= 50 }
 
     /// Output channels of stage i (0-based).
-    public func stageChannels(_ i: Int) -> Int { (baseWidth << i) * (bottleneck ? 4 : 1) }
+    func stageChannels(_ i: Int) -> Int { (baseWidth << i) * (bottleneck ? 4 : 1) }
 
     func validate() throws {
         guard ResNetConfig.depths.contains(depth) else {

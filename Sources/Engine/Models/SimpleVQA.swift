@@ -24,23 +24,23 @@
 //   → [N·T, 1] → [N, T] → mean over T → scores [N]
 
 /// The SimpleVQA model (`simplevqa`; PyTorch twin in scripts/reference/simplevqa.py).
-public final class SimpleVQA: VQAModel {
+final class SimpleVQA: VQAModel {
     /// Trunk, pooling, motion and head configuration.
-    public struct Config: Sendable, Equatable {
+    struct Config: Sendable, Equatable {
         /// The ResNet trunk.
-        public var resnet = ResNetConfig()
+        var resnet = ResNetConfig()
         /// Stages (1-based, layer1…layer4) whose mean and std are pooled (published: 2, 3, 4).
-        public var poolStages = [2, 3, 4]
+        var poolStages = [2, 3, 4]
         /// Width of the precomputed motion feature per frame (0: spatial features only; SlowFast: 2304).
-        public var motionDim = 0
+        var motionDim = 0
         /// Hidden width of the regressor.
-        public var headHidden = 128
+        var headHidden = 128
 
-        public init() {}
+        init() {}
 
         /// Reads `depth` (18|34|50|101|152), `width` (base channels, 64), `pool_stages` (e.g. 2,3,4),
         /// `motion_dim`, `head_hidden` from string options.
-        public init(options: [String: String]) throws {
+        init(options: [String: String]) throws {
             let valid = ["depth", "width", "pool_stages", "motion_dim", "head_hidden"]
             for k in options.keys.sorted() where !valid.contains(k) {
                 throw EngineError("simplevqa: unknown option '\(k)'; valid options: \(valid.joined(separator: ", "))")
@@ -65,17 +65,17 @@ public final class SimpleVQA: VQAModel {
         }
 
         /// Width of the per-frame spatial feature (mean and std of every pooled stage).
-        public var spatialDim: Int { poolStages.reduce(0) { $0 + 2 * resnet.stageChannels($1 - 1) } }
+        var spatialDim: Int { poolStages.reduce(0) { $0 + 2 * resnet.stageChannels($1 - 1) } }
     }
 
-    public let name = "simplevqa"
-    public let parameters = ParameterStore()
-    public let config: Config
+    let name = "simplevqa"
+    let parameters = ParameterStore()
+    let config: Config
     let trunk: ResNet2D
     let fc1: LinearLayer, fc2: LinearLayer
 
     /// Builds SimpleVQA and initialises it from `seed` (torchvision-style trunk, PyTorch-default linears).
-    public init(config: Config = Config(), seed: UInt64) throws {
+    init(config: Config = Config(), seed: UInt64) throws {
         try config.resnet.validate()
         self.config = config
         let p = parameters
@@ -89,12 +89,12 @@ public final class SimpleVQA: VQAModel {
         p.initialize(seed: seed)
     }
 
-    public var headParameters: [Int] { [fc1.weight, fc1.bias!, fc2.weight, fc2.bias!] }
+    var headParameters: [Int] { [fc1.weight, fc1.bias!, fc2.weight, fc2.bias!] }
 
-    public var motionDim: Int { config.motionDim }
+    var motionDim: Int { config.motionDim }
 
     /// Per-frame features [N·T, spatialDim] of clips [N, 3, T, H, W].
-    public func spatialFeatures(_ t: Tape, _ clips: Var) -> Var {
+    func spatialFeatures(_ t: Tape, _ clips: Var) -> Var {
         let s = t.shape(clips)
         precondition(s.count == 5 && s[1] == 3, "simplevqa expects clips [N, 3, T, H, W], got \(s)")
         precondition(s[3] >= 32 && s[4] >= 32, "simplevqa needs frames of at least 32×32 pixels, got \(s[3])×\(s[4])")
@@ -117,7 +117,7 @@ public final class SimpleVQA: VQAModel {
 
     /// Per-frame scores [N, T] of clips [N, 3, T, H, W] with motion features [N, T, motionDim]
     /// (required when `config.motionDim > 0`, else nil).
-    public func frameScores(_ t: Tape, _ clips: Var, motion: Var?) -> Var {
+    func frameScores(_ t: Tape, _ clips: Var, motion: Var?) -> Var {
         let s = t.shape(clips)
         var f = spatialFeatures(t, clips)
         if config.motionDim > 0 {
@@ -135,19 +135,19 @@ public final class SimpleVQA: VQAModel {
     }
 
     /// Scores [N] (mean over frames) of clips with optional motion features [N, T, motionDim].
-    public func forward(_ t: Tape, _ clips: Var, motion: Var?) -> Var {
+    func forward(_ t: Tape, _ clips: Var, motion: Var?) -> Var {
         t.mean(frameScores(t, clips, motion: motion), axes: [1])
     }
 
-    public func forward(_ t: Tape, _ clips: Var) -> Var { forward(t, clips, motion: nil) }
+    func forward(_ t: Tape, _ clips: Var) -> Var { forward(t, clips, motion: nil) }
 
-    public func forwardFlops(frames: Int, height: Int, width: Int) -> Double {
+    func forwardFlops(frames: Int, height: Int, width: Int) -> Double {
         let convs = trunk.convolutions(height: height, width: width).reduce(0) { $0 + $1.0.flops(parameters, outPositions: $1.1) }
         let head = 2 * Double(config.spatialDim + config.motionDim) * Double(config.headHidden) + 2 * Double(config.headHidden)
         return Double(frames) * (convs + head)
     }
 
-    public func dominantGEMM(batch: Int, frames: Int, height: Int, width: Int) -> (m: Int, n: Int, k: Int) {
+    func dominantGEMM(batch: Int, frames: Int, height: Int, width: Int) -> (m: Int, n: Int, k: Int) {
         let convs = trunk.convolutions(height: height, width: width)
         let (layer, pos) = convs.max { $0.0.flops(parameters, outPositions: $0.1) < $1.0.flops(parameters, outPositions: $1.1) }!
         let s = parameters.infos[layer.weight].shape

@@ -43,28 +43,28 @@
 // FAST-VQA-M ("swin_tiny_grpb_m"): window (4, 4, 4), frag_biases all False, 16×128×128 clips.
 
 /// Video Swin backbone configuration.
-public struct SwinConfig: Sendable, Equatable {
+struct SwinConfig: Sendable, Equatable {
     /// Channels after the patch embedding (stage i has embedDim·2^i).
-    public var embedDim = 96
+    var embedDim = 96
     /// Blocks per stage.
-    public var depths = [2, 2, 6, 2]
+    var depths = [2, 2, 6, 2]
     /// Attention heads per stage.
-    public var heads = [3, 6, 12, 24]
+    var heads = [3, 6, 12, 24]
     /// Attention window (wd, wh, ww) in tokens.
-    public var window = [8, 7, 7]
+    var window = [8, 7, 7]
     /// Patch size (pt, ph, pw) of the embedding conv.
-    public var patch = [2, 4, 4]
+    var patch = [2, 4, 4]
     /// Stages with a gated fragment position bias table.
-    public var fragmentBias = [true, true, true, false]
+    var fragmentBias = [true, true, true, false]
     /// MLP hidden width as a multiple of the block width.
-    public var mlpRatio = 4
+    var mlpRatio = 4
     /// Largest stochastic-depth rate (linear over the blocks; training only).
-    public var dropPathRate: Float = 0.1
+    var dropPathRate: Float = 0.1
 
-    public init() {}
+    init() {}
 
     /// Width of the backbone output.
-    public var outDim: Int { embedDim << (depths.count - 1) }
+    var outDim: Int { embedDim << (depths.count - 1) }
 
     func validate() throws {
         let n = depths.count

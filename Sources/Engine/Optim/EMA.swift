@@ -11,8 +11,11 @@ public final class WeightEMA {
     public let shadow: FloatBuffer
     let compute: Compute
 
+    /// FAST-VQA's decay, the default of `vqa-mpi train` and of this average.
+    public static let defaultDecay = 0.999
+
     /// Starts the average at the store's current weights (as FAST-VQA's deepcopy of the model).
-    public init(store: ParameterStore, decay: Float = 0.999, compute: Compute = Compute()) {
+    public init(store: ParameterStore, decay: Float = Float(defaultDecay), compute: Compute = Compute()) {
         precondition(decay >= 0 && decay <= 1, "EMA decay must be in [0, 1] (got \(decay))")
         self.decay = decay
         self.compute = compute

@@ -21,11 +21,11 @@ public struct PowerIterationResult: Sendable, Equatable, Codable {
     /// The dominant eigenvalue estimate: ±‖H v‖ of the last iterate, with the Rayleigh quotient's sign.
     public var eigenvalue: Double
     /// vᵀ H v of the last unit iterate.
-    public var rayleigh: Double
+    var rayleigh: Double
     /// H·v products computed (each costs two gradients).
     public var iterations: Int
     /// Whether the relative change of the Rayleigh quotient fell below the tolerance.
-    public var converged: Bool
+    var converged: Bool
     /// The finite-difference step ε used.
     public var epsilon: Double
 }
@@ -49,7 +49,7 @@ public struct HessianPowerIteration: Sendable {
     /// Relative change of the Rayleigh quotient that counts as converged.
     public var tolerance: Double
     /// ε as a fraction of max(‖w‖, 1).
-    public var relativeStep: Double
+    var relativeStep: Double
 
     /// Settings; defaults 20 iterations, tolerance 1e-3, relative step 1e-3.
     public init(maxIterations: Int = 20, tolerance: Double = 1e-3, relativeStep: Double = 1e-3) {

@@ -12,9 +12,9 @@
 /// A straight-line calibration y = slope·x + intercept, clamped to [low, high] (the label range).
 public struct LinearCalibration: Sendable, Equatable, Codable {
     /// dy/dx.
-    public var slope: Double
+    var slope: Double
     /// y at x = 0.
-    public var intercept: Double
+    var intercept: Double
     /// Smallest label seen in the fit (outputs never go below it).
     public var low: Double
     /// Largest label seen in the fit (outputs never go above it).
@@ -38,7 +38,7 @@ public struct LinearCalibration: Sendable, Equatable, Codable {
 
 extension Logistic4 {
     /// Below this many points the calibration is a straight line (four parameters need more data).
-    public static let minLogisticSamples = 20
+    static let minLogisticSamples = 20
 
     /// A calibration that is a straight line (`apply` uses `line`).
     public init(line: LinearCalibration) {
@@ -48,7 +48,7 @@ extension Logistic4 {
 
     /// The logistic fit with both limits bounded to the label range [min y, max y]; nil if N < 4
     /// or either side is constant.
-    public static func fitBounded(_ predictions: [Double], _ labels: [Double], maxIterations: Int = 1000) -> Logistic4? {
+    static func fitBounded(_ predictions: [Double], _ labels: [Double], maxIterations: Int = 1000) -> Logistic4? {
         standardizedFit(predictions, labels, maxIterations: maxIterations, boundLimits: true)
     }
 

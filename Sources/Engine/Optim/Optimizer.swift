@@ -46,7 +46,7 @@ public struct OptimizerConfig: Sendable, Equatable {
     /// SGD momentum (0 disables the momentum buffer).
     public var momentum: Float
     /// SGD Nesterov momentum (needs momentum > 0).
-    public var nesterov: Bool
+    var nesterov: Bool
     /// Adam β1.
     public var beta1: Float
     /// Adam β2.
@@ -56,7 +56,7 @@ public struct OptimizerConfig: Sendable, Equatable {
     /// Rule per ParameterInfo.group; groups not listed use `defaultRule`.
     public var groups: [String: GroupRule]
     /// Rule for groups not in `groups`.
-    public var defaultRule: GroupRule
+    var defaultRule: GroupRule
 
     /// A configuration; defaults are torch.optim.AdamW's (wd 0.01) with the backbone at ×0.1 LR.
     public init(kind: OptimizerKind = .adamw, weightDecay: Float = 0.01, momentum: Float = 0,
@@ -71,7 +71,7 @@ public struct OptimizerConfig: Sendable, Equatable {
 
     /// The group of constant tensors stored with the parameters (frozen BatchNorm statistics):
     /// never updated, never decayed, whatever `groups` says.
-    public static let frozenGroup = "frozen"
+    static let frozenGroup = "frozen"
 
     /// The rule for a parameter group.
     public func rule(for group: String) -> GroupRule {

@@ -40,8 +40,11 @@ public struct PerturbationConfig: Sendable, Equatable, Codable {
     /// ε added to both norms (seed code: 1e-6).
     public var eps: Float
 
+    /// The seed code's γ, the default of `vqa-mpi train` and of this configuration.
+    public static let defaultGamma = 1e-4
+
     /// A perturbation configuration with the seed code's defaults.
-    public init(kind: PerturbationKind = .awp, gamma: Float = 1e-4, select: PerturbationSelection = .weightNamed,
+    public init(kind: PerturbationKind = .awp, gamma: Float = Float(defaultGamma), select: PerturbationSelection = .weightNamed,
                 eps: Float = 1e-6) {
         self.kind = kind; self.gamma = gamma; self.select = select; self.eps = eps
     }
@@ -61,10 +64,10 @@ public final class WeightPerturbation {
     /// The configuration.
     public let config: PerturbationConfig
     /// Indices (in ParameterStore.infos) of the selected tensors.
-    public let selected: [Int]
+    let selected: [Int]
     /// Indices of the tensors actually moved by the last `perturb` (others had a zero or
     /// non-finite direction norm).
-    public private(set) var lastPerturbed: [Int] = []
+    private(set) var lastPerturbed: [Int] = []
     let backup: FloatBuffer
     let backupOffsets: [Int]
     let noise: FloatBuffer

@@ -49,7 +49,7 @@ public struct CounterRNG: Sendable {
     }
 
     /// Next 32 random bits.
-    public mutating func nextUInt32() -> UInt32 {
+    mutating func nextUInt32() -> UInt32 {
         if used == 4 {
             buffer = CounterRNG.philox(counter, key0, key1)
             counter.0 = counter.0 &+ 1  // block counter: 2^32 blocks (16 GiB of bits) per stream

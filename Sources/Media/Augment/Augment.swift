@@ -29,7 +29,7 @@ public enum AugmentOp: String, Codable, CaseIterable, Sendable {
 }
 
 /// The operations TrivialAugment-wide chooses from.
-public enum TrivialOp: String, Codable, CaseIterable, Sendable {
+enum TrivialOp: String, Codable, CaseIterable, Sendable {
     case identity, brightness, contrast, saturation, sharpness, posterize, solarize
     case autocontrast, equalize, rotate
     case shearX = "shear_x", shearY = "shear_y", translateX = "translate_x", translateY = "translate_y"
@@ -40,15 +40,15 @@ public struct AugmentConfig: Codable, Equatable, Sendable {
     /// Steps applied in this order (empty: no augmentation).
     public var ops: [AugmentOp] = []
     /// Probability of a flip for the hflip step.
-    public var flipProbability = 0.5
+    var flipProbability = 0.5
     /// Area fraction range of random_resized_crop (DOVER uses 0.4–1 for VQA).
-    public var cropScale: [Double] = [0.4, 1.0]
+    var cropScale: [Double] = [0.4, 1.0]
     /// Aspect-ratio range of random_resized_crop (torchvision default 3/4–4/3).
-    public var cropRatio: [Double] = [3.0 / 4.0, 4.0 / 3.0]
+    var cropRatio: [Double] = [3.0 / 4.0, 4.0 / 3.0]
     /// Operations trivial_augment picks from (default: all of TrivialAugment-wide).
-    public var trivialOps: [TrivialOp] = TrivialOp.allCases
+    var trivialOps: [TrivialOp] = TrivialOp.allCases
     /// Magnitude bins of trivial_augment.
-    public var bins = 31
+    var bins = 31
 
     /// No augmentation.
     public init() {}
@@ -69,7 +69,7 @@ public struct AugmentConfig: Codable, Equatable, Sendable {
     }
 
     /// The TrivialAugment operation called `name`, or a MediaError listing the valid names.
-    public static func trivialOp(named name: String) throws -> TrivialOp {
+    static func trivialOp(named name: String) throws -> TrivialOp {
         let key = name.trimmingCharacters(in: .whitespaces).lowercased().replacingOccurrences(of: "-", with: "_")
         guard let op = TrivialOp(rawValue: key) else {
             throw MediaError("augment config", "unknown trivial_augment operation '\(name)'; valid: \(TrivialOp.allCases.map(\.rawValue).joined(separator: ", "))")

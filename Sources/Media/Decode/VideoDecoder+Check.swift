@@ -15,10 +15,10 @@ import CFFmpeg
 import CFFmpegShim
 
 /// When a stream that ends cleanly before its announced frame count is still a whole video.
-public enum FrameCountRule {
+enum FrameCountRule {
     /// True when `produced` frames (at least one) fall short of `announced` by at most
     /// max(2, 2 % of announced): a header off by a frame or two, not a truncated file.
-    public static func tolerates(produced: Int, announced: Int) -> Bool {
+    static func tolerates(produced: Int, announced: Int) -> Bool {
         produced > 0 && produced < announced && announced - produced <= max(2, announced / 50)
     }
 }
@@ -26,7 +26,7 @@ public enum FrameCountRule {
 /// Runs `body`, a read of frames chosen from `reader.info.frameCount`; if that read failed
 /// because the stream ended a tolerated frame or two early (the reader then corrected its count,
 /// see FrameCountRule), runs it once more with the corrected count. Other errors are rethrown.
-public func withFrameCountCorrection<T>(_ reader: FrameReader, _ body: () throws -> T) throws -> T {
+func withFrameCountCorrection<T>(_ reader: FrameReader, _ body: () throws -> T) throws -> T {
     let announced = reader.info.frameCount
     do {
         return try body()

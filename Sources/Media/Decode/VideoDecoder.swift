@@ -33,13 +33,13 @@ public struct DecodeStats: Sendable, Equatable {
     /// Frames the decoder produced.
     public var framesDecoded = 0
     /// Frames converted to RGB24.
-    public var framesConverted = 0
+    var framesConverted = 0
     /// Seeks to a keyframe (av_seek_frame).
-    public var seeks = 0
+    var seeks = 0
     /// Rewinds to the start (reopening the file) for backward requests that cannot seek.
-    public var rewinds = 0
+    var rewinds = 0
     /// Packets the decoder rejected as broken and skipped.
-    public var skippedPackets = 0
+    var skippedPackets = 0
 }
 
 /// Decodes a video or image file with FFmpeg into RGB24 frames by index (see the file header).

@@ -40,7 +40,7 @@ public final class FailureLog: @unchecked Sendable {
     }
 
     /// Failures recorded so far, over all files.
-    public var totalFailures: Int {
+    var totalFailures: Int {
         lock.lock(); defer { lock.unlock() }
         return total.values.reduce(0, +)
     }
@@ -58,7 +58,7 @@ public final class FailureLog: @unchecked Sendable {
     }
 
     /// Failures since the last `startEpoch` (sample count, distinct files).
-    public var epochFailures: (samples: Int, files: Int) {
+    var epochFailures: (samples: Int, files: Int) {
         lock.lock(); defer { lock.unlock() }
         return (epochCounts.values.reduce(0, +), epochCounts.count)
     }
@@ -69,7 +69,7 @@ public final class FailureLog: @unchecked Sendable {
     }
 
     /// One line summarising this epoch's failures ("" when there were none).
-    public func epochSummary(epoch: Int) -> String {
+    func epochSummary(epoch: Int) -> String {
         lock.lock(); defer { lock.unlock() }
         guard !epochCounts.isEmpty else { return "" }
         let samples = epochCounts.values.reduce(0, +)

@@ -183,7 +183,7 @@ public enum Labels {
 
     /// Largest |MOS| accepted. Labels become Float and are z-scored over a batch (squares summed):
     /// far below where that overflows, far above any quality scale (1–5, 0–100, DMOS).
-    public static let maxAbsScore = 1e6
+    static let maxAbsScore = 1e6
 
     /// Refuses a score whose magnitude would overflow the Float loss arithmetic.
     static func checkScale(_ mos: Double, _ text: String, source: String, line: Int) throws {

@@ -56,9 +56,9 @@ public final class SampleBatch: @unchecked Sendable {
     deinit { data.deallocate(); features?.deallocate() }
 
     /// Floats in `data`.
-    public var floatCount: Int { capacity * sampleShape.floatsPerSample }
+    var floatCount: Int { capacity * sampleShape.floatsPerSample }
     /// Slots that hold a readable sample.
-    public var validCount: Int { valid.filter { $0 }.count }
+    var validCount: Int { valid.filter { $0 }.count }
     /// The sample in slot `i`.
     public func sample(_ i: Int) -> UnsafeMutablePointer<Float> { data + i * sampleShape.floatsPerSample }
 }
@@ -120,10 +120,10 @@ public final class Loader: @unchecked Sendable {
     }
 
     /// The epoch's padded global order: entry index at each position (steps·worldSize·B of them).
-    public func epochOrder(_ epoch: Int) -> [Int] { core.order(epoch: epoch) }
+    func epochOrder(_ epoch: Int) -> [Int] { core.order(epoch: epoch) }
 
     /// Entry indices this rank reads at `step` of `epoch`.
-    public func rankIndices(epoch: Int, step: Int) -> [Int] {
+    func rankIndices(epoch: Int, step: Int) -> [Int] {
         precondition((0..<stepsPerEpoch).contains(step), "step \(step) outside 0..<\(stepsPerEpoch)")
         let order = core.order(epoch: epoch)
         let start = step * core.global + core.rank * core.batch

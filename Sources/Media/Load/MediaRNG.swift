@@ -6,16 +6,16 @@
 // produced it.
 
 /// What a Media random stream is used for; part of the key, so streams never overlap.
-public enum MediaPurpose: UInt64, Sendable {
+enum MediaPurpose: UInt64, Sendable {
     case temporal = 1, spatial = 2, augment = 3, shuffle = 4, split = 5, test = 6
 }
 
 /// A SplitMix64 stream keyed by (seed, epoch, index, purpose).
-public struct MediaRNG: Sendable {
+struct MediaRNG: Sendable {
     private var state: UInt64
 
     /// A stream for one (seed, epoch, index, purpose); `index` is e.g. a global sample index.
-    public init(seed: UInt64, epoch: Int = 0, index: Int = 0, purpose: MediaPurpose) {
+    init(seed: UInt64, epoch: Int = 0, index: Int = 0, purpose: MediaPurpose) {
         var h = MediaRNG.mix(seed ^ 0x243F_6A88_85A3_08D3)
         h = MediaRNG.mix(h ^ UInt64(bitPattern: Int64(epoch)) &* 0x9E37_79B9_7F4A_7C15)
         h = MediaRNG.mix(h ^ UInt64(bitPattern: Int64(index)) &* 0xC2B2_AE3D_27D4_EB4F)
@@ -32,18 +32,18 @@ public struct MediaRNG: Sendable {
     }
 
     /// Next 64 random bits.
-    public mutating func nextUInt64() -> UInt64 {
+    mutating func nextUInt64() -> UInt64 {
         state = state &+ 0x9E37_79B9_7F4A_7C15
         return MediaRNG.mix(state)
     }
 
     /// Uniform in [0, 1) with 53 random bits.
-    public mutating func nextDouble() -> Double {
+    mutating func nextDouble() -> Double {
         Double(nextUInt64() >> 11) * 0x1.0p-53
     }
 
     /// Uniform integer in 0..<n (n ≥ 1), without modulo bias (Lemire's multiply-shift with rejection).
-    public mutating func nextInt(below n: Int) -> Int {
+    mutating func nextInt(below n: Int) -> Int {
         precondition(n >= 1, "MediaRNG.nextInt(below:) needs n ≥ 1, got \(n)")
         let bound = UInt64(n)
         var product = nextUInt64().multipliedFullWidth(by: bound)
@@ -55,15 +55,15 @@ public struct MediaRNG: Sendable {
     }
 
     /// Uniform in [lower, upper).
-    public mutating func nextDouble(in lower: Double, _ upper: Double) -> Double {
+    mutating func nextDouble(in lower: Double, _ upper: Double) -> Double {
         lower + (upper - lower) * nextDouble()
     }
 
     /// True with probability p.
-    public mutating func nextBool(probability p: Double) -> Bool { nextDouble() < p }
+    mutating func nextBool(probability p: Double) -> Bool { nextDouble() < p }
 
     /// A uniformly random permutation of 0..<n (Fisher–Yates).
-    public mutating func permutation(_ n: Int) -> [Int] {
+    mutating func permutation(_ n: Int) -> [Int] {
         var p = Array(0..<n)
         var i = n - 1
         while i > 0 {

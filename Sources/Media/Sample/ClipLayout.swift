@@ -19,12 +19,12 @@ public enum ClipLayout {
 
     /// (value − mean[c]) / std[c] for a 0–255 value of channel c.
     @inline(__always)
-    public static func normalise(_ value: Float, channel c: Int) -> Float {
+    static func normalise(_ value: Float, channel c: Int) -> Float {
         (value - mean[c]) / std[c]
     }
 
     /// The 0–255 value that normalises to `normalised` in channel c (inverse of `normalise`).
-    public static func denormalise(_ normalised: Float, channel c: Int) -> Float {
+    static func denormalise(_ normalised: Float, channel c: Int) -> Float {
         normalised * std[c] + mean[c]
     }
 

@@ -10,7 +10,7 @@
 // tests compare them.
 
 /// A frame source that can lend frames without copying them.
-public protocol FrameVisiting: FrameReader {
+protocol FrameVisiting: FrameReader {
     /// Calls `body(index, frame)` once per distinct index of `indices`, in ascending order, with a
     /// view valid only during the call. Throws a MediaError naming the file on failure.
     func decode(indices: [Int], _ body: (Int, RGBView) throws -> Void) throws

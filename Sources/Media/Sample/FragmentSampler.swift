@@ -36,7 +36,7 @@ public final class FragmentSampler {
     public func shape(train: Bool) -> ClipShape { config.shape(train: train) }
 
     /// Frame indices (clips·clipLen, clip-major) for a video of `frameCount` frames.
-    public func frameIndices(frameCount: Int, sampleIndex: Int, epoch: Int, seed: UInt64, train: Bool) -> [Int] {
+    func frameIndices(frameCount: Int, sampleIndex: Int, epoch: Int, seed: UInt64, train: Bool) -> [Int] {
         var rng = MediaRNG(seed: seed, epoch: epoch, index: sampleIndex, purpose: .temporal)
         let clips = config.shape(train: train).clips
         switch config.temporal {

@@ -38,24 +38,24 @@ public struct SamplerConfig: Codable, Equatable, Sendable {
     public var fsizeH = 32
     public var fsizeW = 32
     /// Frames that share one set of fragment offsets; 0 means the whole clip.
-    public var aligned = 0
+    var aligned = 0
     /// Output size of the resize view.
-    public var resizeH = 224
-    public var resizeW = 224
+    var resizeH = 224
+    var resizeW = 224
     /// Resize view: crop to the output aspect ratio instead of squashing.
-    public var keepAspectRatio = false
+    var keepAspectRatio = false
     /// SAMA: number of scales between 1 and 1/ratio.
-    public var samaScales = 16
+    var samaScales = 16
     /// Temporal sampling kind.
     public var temporal: TemporalKind = .fragments
     /// Frames per clip and the stride between them.
     public var clipLen = 32
     public var frameInterval = 2
     /// Clips per sample in training and at test.
-    public var trainClips = 1
+    var trainClips = 1
     public var testClips = 4
     /// FasterVQA temporal fragments per clip (temporal kind t_frag).
-    public var tFrag = 8
+    var tFrag = 8
     /// Training-time augmentation (applied to whole frames before spatial sampling).
     public var augment = AugmentConfig()
 
@@ -67,7 +67,7 @@ public struct SamplerConfig: Codable, Equatable, Sendable {
 
     /// FasterVQA: FAST-VQA-B fragments with 8 temporal fragments of 4 frames, offsets aligned over 8
     /// frames, 1 clip in training and test.
-    public static var fasterVQA: SamplerConfig {
+    static var fasterVQA: SamplerConfig {
         var c = SamplerConfig()
         c.temporal = .tFrag; c.tFrag = 8; c.aligned = 8; c.testClips = 1
         return c
@@ -81,7 +81,7 @@ public struct SamplerConfig: Codable, Equatable, Sendable {
     }
 
     /// SAMA: multi-scale 7×7×32 fragments, 16 scales over a 32-frame clip, aligned over 32 frames.
-    public static var sama: SamplerConfig {
+    static var sama: SamplerConfig {
         var c = SamplerConfig()
         c.spatial = .sama; c.aligned = 32
         return c
@@ -89,7 +89,7 @@ public struct SamplerConfig: Codable, Equatable, Sendable {
 
     /// DOVER aesthetic view: whole frames resized to 224² (squashed), 32 frames each from its own
     /// temporal segment (t_frag 32) at interval 2, 1 clip.
-    public static var doverAesthetic: SamplerConfig {
+    static var doverAesthetic: SamplerConfig {
         var c = SamplerConfig()
         c.spatial = .resize; c.temporal = .tFrag; c.tFrag = 32; c.testClips = 1
         return c
