@@ -14,6 +14,10 @@
 // again at w′ give g′; restore w; optimizer step with g′. `sync: local` keeps the ascent gradient
 // per rank (m-sharpness style); the update gradient is always all-reduced. RWP needs no ascent
 // gradient, so its clean pass is skipped (the seed code computes and discards it).
+// Dropout and drop-path masks: the perturbed pass draws fresh masks by default, as the seed code's
+// second forward in train mode does (random stream 1 of the step; the clean pass uses stream 0);
+// `perturbedMasks: .shared` reuses the clean pass's masks, so the perturbation is the only
+// difference between the two passes.
 
 import Engine
 
@@ -23,6 +27,14 @@ public enum PerturbationSync: String, CaseIterable, Sendable, Codable {
     case global
     /// Per rank (m-sharpness style).
     case local
+}
+
+/// Dropout/drop-path masks of the perturbed (AWP/RWP) pass.
+public enum PerturbedPassMasks: String, CaseIterable, Sendable, Codable {
+    /// Drawn afresh, as the seed code's second forward pass does (default).
+    case fresh
+    /// The clean pass's masks: the perturbation is the only difference between the passes.
+    case shared
 }
 
 /// Settings of the step beyond the optimizer.
@@ -37,6 +49,8 @@ public struct StepConfig: Sendable {
     public var perturbStartEpoch = 0
     /// Ascent-gradient synchronisation.
     public var sync = PerturbationSync.global
+    /// Dropout/drop-path masks of the perturbed pass.
+    public var perturbedMasks = PerturbedPassMasks.fresh
     /// Gradient clipping by global norm (0: off).
     public var clipNorm: Float = 0
     /// EMA decay of the weights (0: no EMA).
@@ -135,7 +149,7 @@ public final class DataParallelStep {
         let passSeed = seed &+ UInt64(step) &* 0x9E37_79B9_7F4A_7C15
 
         if !noiseOnly {
-            let clean = try pass(input, labels, &batch, sampleKeys, passSeed,
+            let clean = try pass(input, labels, &batch, sampleKeys, passSeed, maskStream: 0,
                                  allReduce: !perturb || config.sync == .global, &result)
             result.loss = clean.loss
             result.predictions = clean.predictions
@@ -146,7 +160,8 @@ public final class DataParallelStep {
                 wp.perturb(store: store, direction: noiseOnly ? nil : store.grads, seed: seed, step: UInt64(step))
             }
             result.perturbSeconds += Clock.now() - t0
-            let adv = try pass(input, labels, &batch, sampleKeys, passSeed, allReduce: true, &result)
+            let adv = try pass(input, labels, &batch, sampleKeys, passSeed, maskStream: config.perturbedMasks == .fresh ? 1 : 0,
+                               allReduce: true, &result)
             let t1 = Clock.now()
             wp.restore(store: store)
             result.perturbSeconds += Clock.now() - t1
@@ -199,13 +214,15 @@ public final class DataParallelStep {
     }
 
     /// `batch` is nil in the step's first pass, whose all-gather also brings the labels and counts.
+    /// `maskStream` selects the pass's dropout/drop-path random stream (tape.step).
     func pass(_ input: PassInput, _ labels: [Float], _ batch: inout GlobalBatch?, _ sampleKeys: [UInt64], _ seed: UInt64,
-              allReduce: Bool, _ result: inout StepResult) throws -> (loss: Double, predictions: [Float]) {
+              maskStream: UInt64, allReduce: Bool, _ result: inout StepResult) throws -> (loss: Double, predictions: [Float]) {
         let n = labels.count
         let t0 = Clock.now()
         tape.reset()
         tape.training = true
         tape.seed = seed
+        tape.step = maskStream
         tape.sampleKeys = sampleKeys
         var local: [Float] = []
         var out: Var? = nil

@@ -72,6 +72,8 @@ public struct TrainConfig: Codable, Equatable, Sendable {
         public var sync = "global"
         /// weight or ndim.
         public var select = "weight"
+        /// Dropout masks of the perturbed pass: fresh (the seed code) or shared (the clean pass's).
+        public var dropoutMasks = "fresh"
     }
     /// Weight decay of the `l2` regularizer.
     public struct L2Section: Codable, Equatable, Sendable { public var wd = 0.05 }
@@ -153,6 +155,7 @@ public struct TrainConfig: Codable, Equatable, Sendable {
         for k in loss.keys { _ = try TrainConfig.choice(k, key: "loss", LossKind.self) }
         for (name, p) in [("rwp", regularization.rwp), ("awp", regularization.awp)] {
             _ = try TrainConfig.choice(p.sync, key: "regularization.\(name).sync", PerturbationSync.self)
+            _ = try TrainConfig.choice(p.dropoutMasks, key: "regularization.\(name).dropout_masks", PerturbedPassMasks.self)
             if !["weight", "ndim"].contains(p.select) {
                 try fail("regularization.\(name).select: invalid value '\(p.select)'; valid values: weight, ndim")
             }
@@ -241,6 +244,7 @@ public struct TrainConfig: Codable, Equatable, Sendable {
             s.perturbEvery = p.every
             s.perturbStartEpoch = p.startEpoch
             s.sync = try TrainConfig.choice(p.sync, key: "regularization.\(reg.rawValue).sync", PerturbationSync.self)
+            s.perturbedMasks = try TrainConfig.choice(p.dropoutMasks, key: "regularization.\(reg.rawValue).dropout_masks", PerturbedPassMasks.self)
         }
         return s
     }
