@@ -72,7 +72,7 @@ final class TrainStepParityTests: XCTestCase {
         let cases = try json("cases", [String: Case].self)
         guard let c = cases[name] else { throw EngineError("no case \(name) in the fixture") }
         let names = try json("names", [String].self)
-        let model = try json("model", [String: AnyDecodable].self)
+        let model = try json("model", [String: StepFixtureNumbers].self)
         let keys = try json("batch_keys", [String: [UInt64]].self)
         let clip = try json("clip", [Int].self)
         let seed = UInt64(file.metadata["seed"]!)!
@@ -139,7 +139,7 @@ final class TrainStepParityTests: XCTestCase {
 }
 
 /// A JSON value that is either a number or a list of numbers (the fixture's model settings).
-struct AnyDecodable: Decodable {
+struct StepFixtureNumbers: Decodable {
     let ints: [Int]?
     init(from decoder: Decoder) throws {
         let c = try decoder.singleValueContainer()
