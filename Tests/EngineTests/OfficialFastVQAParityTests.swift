@@ -8,11 +8,11 @@
 // a 2×2×2 window with shift 2. Before the adaptive path was implemented, b20 and m16 failed
 // (fast-vqa-b 20×160²: official score −0.4451, ours −0.4310).
 //
-// Tolerances: the script's --f64 run gives the float32-vs-float64 gap of the official computation
-// (scores and sampled activations ≤ ~1e-5 relative to the tensor's largest value, gradients ≤ ~1e-4);
-// a correct float32 implementation summing in another order lands within a few times that. We use
-// 1e-4 for outputs and activations and 1e-3 for gradients; the b20 deviation before the fix was
-// 3e-2 on the score and 0.76 on the map.
+// Tolerances: the script's --f64 run (b20, m16) gives the float32-vs-float64 gap of the official
+// computation: scores, maps and sampled activations ≤ 1.6e-6, gradients ≤ 2.5e-6 relative to the
+// tensor's largest value. A correct float32 implementation summing in another order lands within a
+// few times that; we use 1e-4 for outputs and activations and 1e-3 for gradients.
+// assertNonAdaptiveDiffers shows the previous path misses the official score by more than 10× that.
 
 import XCTest
 import Foundation
@@ -50,8 +50,33 @@ final class OfficialFastVQAParityTests: XCTestCase {
     }
 
     func testFastVQABAt32x224MatchesOfficial() throws { try check("b32", kind: .fastVQAB) }
-    func testFastVQABAt20x160MatchesOfficialAdaptiveWindow() throws { try check("b20", kind: .fastVQAB) }
-    func testFastVQAMAt16x128MatchesOfficialAdaptiveWindow() throws { try check("m16", kind: .fastVQAM) }
+    func testFastVQABAt20x160MatchesOfficialAdaptiveWindow() throws {
+        try check("b20", kind: .fastVQAB)
+        try assertNonAdaptiveDiffers("b20", kind: .fastVQAB)
+    }
+    func testFastVQAMAt16x128MatchesOfficialAdaptiveWindow() throws {
+        try check("m16", kind: .fastVQAM)
+        try assertNonAdaptiveDiffers("m16", kind: .fastVQAM)
+    }
+
+    /// The path used before (configured window, `[:N, :N]` reads) misses the official score by far
+    /// more than the tolerance (10× the 1e-4 used above): the cases above would have failed on it.
+    func assertNonAdaptiveDiffers(_ key: String, kind: ModelKind) throws {
+        let fixture = try ParityFixture(Self.fixtureName)
+        let c = try decodeCase(fixture, key)
+        let m = try kind.make(seed: 0, options: ["dropout": "0", "drop_path": "0", "adaptive_window": "0"]) as! FastVQA
+        for i in m.parameters.infos.indices {
+            _ = m.parameters.value(i).update(fromContentsOf: Self.detValues(m.parameters.infos[i].name, shape: m.parameters.infos[i].shape))
+        }
+        let tape = Tape(compute: Compute(threads: 2))
+        tape.training = false
+        tape.recording = false
+        let shape = [c.batch, 3, c.frames, c.size, c.size]
+        let score = tape.array(m.forward(tape, tape.constant(Self.detValues("input", shape: shape), shape: shape)))[0]
+        let ref = try fixture.tensor("\(key).score")[0]
+        XCTAssertGreaterThan(abs(score - ref), 1e-3 * max(1, abs(ref)), "\(key): the non-adaptive path should not match the official default")
+        print("\(key): official \(ref), ours adaptive matches; non-adaptive \(score)")
+    }
 
     /// The window each case runs: the official rescaling recorded by the script equals ours.
     func testAdaptiveWindowIsTheOfficialRescaling() throws {
