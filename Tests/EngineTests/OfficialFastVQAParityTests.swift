@@ -81,16 +81,15 @@ final class OfficialFastVQAParityTests: XCTestCase {
     /// The window each case runs: the official rescaling recorded by the script equals ours.
     func testAdaptiveWindowIsTheOfficialRescaling() throws {
         let fixture = try ParityFixture(Self.fixtureName)
-        for (key, kind) in [("b32", ModelKind.fastVQAB), ("b20", .fastVQAB), ("m16", .fastVQAM)] {
+        for (key, config) in [("b32", FastVQA.Config.fastVQAB), ("b20", .fastVQAB), ("m16", .fastVQAM)] {
             let c = try decodeCase(fixture, key)
-            let m = try kind.make(seed: 0, options: ["dropout": "0", "drop_path": "0"]) as! FastVQA
-            XCTAssertEqual(m.backbone.stageWindow(frames: c.frames, height: c.size, width: c.size), c.adaptive_window, key)
+            XCTAssertEqual(config.swin.stageWindow(frames: c.frames, height: c.size, width: c.size), c.adaptive_window, key)
         }
         // A clip too small for the rescaled window: the official code fails (window 0); ours uses 1.
-        let b = try ModelKind.fastVQAB.make(seed: 0) as! FastVQA
-        XCTAssertEqual(b.backbone.stageWindow(frames: 2, height: 224, width: 224), [1, 7, 7])
-        let plain = try ModelKind.fastVQAB.make(seed: 0, options: ["adaptive_window": "0"]) as! FastVQA
-        XCTAssertEqual(plain.backbone.stageWindow(frames: 20, height: 160, width: 160), [8, 7, 7])
+        XCTAssertEqual(FastVQA.Config.fastVQAB.swin.stageWindow(frames: 2, height: 224, width: 224), [1, 7, 7])
+        let plain = try FastVQA.Config(base: .fastVQAB, options: ["adaptive_window": "0"])
+        XCTAssertEqual(plain.swin.stageWindow(frames: 20, height: 160, width: 160), [8, 7, 7])
+        XCTAssertThrowsError(try FastVQA.Config(base: .fastVQAB, options: ["adaptive_window": "2"]))
     }
 
     func decodeCase(_ fixture: ParityFixture, _ key: String) throws -> Case {

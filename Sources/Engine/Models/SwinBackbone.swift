@@ -85,6 +85,13 @@ public struct SwinConfig: Sendable, Equatable {
     /// Width of the backbone output.
     public var outDim: Int { embedDim << (depths.count - 1) }
 
+    /// The window every stage starts from for a T×H×W clip: rescaled to the clip (adaptive, never
+    /// below 1) or the configured one; each block then clips it to its feature size.
+    public func stageWindow(frames: Int, height: Int, width: Int) -> [Int] {
+        guard adaptiveWindow else { return window }
+        return zip(zip(window, [frames, height, width]), baseSize).map { max(1, $0.0 * $0.1 / $1) }
+    }
+
     func validate() throws {
         let n = depths.count
         guard n >= 1, heads.count == n, fragmentBias.count == n else {
@@ -143,12 +150,8 @@ final class SwinBackbone {
         [frames / config.patch[0], height / config.patch[1], width / config.patch[2]]
     }
 
-    /// The window every stage starts from for a T×H×W clip: rescaled to the clip (adaptive, never
-    /// below 1) or the configured one; each block then clips it to its feature size.
-    func stageWindow(frames: Int, height: Int, width: Int) -> [Int] {
-        guard config.adaptiveWindow else { return config.window }
-        return zip(zip(config.window, [frames, height, width]), config.baseSize).map { max(1, $0.0 * $0.1 / $1) }
-    }
+    /// The window every stage starts from for a T×H×W clip (SwinConfig.stageWindow).
+    func stageWindow(frames: Int, height: Int, width: Int) -> [Int] { config.stageWindow(frames: frames, height: height, width: width) }
 
     /// Features [N, D, H', W', C_out] (after the final LayerNorm) of clips [N, 3, T, H, W].
     func callAsFunction(_ t: Tape, _ p: ParameterStore, _ clips: Var) -> Var {
