@@ -19,6 +19,10 @@
 // logged loss and predictions at the clean weights, as the seed code logs them.
 // Only tensors the optimizer trains are perturbed (a group with LR multiplier 0, e.g. a backbone
 // frozen for a linear probe, is not: the seed code skips parameters without requires_grad).
+// Dropout and drop-path masks: the perturbed pass draws fresh masks by default, as the seed code's
+// second forward in train mode does (random stream 1 of the step; the clean pass uses stream 0);
+// `perturbedMasks: .shared` reuses the clean pass's masks, so the perturbation is the only
+// difference between the two passes.
 
 import Engine
 
@@ -28,6 +32,14 @@ public enum PerturbationSync: String, CaseIterable, Sendable, Codable {
     case global
     /// Per rank, from the loss of the rank's own shard (m-sharpness with m = the shard size).
     case local
+}
+
+/// Dropout/drop-path masks of the perturbed (AWP/RWP) pass.
+public enum PerturbedPassMasks: String, CaseIterable, Sendable, Codable {
+    /// Drawn afresh, as the seed code's second forward pass does (default).
+    case fresh
+    /// The clean pass's masks: the perturbation is the only difference between the passes.
+    case shared
 }
 
 /// Settings of the step beyond the optimizer.
@@ -42,6 +54,8 @@ public struct StepConfig: Sendable {
     public var perturbStartEpoch = 0
     /// Ascent-gradient synchronisation.
     public var sync = PerturbationSync.global
+    /// Dropout/drop-path masks of the perturbed pass.
+    public var perturbedMasks = PerturbedPassMasks.fresh
     /// Gradient clipping by global norm (0: off).
     public var clipNorm: Float = 0
     /// EMA decay of the weights (0: no EMA).
@@ -150,7 +164,7 @@ public final class DataParallelStep {
         let passSeed = seed &+ UInt64(step) &* 0x9E37_79B9_7F4A_7C15
 
         let local = perturb && !noiseOnly && config.sync == .local
-        let clean = try pass(batch, labels, &global, passSeed, allReduce: !local, backward: !noiseOnly,
+        let clean = try pass(batch, labels, &global, passSeed, maskStream: 0, allReduce: !local, backward: !noiseOnly,
                              shardLoss: local, &result)
         result.loss = clean.loss
         result.predictions = clean.predictions
@@ -160,7 +174,8 @@ public final class DataParallelStep {
                 wp.perturb(store: store, direction: noiseOnly ? nil : store.grads, seed: seed, step: UInt64(step))
             }
             result.perturbSeconds += Clock.now() - t0
-            let adv = try pass(batch, labels, &global, passSeed, allReduce: true, backward: true, shardLoss: false, &result)
+            let adv = try pass(batch, labels, &global, passSeed, maskStream: config.perturbedMasks == .fresh ? 1 : 0,
+                               allReduce: true, backward: true, shardLoss: false, &result)
             let t1 = Clock.now()
             wp.restore(store: store)
             result.perturbSeconds += Clock.now() - t1
@@ -192,15 +207,17 @@ public final class DataParallelStep {
 
     /// Forward, global loss, backward with (optionally) bucketed all-reduce of the gradients.
     /// `global` is nil in the step's first pass, whose all-gather also brings the labels and counts.
+    /// `maskStream` selects the pass's dropout/drop-path random stream (tape.step).
     /// `backward: false` stops after the global loss (RWP's clean pass); `shardLoss` back-propagates
     /// the loss of this rank's own samples instead of its share of the global loss (`sync: local`).
-    func pass(_ input: ClipBatch, _ labels: [Float], _ global: inout GlobalBatch?, _ seed: UInt64,
+    func pass(_ input: ClipBatch, _ labels: [Float], _ global: inout GlobalBatch?, _ seed: UInt64, maskStream: UInt64,
               allReduce: Bool, backward: Bool, shardLoss: Bool, _ result: inout StepResult) throws -> (loss: Double, predictions: [Float]) {
         let n = labels.count
         let t0 = Clock.now()
         tape.reset()
         tape.training = true
         tape.seed = seed
+        tape.step = maskStream
         var local: [Float] = []
         var out: Var? = nil
         if n > 0 {

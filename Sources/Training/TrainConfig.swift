@@ -74,6 +74,8 @@ public struct TrainConfig: Codable, Equatable, Sendable {
         public var sync = PerturbationSync.global
         /// weight or ndim.
         public var select = PerturbSelect.weight
+        /// Dropout masks of the perturbed pass: fresh (the seed code) or shared (the clean pass's).
+        public var dropoutMasks = PerturbedPassMasks.fresh
     }
     /// Weight decay of the `l2` regularizer.
     public struct L2Section: Codable, Equatable, Sendable { public var wd = 0.05 }
@@ -154,6 +156,8 @@ public struct TrainConfig: Codable, Equatable, Sendable {
         "schedule.kind": cases(ScheduleKind.self), "regularization.kind": cases(Regularizer.self),
         "regularization.rwp.sync": cases(PerturbationSync.self), "regularization.awp.sync": cases(PerturbationSync.self),
         "regularization.rwp.select": cases(PerturbSelect.self), "regularization.awp.select": cases(PerturbSelect.self),
+        "regularization.rwp.dropout_masks": cases(PerturbedPassMasks.self),
+        "regularization.awp.dropout_masks": cases(PerturbedPassMasks.self),
     ]
 
     /// Checks every enum-like value and range before any work starts.
@@ -246,6 +250,7 @@ public struct TrainConfig: Codable, Equatable, Sendable {
             s.perturbEvery = p.every
             s.perturbStartEpoch = p.startEpoch
             s.sync = p.sync
+            s.perturbedMasks = p.dropoutMasks
         }
         return s
     }

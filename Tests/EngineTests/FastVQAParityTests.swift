@@ -16,9 +16,11 @@ final class FastVQAParityTests: XCTestCase {
     func tensor(_ name: String) throws -> [Float] { try fixture.tensor(name) }
 
     /// The fixture's tiny model (scripts/reference/fastvqa.py TINY, no dropout/drop path) with its weights.
+    /// The fixture pins the official non-adaptive window path (`[:N, :N]` table reads); the adaptive
+    /// default is checked against the official code in OfficialFastVQAParityTests.
     func makeModel() throws -> FastVQA {
         let options = ["embed_dim": "4", "depths": "2,2,2,2", "heads": "1,2,2,4", "window": "2,4,4",
-                       "frag_biases": "1,1,1,0", "head_hidden": "16", "dropout": "0", "drop_path": "0"]
+                       "frag_biases": "1,1,1,0", "head_hidden": "16", "dropout": "0", "drop_path": "0", "adaptive_window": "0"]
         let m = try ModelKind.fastVQAB.make(seed: 3, options: options) as! FastVQA
         let missing = try m.parameters.load(fixture.file, path: path, prefix: "init.")
         XCTAssertEqual(missing, [])

@@ -31,10 +31,11 @@ final class FastVQA: VQAModel {
         init() {}
 
         /// `base` overridden by string options: embed_dim, depths, heads, window, frag_biases (0/1 list),
-        /// drop_path, head_hidden, dropout.
+        /// drop_path, head_hidden, dropout, adaptive_window (0/1), base_size (T,H,W).
         init(base: Config, options: [String: String]) throws {
             self = base
-            let valid = ["embed_dim", "depths", "heads", "window", "frag_biases", "drop_path", "head_hidden", "dropout"]
+            let valid = ["embed_dim", "depths", "heads", "window", "frag_biases", "drop_path", "head_hidden", "dropout",
+                         "adaptive_window", "base_size"]
             for k in options.keys.sorted() where !valid.contains(k) {
                 throw EngineError("fast-vqa: unknown option '\(k)'; valid options: \(valid.joined(separator: ", "))")
             }
@@ -59,6 +60,11 @@ final class FastVQA: VQAModel {
             if let v = try real("drop_path") { swin.dropPathRate = v }
             if let v = try ints("head_hidden") { guard v.count == 1, v[0] > 0 else { throw EngineError("fast-vqa: head_hidden is one positive integer") }; headHidden = v[0] }
             if let v = try real("dropout") { guard v >= 0, v < 1 else { throw EngineError("fast-vqa: dropout must be in [0, 1), got \(v)") }; dropout = v }
+            if let v = try ints("adaptive_window") {
+                guard v.count == 1, v[0] == 0 || v[0] == 1 else { throw EngineError("fast-vqa: adaptive_window is 0 or 1, got '\(options["adaptive_window"]!)'") }
+                swin.adaptiveWindow = v[0] == 1
+            }
+            if let v = try ints("base_size") { guard v.count == 3 else { throw EngineError("fast-vqa: base_size needs 3 integers (T,H,W)") }; swin.baseSize = v }
             try swin.validate()
         }
     }

@@ -50,19 +50,24 @@ struct SwinBlock {
         mlpHidden = dim * mlpRatio
     }
 
-    /// The window and shift used on a [D, H, W] feature.
-    func geometry(_ size: [Int]) -> (window: [Int], shift: [Int]) { swinWindow(size: size, window: window, shift: shift) }
+    /// The window and shift used on a [D, H, W] feature when the stage starts from `base` (the
+    /// configured window, or its adaptive rescaling; SwinBackbone.stageWindow).
+    func geometry(_ size: [Int], base: [Int]) -> (window: [Int], shift: [Int]) { swinWindow(size: size, window: base, shift: shift) }
 
     /// Video Swin / FAST-VQA `forward_part1` + `forward_part2`: after norm1 the feature is zero-padded at
     /// the end of D, H, W to multiples of the window; the shift mask and the fragment gate (a
     /// (1, wh, ww) grid, `fragments=(1,) + window_size[1:]`) are built on the padded grid; padded
     /// tokens take part in attention as in the reference and are cropped afterwards.
-    func callAsFunction(_ t: Tape, _ p: ParameterStore, _ x: Var, cache: SwinGeometryCache) -> Var {
+    /// `window` is the stage's starting window (SwinBackbone.stageWindow); `subWindowIndex` reads the
+    /// bias tables as the sub-window of the configured one (adaptive path) instead of `[:N, :N]`.
+    func callAsFunction(_ t: Tape, _ p: ParameterStore, _ x: Var, window base: [Int], subWindowIndex: Bool,
+                        cache: SwinGeometryCache) -> Var {
         let s = t.shape(x)
         let (b, size, c) = (s[0], Array(s[1...3]), s[4])
-        let (win, sh) = geometry(size)
+        let (win, sh) = geometry(size, base: base)
         let padded: [Int] = zip(size, win).map { (n: Int, k: Int) -> Int in (n + k - 1) / k * k }
-        let g = cache.geometry(size: padded, window: win, shift: sh, full: window, gated: gated, fragments: [1, win[1], win[2]])
+        let g = cache.geometry(size: padded, window: win, shift: sh, full: window, gated: gated, fragments: [1, win[1], win[2]],
+                               subWindow: subWindowIndex)
         let shifted = sh.contains { $0 > 0 }
         var h = t.padEnd(norm1(t, p, x), to: [b] + padded + [c])
         if shifted { h = t.roll(h, shifts: sh.map { -$0 }, axes: [1, 2, 3]) }
@@ -78,8 +83,8 @@ struct SwinBlock {
         return y
     }
 
-    func flops(_ size: [Int]) -> Double {
-        let (win, _) = geometry(size)
+    func flops(_ size: [Int], window base: [Int]) -> Double {
+        let (win, _) = geometry(size, base: base)
         let tokens = size.reduce(1, *), c = Double(attn.dim)
         let paddedTokens: Int = zip(size, win).map { (n: Int, k: Int) -> Int in (n + k - 1) / k * k }.reduce(1, *)
         let hidden = Double(mlpHidden)

@@ -35,6 +35,26 @@ func swinRelativeIndex(full: [Int], n: Int) -> [Int32] {
     return out
 }
 
+/// Relative position index of the sub-window `sub` (d, h, w) ≤ `full`, read from the full window's
+/// index as FAST-VQA's adaptive path does (`rpi.reshape(*full, *full)[:d, :h, :w, :d, :h, :w]`):
+/// the true offsets of the sub-window's tokens, in the full table's numbering.
+func swinRelativeIndex(full: [Int], sub: [Int]) -> [Int32] {
+    let (wh, ww) = (full[1], full[2])
+    precondition(zip(sub, full).allSatisfy { $0 >= 1 && $0 <= $1 }, "swinRelativeIndex: sub-window \(sub) exceeds the window \(full)")
+    let n = sub[0] * sub[1] * sub[2]
+    func coords(_ i: Int) -> (Int, Int, Int) { (i / (sub[1] * sub[2]), (i / sub[2]) % sub[1], i % sub[2]) }
+    var out = [Int32](repeating: 0, count: n * n)
+    for i in 0..<n {
+        let a = coords(i)
+        for j in 0..<n {
+            let b = coords(j)
+            let r = (a.0 - b.0 + full[0] - 1) * (2 * wh - 1) * (2 * ww - 1) + (a.1 - b.1 + wh - 1) * (2 * ww - 1) + (a.2 - b.2 + ww - 1)
+            out[i * n + j] = Int32(r)
+        }
+    }
+    return out
+}
+
 /// Calls body(window, token, d, h, w) for every position of a [D, H, W] grid rolled by −shift
 /// (torch.roll(x, −shift)) and partitioned into windows: (d, h, w) is the source position.
 private func forEachWindowToken(size: [Int], window: [Int], shift: [Int], _ body: (Int, Int, Int, Int, Int) -> Void) {
@@ -56,12 +76,14 @@ private func forEachWindowToken(size: [Int], window: [Int], shift: [Int], _ body
 /// Video Swin `compute_mask`: −100 between tokens of a shifted window that came from different
 /// regions of the unshifted grid, 0 otherwise. Regions are labelled on the *shifted* grid.
 func swinShiftMask(size: [Int], window: [Int], shift: [Int]) -> [Float] {
-    // Label of a position along one axis: [0, n−ws) → 0, [n−ws, n−ss) → 1, [n−ss, n) → 2; an
-    // unshifted axis (ss = 0) has one region (the last slice covers the whole axis).
+    // Label of a position along one axis, in compute_mask's slice order (a later slice overwrites):
+    // [0, n−ws) → 0, [n−ws, n−ss) → 1, [n−ss, n) → 2. An unshifted axis (ss = 0) has one region (the
+    // last slice covers the whole axis); with ss ≥ ws (an adaptive window no larger than the shift)
+    // region 1 is empty and [n−ss, n) is 2.
     func region(_ i: Int, _ axis: Int) -> Int {
         let n = size[axis], ws = window[axis], ss = shift[axis]
         if ss == 0 { return 2 }
-        return i < n - ws ? 0 : (i < n - ss ? 1 : 2)
+        return i >= n - ss ? 2 : (i >= n - ws ? 1 : 0)
     }
     let n = window[0] * window[1] * window[2]
     let nW = (size[0] / window[0]) * (size[1] / window[1]) * (size[2] / window[2])
@@ -108,18 +130,20 @@ func swinFragmentGate(size: [Int], window: [Int], shift: [Int], fragments: [Int]
 
 /// Memoised window-bias geometries keyed by (feature size, window, shift, table window, gated).
 final class SwinGeometryCache {
-    private struct Key: Hashable { let size: [Int], window: [Int], shift: [Int], full: [Int], gated: Bool, fragments: [Int] }
+    private struct Key: Hashable { let size: [Int], window: [Int], shift: [Int], full: [Int], gated: Bool, fragments: [Int], subWindow: Bool }
     private var entries: [Key: WindowBiasGeometry] = [:]
 
     /// The geometry of one block: `size` the (unpadded, window-divisible) feature [D, H, W],
-    /// `window`/`shift` already clipped by `swinWindow`, `full` the configured window (table size).
-    func geometry(size: [Int], window: [Int], shift: [Int], full: [Int], gated: Bool, fragments: [Int]) -> WindowBiasGeometry {
-        let key = Key(size: size, window: window, shift: shift, full: full, gated: gated, fragments: fragments)
+    /// `window`/`shift` already clipped by `swinWindow`, `full` the configured window (table size);
+    /// `subWindow` reads the tables as the sub-window `window` of `full` (adaptive path), else `[:N, :N]`.
+    func geometry(size: [Int], window: [Int], shift: [Int], full: [Int], gated: Bool, fragments: [Int],
+                  subWindow: Bool = false) -> WindowBiasGeometry {
+        let key = Key(size: size, window: window, shift: shift, full: full, gated: gated, fragments: fragments, subWindow: subWindow)
         if let g = entries[key] { return g }
         let n = window[0] * window[1] * window[2]
         let nW = (size[0] / window[0]) * (size[1] / window[1]) * (size[2] / window[2])
         let shifted = shift.contains { $0 > 0 }
-        let g = WindowBiasGeometry(tokens: n, windows: nW, index: swinRelativeIndex(full: full, n: n),
+        let g = WindowBiasGeometry(tokens: n, windows: nW, index: subWindow ? swinRelativeIndex(full: full, sub: window) : swinRelativeIndex(full: full, n: n),
                                    gate: gated ? swinFragmentGate(size: size, window: window, shift: shift, fragments: fragments) : nil,
                                    mask: shifted ? swinShiftMask(size: size, window: window, shift: shift) : nil)
         entries[key] = g

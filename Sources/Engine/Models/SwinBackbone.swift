@@ -9,6 +9,21 @@
 //   Block i of a stage is shifted by window//2 = (4, 3, 3) when i is odd. Per feature size, an axis no
 //   longer than the window uses the whole axis and is not shifted (get_window_size): at 32×224×224
 //   the last stage (16×7×7) runs 8×7×7 windows without spatial shift.
+// - Adaptive window (the official default, `SwinTransformer3D.forward(adaptive_window_size=True)`):
+//   the window used in every stage is rescaled to the clip, w_i = ⌊window_i · input_i / base_i⌋ with
+//   base_x_size (32, 224, 224) (T, H, W in frames and pixels), then clipped per axis as above; the
+//   shift stays the configured window//2 (an axis whose shift is not smaller than its rescaled window
+//   is labelled by compute_mask's slice order: the last region wins). Both bias tables keep the
+//   configured window's size and are read as the sub-window rpi[:d, :h, :w, :d, :h, :w] of the
+//   window actually used (true relative offsets). At the configured clip (fast-vqa-b and FasterVQA
+//   32×224×224) this is the plain path; at 20×160×160 fast-vqa-b runs 5×5×5 windows (shift 4,3,3);
+//   FAST-VQA-M (window 4×4×4, 16×128×128 clips) runs 2×2×2 windows with shift 2 (a whole window:
+//   the same attention as unshifted); FasterVQA-MT (16 frames) runs 4×7×7 and FasterVQA-MS (160²)
+//   8×5×5. Where ⌊window·input/base⌋ is 0 (fast-vqa-b on fewer than 4 frames or 32 pixels) the
+//   official code fails (a zero window); here that axis uses a window of 1.
+//   Option adaptive_window=0 is the official non-adaptive path: the configured window clipped per
+//   axis, both tables read as relative_position_index[:N, :N] (the first N tokens of the full
+//   window in raster order, which for a window clipped in H or W are not its true offsets).
 // - Block: x += attn(norm1 x) (roll by −shift, window partition, attention, reverse, roll back);
 //   x += mlp(norm2 x); stochastic depth rates linspace(0, 0.1, 12) over the 12 blocks (train only).
 // - Attention logits + relative position bias: table [(2·8−1)(2·7−1)(2·7−1) = 2535, heads], index
@@ -60,20 +75,31 @@ struct SwinConfig: Sendable, Equatable {
     var mlpRatio = 4
     /// Largest stochastic-depth rate (linear over the blocks; training only).
     var dropPathRate: Float = 0.1
+    /// Rescale the window to the clip (official default; see the facts above).
+    var adaptiveWindow = true
+    /// The clip size (T, H, W) at which the adaptive window equals `window` (official base_x_size).
+    var baseSize = [32, 224, 224]
 
     init() {}
 
     /// Width of the backbone output.
     var outDim: Int { embedDim << (depths.count - 1) }
 
+    /// The window every stage starts from for a T×H×W clip: rescaled to the clip (adaptive, never
+    /// below 1) or the configured one; each block then clips it to its feature size.
+    func stageWindow(frames: Int, height: Int, width: Int) -> [Int] {
+        guard adaptiveWindow else { return window }
+        return zip(zip(window, [frames, height, width]), baseSize).map { max(1, $0.0 * $0.1 / $1) }
+    }
+
     func validate() throws {
         let n = depths.count
         guard n >= 1, heads.count == n, fragmentBias.count == n else {
             throw EngineError("swin: depths (\(depths)), heads (\(heads)) and frag_biases (\(fragmentBias)) need one entry per stage")
         }
-        guard window.count == 3, patch.count == 3,
-              (window + patch + depths).allSatisfy({ $0 > 0 }), embedDim > 0, mlpRatio > 0 else {
-            throw EngineError("swin: window and patch need 3 positive integers, depths/embed_dim/mlp_ratio positive")
+        guard window.count == 3, patch.count == 3, baseSize.count == 3,
+              (window + patch + depths + baseSize).allSatisfy({ $0 > 0 }), embedDim > 0, mlpRatio > 0 else {
+            throw EngineError("swin: window, patch and base_size need 3 positive integers, depths/embed_dim/mlp_ratio positive")
         }
         for (i, h) in heads.enumerated() where h <= 0 || (embedDim << i) % h != 0 {
             throw EngineError("swin: stage \(i) width \(embedDim << i) is not divisible by \(h) heads")
@@ -124,29 +150,42 @@ final class SwinBackbone {
         [frames / config.patch[0], height / config.patch[1], width / config.patch[2]]
     }
 
+    /// The window every stage starts from for a T×H×W clip (SwinConfig.stageWindow).
+    func stageWindow(frames: Int, height: Int, width: Int) -> [Int] { config.stageWindow(frames: frames, height: height, width: width) }
+
     /// Features [N, D, H', W', C_out] (after the final LayerNorm) of clips [N, 3, T, H, W].
     func callAsFunction(_ t: Tape, _ p: ParameterStore, _ clips: Var) -> Var {
+        stageOutputs(t, p, clips).last!
+    }
+
+    /// The output of every stage (channel-last, after its patch merging, as the official
+    /// BasicLayer returns it), then the features after the final LayerNorm.
+    func stageOutputs(_ t: Tape, _ p: ParameterStore, _ clips: Var) -> [Var] {
         let s = t.shape(clips)
         let pt = config.patch
         precondition(s.count == 5 && s[1] == 3, "fast-vqa expects clips [N, 3, T, H, W], got \(s)")
         precondition(s[2] % pt[0] == 0 && s[3] % pt[1] == 0 && s[4] % pt[2] == 0,
                      "fast-vqa needs T divisible by \(pt[0]) and H, W by \(pt[1]) (got \(s)); sample e.g. 32×224×224 fragments")
+        let window = stageWindow(frames: s[2], height: s[3], width: s[4])
         var x = patchConv(t, p, clips)                 // [N, C, D, H, W]
         x = patchNorm(t, p, t.permute(x, [0, 2, 3, 4, 1]))  // channel-last
+        var outs: [Var] = []
         for st in stages {
-            for blk in st.blocks { x = blk(t, p, x, cache: cache) }
+            for blk in st.blocks { x = blk(t, p, x, window: window, subWindowIndex: config.adaptiveWindow, cache: cache) }
             if let m = st.merge { x = m(t, p, x) }
+            outs.append(x)
         }
-        return norm(t, p, x)
+        return outs + [norm(t, p, x)]
     }
 
     /// FLOPs of one forward pass over a T×H×W clip.
     func flops(frames: Int, height: Int, width: Int) -> Double {
+        let window = stageWindow(frames: frames, height: height, width: width)
         var size = tokenGrid(frames: frames, height: height, width: width)
         let tokens = Double(size.reduce(1, *))
         var f = 2 * tokens * Double(config.embedDim * 3 * config.patch.reduce(1, *))
         for st in stages {
-            for blk in st.blocks { f += blk.flops(size) }
+            for blk in st.blocks { f += blk.flops(size, window: window) }
             if let m = st.merge { f += m.flops(size); size = [size[0], (size[1] + 1) / 2, (size[2] + 1) / 2] }
         }
         return f
