@@ -68,7 +68,7 @@ final class PaperScriptTests: XCTestCase {
             XCTAssertTrue(results.contains(heading), "results.md lacks '\(heading)':\n\(results)")
         }
         for svg in ["fig1ab-curves.svg", "flatness-gap.svg", "gap-curves-all.svg", "fig1c-epochs/landscape.svg", "fig2-awp/landscape.svg",
-                    "fig2-aug/landscape.svg"] {
+                    "fig2-aug/landscape.svg", "fig1d-methods/landscape.svg"] {
             let url = URL(fileURLWithPath: out + "/" + svg)
             let parser = try XCTUnwrap(XMLParser(contentsOf: url), "\(svg) missing")
             XCTAssertTrue(parser.parse(), "\(svg) is not well-formed XML: \(String(describing: parser.parserError))")
@@ -77,13 +77,21 @@ final class PaperScriptTests: XCTestCase {
         // Fig. 1c: the baseline at 4 epochs (one curve each, 3 points each in smoke).
         let csv = try String(contentsOfFile: out + "/fig1c-epochs/landscape.csv", encoding: .utf8)
         XCTAssertEqual(csv.split(separator: "\n").count, 1 + 4 * 3, csv)
+        // Fig. 1d: fragnet and SimpleVQA-18 trained alike, one curve each; their table row and summary entry.
+        let methodsCSV = try String(contentsOfFile: out + "/fig1d-methods/landscape.csv", encoding: .utf8)
+        XCTAssertEqual(methodsCSV.split(separator: "\n").count, 1 + 2 * 3, methodsCSV)
+        XCTAssertTrue(methodsCSV.contains("simplevqa-s1"), methodsCSV)
+        let methods = try object(summary["methods"], "methods")
+        XCTAssertEqual(Set(methods.keys), ["fragnet", "simplevqa"])
+        numberOrNull(try object(methods["simplevqa"], "methods.simplevqa")["gap"], "methods.simplevqa.gap")
+        XCTAssertTrue(results.contains("| simplevqa | 1 |"), results)
         XCTAssertEqual(fm.fileExists(atPath: repoData), repoDataBefore, "the smoke run wrote into the repository (\(repoData))")
 
         let again = try CLI.run("/bin/bash", args, env: env)
         XCTAssertEqual(again.status, 0, again.stdout + again.stderr)
         XCTAssertTrue(again.stdout.contains("reusing"), again.stdout)
-        // 5 over-fitting runs, the pre-training and 2 × 2 fine-tuning runs.
-        XCTAssertEqual(again.stdout.components(separatedBy: "done before, kept").count - 1, 10, again.stdout)
+        // 5 over-fitting runs, the second method, the pre-training and 2 × 2 fine-tuning runs.
+        XCTAssertEqual(again.stdout.components(separatedBy: "done before, kept").count - 1, 11, again.stdout)
 
         let noOut = try CLI.run("/bin/bash", [script, "--smoke"], env: env)
         XCTAssertEqual(noOut.status, 2)

@@ -70,14 +70,14 @@ case "$mode" in
               "rwp 0.005 3" "rwp 0.02 3" "rwp 0.05 3" "awp 0.005 3" "awp 0.02 3" "awp 0.05 3")
     ft_settings=("none - 6" "l2 0.2 3" "rwp 0.02 3" "awp 0.005 3" "awp 0.02 6")
     targets=(small shifted-split)
-    sharp=(--subset 0 --directions 8 --hessian-iters 20); points=21 ;;
+    sharp=(--subset 0 --directions 8 --hessian-iters 20); points=21; method_seeds=3 ;;
   quick)
     synth_pretrain=(--videos 192 --versions 4 --frames 16 --test-fraction 0)
     pt_epochs=12
     settings=("none - 6" "l2 0.2 3" "aug flip 3" "rwp 0.02 3" "awp 0.02 6")
     ft_settings=("none - 6" "awp 0.02 6")
     targets=(small)
-    sharp=(--subset 0 --directions 4 --hessian-iters 6); points=11 ;;
+    sharp=(--subset 0 --directions 4 --hessian-iters 6); points=11; method_seeds=1 ;;
   smoke)
     small=(--width 64 --height 64 --frames 6)
     synth_overfit=(--videos 8 --versions 1 --test-fraction 0.5 "${small[@]}")
@@ -92,7 +92,7 @@ case "$mode" in
     settings=("none - 1" "aug ta 1" "awp 0.02 1" "awp 0.05 1")
     ft_settings=("none - 1" "awp 0.02 1")
     targets=(small shifted-split)
-    sharp=(--subset 0 --directions 1 --hessian-iters 1); points=3 ;;
+    sharp=(--subset 0 --directions 1 --hessian-iters 1); points=3; method_seeds=1 ;;
 esac
 landscape_epochs=($((epochs / 4)) $((epochs / 2)) $((3 * epochs / 4)) "$epochs")
 
@@ -169,6 +169,25 @@ if [[ "$mode" != quick ]]; then # the best AWP γ (mean final in-domain SRCC ove
   for ((s = first; s <= last; s++)); do overfit_run awp "${best_awp#awp-}" "$s"; done
 fi
 
+# ---- 2b. a second method trained alike (Fig. 1d): SimpleVQA's ResNet-18 at a quarter width, same data,
+# clip, optimizer and budget; its config is configs/paper.yaml with the model section swapped.
+methods_config="$out/paper-simplevqa.yaml"
+python3 - "$config" "$methods_config" <<'PY'
+import sys
+text = open(sys.argv[1]).read()
+i, j = text.index("\nmodel:\n"), text.index("\ndata:\n")
+model = '\nmodel:\n  name: simplevqa\n  options: {depth: "18", width: "16", head_hidden: "64"}'
+open(sys.argv[2] + ".tmp", "w").write(text[:i] + model + text[j:])
+PY
+mv "$methods_config.tmp" "$methods_config"
+methods_dirs=()
+for ((s = 1; s <= method_seeds; s++)); do
+  dir="$out/methods/simplevqa-s$s"; methods_dirs+=("$dir")
+  study_run "$dir" none "simplevqa-18" "$s" "$ov/labels_train.txt" "$ov" -- \
+      "${launch[@]}" train --config "$methods_config" "${overfit_common[@]:2}" --regularizer none --seed "$s" --out "$dir"
+  trained_now=$((trained_now + study_trained))
+done
+
 # ---- 3. fine-tuning regime ----------------------------------------------------------------------------
 pt="$out/pretrain"
 pt_cmd=("${launch[@]}" train --config "$config" --epochs "$pt_epochs" --batch-size "$pt_batch"
@@ -220,6 +239,7 @@ landscape() { # landscape NAME CHECKPOINT...: 1-D landscapes on the training set
 }
 epoch_files=(); for e in "${landscape_epochs[@]}"; do epoch_files+=("$out/overfit/none-s1/$(printf 'epoch-%03d' "$e").safetensors"); done
 landscape fig1c-epochs "${epoch_files[@]}"
+landscape fig1d-methods "$out/overfit/none-s1/last.safetensors" "$out/methods/simplevqa-s1/last.safetensors"
 for kind in l2 aug rwp awp; do
   ck=("$out/overfit/none-s1/last.safetensors")
   for d in "${overfit_dirs[@]}"; do [[ "$(basename "$d")" == "$kind"-*-s1 ]] && ck+=("$d/last.safetensors"); done

@@ -251,6 +251,13 @@ def summarize(args):
     summary["overfit"]["none"]["gap_first_epoch"] = gap_curve[0][1] if gap_curve else None
     summary["overfit"]["none"]["gap_last_epoch"] = gap_curve[-1][1] if gap_curve else None
 
+    # Fig. 1d: a second method trained alike; fragnet's row is the baseline's seeds of the same count.
+    methods = by_tag(load_group(os.path.join(out, "methods")))
+    mkeys = ["train_srcc", "test_srcc", "gap", "sharpness_mean", "hessian_top"]
+    summary["methods"] = {"fragnet": {**group_stats(none, mkeys), "seeds": len(none)}}
+    for tag, rs in methods.items():
+        summary["methods"][tag] = {**group_stats(rs, mkeys), "seeds": len(rs)}
+
     targets = args.targets.split()
     ft_all = {}
     for t in targets:
@@ -301,6 +308,8 @@ def write_results(out, args, s, overfit, tags, none, awp, awp_tag, corr, targets
           f"and the test SRCC: {fmt(o['gap_first_epoch'])} at the first validated epoch, {fmt(o['gap_last_epoch'])} at the last.", "",
           "Figures: [train/test SRCC and gap per epoch, mean ± std over seeds (Fig. 1a/b)](fig1ab-curves.svg), "
           "[every run's curves](gap-curves-all.svg), [baseline landscape at 4 epochs (Fig. 1c)](fig1c-epochs/landscape.svg), "
+          + ("[fragnet vs SimpleVQA-18 trained alike (Fig. 1d)](fig1d-methods/landscape.svg), "
+             if os.path.exists(os.path.join(out, "fig1d-methods", "landscape.svg")) else "")
           + ", ".join(f"[{k} vs none (Fig. 2)](fig2-{k}/landscape.svg)" for k in ("l2", "aug", "rwp", "awp")
                       if os.path.exists(os.path.join(out, f"fig2-{k}", "landscape.svg")))
           + ", [gap vs sharpness](flatness-gap.svg).", "",
@@ -316,6 +325,14 @@ def write_results(out, args, s, overfit, tags, none, awp, awp_tag, corr, targets
           f"Δ shifted SRCC {fmt(a['shifted_srcc_delta'])} (p {fmt(a['p_shifted'], 2)}), Δ gap {fmt(a['gap_delta'])} (p {fmt(a['p_gap'], 2)}).", "",
           "**Flatness–gap correlation** (Spearman over every over-fitting run): " + "; ".join(
               f"{c['measure']}: ρ {fmt(c['spearman'])} (p {fmt(c['p'], 3)}, {c['runs']} runs)" for c in corr.values()) + ".", ""]
+    if len(s.get("methods", {})) > 1:
+        L += ["**Two methods trained alike** (Fig. 1d; same data, clip, optimizer, budget, no regulariser; "
+              "fragnet = the `none` runs above):", "",
+              "| method | seeds | train SRCC | test SRCC | gap | sharpness | λ_max |", "|---|---|---|---|---|---|---|"]
+        for name, m in s["methods"].items():
+            L.append(f"| {name} | {m['seeds']} | {fmt(m['train_srcc'])} | {fmt(m['test_srcc'])} | {fmt(m['gap'])} | "
+                     f"{fmt(m['sharpness_mean'], 4)} | {fmt(m['hessian_top'], 2)} |")
+        L += [""]
     L += ["## Fine-tuning regime", ""]
     if "pretrain" in s:
         L += [f"Pre-trained model before fine-tuning (no training on the target): in-domain test SRCC {fmt(s['pretrain']['test_srcc'])}, shifted {fmt(s['pretrain']['shifted_srcc'])}.", ""]
