@@ -57,12 +57,18 @@ let package = Package(
                                          .product(name: "Yams", package: "Yams")],
                           path: "Sources/vqa-mpi"),
 
-        .testTarget(name: "EngineTests", dependencies: ["Engine"], path: "Tests/EngineTests",
+        // Tests: one target per module, each depending on the module it tests (and what it needs to
+        // build that module's inputs), plus TestSupport (process runner, binary and tool lookup,
+        // the mpirun command line, temporary directories), which only test targets use.
+        .target(name: "TestSupport", dependencies: [], path: "Tests/TestSupport"),
+        .testTarget(name: "EngineTests", dependencies: ["Engine", "TestSupport"], path: "Tests/EngineTests",
                     resources: [.copy("Fixtures")]),
-        .testTarget(name: "MediaTests", dependencies: ["Media"], path: "Tests/MediaTests"),
-        .testTarget(name: "SynthTests", dependencies: ["Synth", "Media"], path: "Tests/SynthTests"),
-        .testTarget(name: "DistTests", dependencies: ["Dist", "Training", "Reports", "Engine", "Media",
-                                                     .product(name: "Yams", package: "Yams")], path: "Tests/DistTests"),
-        .testTarget(name: "CLITests", dependencies: [.product(name: "Yams", package: "Yams")], path: "Tests/CLITests"),
+        .testTarget(name: "MediaTests", dependencies: ["Media", "TestSupport"], path: "Tests/MediaTests"),
+        .testTarget(name: "SynthTests", dependencies: ["Synth", "Media", "TestSupport"], path: "Tests/SynthTests"),
+        .testTarget(name: "DistTests", dependencies: ["Dist", "Engine", "TestSupport"], path: "Tests/DistTests"),
+        .testTarget(name: "TrainingTests", dependencies: ["Training", "Dist", "Engine", "Media", "Synth", "TestSupport",
+                                                         .product(name: "Yams", package: "Yams")], path: "Tests/TrainingTests"),
+        .testTarget(name: "ReportsTests", dependencies: ["Reports", "TestSupport"], path: "Tests/ReportsTests"),
+        .testTarget(name: "CLITests", dependencies: ["TestSupport", .product(name: "Yams", package: "Yams")], path: "Tests/CLITests"),
     ]
 )

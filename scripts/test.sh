@@ -4,9 +4,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
-export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
-export OMPI_MCA_btl="self,vader" OMPI_MCA_btl_vader_single_copy_mechanism=none
-export OMPI_MCA_rmaps_base_oversubscribe=1
+# No Open MPI settings are exported here: the tests' one mpirun command line (Tests/TestSupport,
+# MPIRun) carries them, and every spawned program starts without inherited OMPI_*/PMIX_*/SLURM_*.
 # Numeric code is 10-100x slower in debug: build and test in release with @testable imports.
 swift build -c release -Xswiftc -enable-testing
 swift build -c release -Xswiftc -enable-testing --build-tests

@@ -1,5 +1,6 @@
 import XCTest
 import Foundation
+import TestSupport
 
 final class BenchConvCLITests: XCTestCase {
     func testBenchConvPrintsJSONWithSgemmBaseline() throws {

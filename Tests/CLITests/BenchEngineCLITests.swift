@@ -1,5 +1,6 @@
 import XCTest
 import Foundation
+import TestSupport
 
 final class BenchEngineCLITests: XCTestCase {
     func testProfileListsEveryConvolutionPerStep() throws {

@@ -1,36 +1,8 @@
-// End-to-end tests: they spawn the release binary built by scripts/test.sh.
+// End-to-end tests: they spawn the release binary built by scripts/test.sh (TestSupport's CLI).
 
 import XCTest
 import Foundation
-
-/// Runs the built `vqa-mpi` (or another program) and captures its output.
-enum CLI {
-    static var root: URL { URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent() }
-    static var binary: String {
-        if let b = ProcessInfo.processInfo.environment["VQA_MPI_BIN"] { return b }
-        return root.appendingPathComponent(".build/release/vqa-mpi").path
-    }
-
-    struct Result { let status: Int32; let stdout: String; let stderr: String }
-
-    static func run(_ exe: String, _ args: [String], env: [String: String] = [:]) throws -> Result {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: exe)
-        p.arguments = args
-        var e = ProcessInfo.processInfo.environment
-        for (k, v) in env { e[k] = v }
-        p.environment = e
-        let out = Pipe(), err = Pipe()
-        p.standardOutput = out; p.standardError = err
-        try p.run()
-        let o = out.fileHandleForReading.readDataToEndOfFile()
-        let r = err.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return Result(status: p.terminationStatus, stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: r, as: UTF8.self))
-    }
-
-    static func vqa(_ args: [String], env: [String: String] = [:]) throws -> Result { try run(binary, args, env: env) }
-}
+import TestSupport
 
 final class CLITests: XCTestCase {
     func testRootListsSubcommands() throws {

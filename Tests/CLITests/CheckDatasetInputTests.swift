@@ -3,20 +3,14 @@
 
 import Foundation
 import XCTest
+import TestSupport
 
 final class CheckDatasetInputTests: XCTestCase {
     private var dir: URL!
 
     override func setUpWithError() throws {
-        dir = FileManager.default.temporaryDirectory.appendingPathComponent("vqa-check-in-\(UUID().uuidString)")
+        dir = try TempDir.make("vqa-check-in", for: self)
         try FileManager.default.createDirectory(at: dir.appendingPathComponent("videos"), withIntermediateDirectories: true)
-    }
-
-    override func tearDownWithError() throws { try? FileManager.default.removeItem(at: dir) }
-
-    private func ffmpeg(_ args: [String]) throws {
-        let r = try CLI.run("/usr/bin/ffmpeg", ["-y", "-v", "error"] + args)
-        XCTAssertEqual(r.status, 0, r.stderr)
     }
 
     private func writeLabels(_ text: String, _ name: String = "labels.txt") throws -> String {
@@ -45,7 +39,7 @@ final class CheckDatasetInputTests: XCTestCase {
     /// epoch; now check-dataset refuses it, naming the cause.
     func testTruncatedFaststartMP4IsUnreadable() throws {
         let whole = dir.appendingPathComponent("videos/whole.mp4").path
-        try ffmpeg(["-f", "lavfi", "-i", "testsrc2=size=176x144:rate=24", "-frames:v", "96", "-c:v", "libx264",
+        try FFmpeg.run(["-f", "lavfi", "-i", "testsrc2=size=176x144:rate=24", "-frames:v", "96", "-c:v", "libx264",
                     "-pix_fmt", "yuv420p", "-movflags", "+faststart", whole])
         let bytes = try Data(contentsOf: URL(fileURLWithPath: whole))
         try bytes.prefix(bytes.count / 2).write(to: dir.appendingPathComponent("videos/half.mp4"))
@@ -59,7 +53,7 @@ final class CheckDatasetInputTests: XCTestCase {
 
     /// Constant and overflowing scores are refused before any file is opened.
     func testUnusableScoresAreRefused() throws {
-        try ffmpeg(["-f", "lavfi", "-i", "testsrc2=size=64x48:rate=8", "-frames:v", "4", "-c:v", "libx264",
+        try FFmpeg.run(["-f", "lavfi", "-i", "testsrc2=size=64x48:rate=8", "-frames:v", "4", "-c:v", "libx264",
                     "-pix_fmt", "yuv420p", dir.appendingPathComponent("videos/a.mp4").path])
         let same = try writeLabels("videos/a.mp4, -1, -1, 3.5\nvideos/a.mp4, -1, -1, 3.5\n", "same.txt")
         let r = try CLI.vqa(["check-dataset", "--labels", same, "--data-root", dir.path])
@@ -73,18 +67,17 @@ final class CheckDatasetInputTests: XCTestCase {
 
     /// Under mpirun each rank checks its share and rank 0 alone prints one merged report.
     func testShardsUnderMPIRun() throws {
-        guard let mpirun = TrainE2ETests.which("mpirun") else { throw XCTSkip("mpirun is not installed") }
+        _ = try requireTool("mpirun")
         var lines = ""
         for i in 0..<5 {
             let name = "videos/v\(i).mp4"
-            try ffmpeg(["-f", "lavfi", "-i", "testsrc2=size=64x48:rate=8", "-frames:v", "\(4 + i)", "-c:v", "libx264",
+            try FFmpeg.run(["-f", "lavfi", "-i", "testsrc2=size=64x48:rate=8", "-frames:v", "\(4 + i)", "-c:v", "libx264",
                         "-pix_fmt", "yuv420p", dir.appendingPathComponent(name).path])
             lines += "\(name), -1, -1, \(Double(i) + 1)\n"
         }
         lines += "videos/missing.mp4, -1, -1, 2.5\n"
         let labels = try writeLabels(lines)
-        let r = try CLI.run(mpirun, FaultTests.mpiFlags(2) + [CLI.binary, "check-dataset", "--labels", labels, "--data-root", dir.path, "--json"],
-                            env: FaultTests.mpiEnv)
+        let r = try MPIRun.vqa(2, ["check-dataset", "--labels", labels, "--data-root", dir.path, "--json"])
         XCTAssertNotEqual(r.status, 0, r.stdout + r.stderr)
         let obj = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any],
                                 "one JSON object from rank 0 alone: \(r.stdout)")

@@ -2,21 +2,19 @@
 
 import Foundation
 import XCTest
+import TestSupport
 
 final class CheckDatasetTests: XCTestCase {
     private var dir: URL!
 
     override func setUpWithError() throws {
-        dir = FileManager.default.temporaryDirectory.appendingPathComponent("vqa-check-\(UUID().uuidString)")
+        dir = try TempDir.make("vqa-check", for: self)
         try FileManager.default.createDirectory(at: dir.appendingPathComponent("videos"), withIntermediateDirectories: true)
     }
 
-    override func tearDownWithError() throws { try? FileManager.default.removeItem(at: dir) }
-
     private func makeClip(_ name: String, _ size: String, frames: Int, _ codec: [String]) throws {
-        let r = try CLI.run("/usr/bin/ffmpeg", ["-y", "-v", "error", "-f", "lavfi", "-i", "testsrc2=size=\(size):rate=25",
-                                                "-frames:v", "\(frames)"] + codec + [dir.appendingPathComponent("videos/\(name)").path])
-        XCTAssertEqual(r.status, 0, r.stderr)
+        try FFmpeg.run(["-f", "lavfi", "-i", "testsrc2=size=\(size):rate=25", "-frames:v", "\(frames)"] + codec
+                       + [dir.appendingPathComponent("videos/\(name)").path])
     }
 
     /// Two good clips, one missing entry, one corrupt file (text with a video name), one truncated mp4.

@@ -6,24 +6,9 @@
 import Foundation
 import XCTest
 import Yams
+import TestSupport
 
-/// Repository files for the lint tests.
-enum Repo {
-    static var root: URL { CLI.root }
-
-    /// Text of a repository file.
-    static func text(_ path: String) throws -> String {
-        try String(contentsOf: root.appendingPathComponent(path), encoding: .utf8)
-    }
-
-    /// Repository-relative paths of the files below `dir` whose names end with one of `suffixes`.
-    static func files(under dir: String, suffixes: [String]) -> [String] {
-        let base = root.appendingPathComponent(dir)
-        guard let e = FileManager.default.enumerator(atPath: base.path) else { return [] }
-        return e.compactMap { $0 as? String }.filter { p in suffixes.contains { p.hasSuffix($0) } }
-            .map { dir + "/" + $0 }.sorted()
-    }
-
+extension Repo {
     /// Every document of a YAML stream (split at `---` lines), each loaded strictly by Yams.
     static func yamlDocuments(_ text: String) throws -> [Any?] {
         var docs: [String] = [], current: [Substring] = []
@@ -33,11 +18,6 @@ enum Repo {
         docs.append(current.joined(separator: "\n"))
         return try docs.filter { d in d.split(separator: "\n").contains { !$0.trimmingCharacters(in: .whitespaces).isEmpty && !$0.hasPrefix("#") } }
             .map { try Yams.load(yaml: $0) }
-    }
-
-    /// Runs a bash snippet in the repository root.
-    static func bash(_ script: String, env: [String: String] = [:]) throws -> CLI.Result {
-        try CLI.run("/bin/bash", ["-c", "cd \"$VQA_REPO\" && " + script], env: env.merging(["VQA_REPO": root.path]) { a, _ in a })
     }
 }
 
@@ -130,9 +110,8 @@ final class ClusterLintTests: XCTestCase {
             XCTAssertEqual(r.status, 0, "\(s): \(r.stderr)")
         }
         // bash -n itself must reject a broken script (the check can fail).
-        let broken = FileManager.default.temporaryDirectory.appendingPathComponent("broken-\(UUID().uuidString).sh")
+        let broken = try TempDir.make("cluster-lint", for: self).appendingPathComponent("broken.sh")
         try "if true; then echo\n".write(to: broken, atomically: true, encoding: .utf8)
-        defer { try? FileManager.default.removeItem(at: broken) }
         XCTAssertNotEqual(try CLI.run("/bin/bash", ["-n", broken.path]).status, 0)
     }
 
@@ -159,9 +138,8 @@ final class ClusterLintTests: XCTestCase {
             XCTAssertNotNil((resolved["model"] as? [String: Any])?["name"] as? String, "\(c): \(r.stdout)")
             XCTAssertNotNil(resolved["train"] as? [String: Any], "\(c): \(r.stdout)")
         }
-        let bad = FileManager.default.temporaryDirectory.appendingPathComponent("bad-\(UUID().uuidString).yaml")
+        let bad = try TempDir.make("cluster-lint", for: self).appendingPathComponent("bad.yaml")
         try "model: {name: fragnet}\ntrain: {epochz: 3}\n".write(to: bad, atomically: true, encoding: .utf8)
-        defer { try? FileManager.default.removeItem(at: bad) }
         XCTAssertNotEqual(try CLI.vqa(["train", "--config", bad.path, "--dry-run"]).status, 0, "an unknown key must fail the dry run")
     }
 
@@ -189,16 +167,15 @@ final class ClusterLintTests: XCTestCase {
         let noSetup = containerfile.replacingOccurrences(of: "RUN bash scripts/setup.sh", with: "RUN true")
         XCTAssertTrue(ContainerPackages.problems(setup: setup, containerfile: noSetup).contains { $0.contains("does not run scripts/setup.sh") })
         // The Swift image tag follows the toolchain the project is built with.
-        let version = try CLI.run("/usr/bin/env", ["swift", "--version"])
-        if version.status == 0, let m = version.stdout.range(of: #"Swift version (\d+\.\d+(\.\d+)?)"#, options: .regularExpression) {
+        let version = try Tools.which("swift").map { try CLI.run($0, ["--version"]) }
+        if let version, version.status == 0, let m = version.stdout.range(of: #"Swift version (\d+\.\d+(\.\d+)?)"#, options: .regularExpression) {
             let v = version.stdout[m].replacingOccurrences(of: "Swift version ", with: "")
             XCTAssertTrue(containerfile.contains("ARG SWIFT_VERSION=\(v)"), "Containerfile should build with Swift \(v)")
         }
     }
 
     func testRuntimeDepsFindsPackagesAndUnpackagedLibraries() throws {
-        let dest = FileManager.default.temporaryDirectory.appendingPathComponent("rtdeps-\(UUID().uuidString)")
-        defer { try? FileManager.default.removeItem(at: dest) }
+        let dest = try TempDir.newPath("rtdeps", for: self)
         let r = try Repo.bash("bash cluster/runtime-deps.sh \"$BIN\" \"$DEST\"", env: ["BIN": CLI.binary, "DEST": dest.path])
         XCTAssertEqual(r.status, 0, r.stderr)
         let pkgs = try String(contentsOf: dest.appendingPathComponent("runtime-packages.txt"), encoding: .utf8).split(separator: "\n").map(String.init)

@@ -3,21 +3,20 @@
 
 import XCTest
 import Foundation
+import TestSupport
 
 final class ConfigCLITests: XCTestCase {
     func write(_ name: String, _ text: String) throws -> String {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("config-cli-\(getpid())")
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        let p = dir.appendingPathComponent(name).path
+        let p = try TempDir.make("config-cli", for: self).appendingPathComponent(name).path
         try Data(text.utf8).write(to: URL(fileURLWithPath: p))
         return p
     }
 
     func testAliasBombConfigFailsPromptlyWithExit64() throws {
         // The committed fuzz seed. Before: 3.6 GB, then SIGABRT after ~30 s.
-        let seed = CLI.root.appendingPathComponent("Fuzz/corpus/config/regress-alias-bomb").path
+        let seed = Repo.root.appendingPathComponent("Fuzz/corpus/config/regress-alias-bomb").path
         let bomb = try write("bomb.yaml", try String(contentsOfFile: seed, encoding: .utf8))
-        for args in [["--dry-run"], ["--out", FileManager.default.temporaryDirectory.appendingPathComponent("bomb-out-\(getpid())").path]] {
+        for args in [["--dry-run"], ["--out", try TempDir.newPath("bomb-out", for: self).path]] {
             let start = Date()
             let r = try CLI.vqa(["train", "--config", bomb] + args)
             XCTAssertLessThan(Date().timeIntervalSince(start), 30, "a generous bound: the bomb took ~30 s to abort")
@@ -51,13 +50,13 @@ final class ConfigCLITests: XCTestCase {
 
     func testMaxFailureFractionIsTheSettingTheHintNames() throws {
         // Before: the hint said "raise the allowed failure fraction", and no config key set it.
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("config-cli-fail-\(getpid())").path
+        let dir = try TempDir.newPath("config-cli-fail", for: self).path
         let made = try CLI.vqa(["synth", "--out", dir, "--videos", "6", "--width", "64", "--height", "48", "--frames", "8", "--fps", "8"])
         XCTAssertEqual(made.status, 0, made.stderr)
         let labels = dir + "/with-missing.txt"
         let text = try String(contentsOfFile: dir + "/labels_train.txt", encoding: .utf8)
         try Data((text.hasSuffix("\n") ? text : text + "\n").appending("missing.mp4, -1, -1, 3.0\n").utf8).write(to: URL(fileURLWithPath: labels))
-        func train(_ fraction: String) throws -> CLI.Result {
+        func train(_ fraction: String) throws -> ProcessResult {
             try CLI.vqa(["train", "--train-labels", labels, "--data-root", dir, "--epochs", "1", "--batch-size", "2",
                          "--set", "model.options.widths=4,8,8,8", "--set", "data.train.sampler.clip_len=4",
                          "--set", "data.train.sampler.fragments_h=2", "--set", "data.train.sampler.fragments_w=2",

@@ -6,10 +6,11 @@
 
 import XCTest
 import Foundation
+import TestSupport
 
 final class DumpBatchesTests: XCTestCase {
     static let data: String = {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("dump-batches-\(getpid())").path
+        let dir = TempDir.shared("dump-batches").path
         _ = try? CLI.vqa(["synth", "--out", dir + "/syn", "--videos", "16", "--versions", "2", "--width", "64", "--height", "64",
                           "--frames", "8", "--fps", "8", "--threads", "2", "--test-fraction", "0.25"])
         return dir
@@ -74,9 +75,7 @@ final class DumpBatchesTests: XCTestCase {
 
     func testDumpMatchesLabelsScheduleLossAndOneRankRun() throws {
         let out = Self.data + "/run2"
-        guard let mpirun = TrainE2ETests.which("mpirun") else { throw XCTSkip("mpirun is not installed") }
-        let r = try CLI.run(mpirun, ["-np", "2", "--mca", "btl", "self,vader", "--mca", "btl_vader_single_copy_mechanism", "none", CLI.binary]
-                            + args(out: out, dump: out + "/dump.safetensors"), env: ["OMPI_ALLOW_RUN_AS_ROOT": "1", "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM": "1"])
+        let r = try MPIRun.vqa(2, args(out: out, dump: out + "/dump.safetensors"))
         XCTAssertEqual(r.status, 0, r.stdout + r.stderr)
         let f0 = try read(out + "/dump.safetensors"), f1 = try read(out + "/dump.rank1.safetensors")
         XCTAssertEqual(f0.meta["world_size"], "2")

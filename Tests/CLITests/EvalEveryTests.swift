@@ -3,6 +3,7 @@
 
 import XCTest
 import Foundation
+import TestSupport
 
 final class EvalEveryTests: XCTestCase {
     /// Epoch numbers of metrics.jsonl records that carry validation metrics.

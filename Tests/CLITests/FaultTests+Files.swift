@@ -3,6 +3,7 @@
 
 import XCTest
 import Foundation
+import TestSupport
 
 extension FaultTests {
     /// One uninterrupted single-process run of 3 epochs (fallback and failed-save tests compare with it).
@@ -144,8 +145,8 @@ extension FaultTests {
     /// status 1 and a checkpoint without a single non-finite value.
     func testNonFiniteStepsAreSkippedThenStop() throws {
         let out = Self.data + "/nan"
-        let r = try mpirun(2, Self.trainArgs(out: out, epochs: 4) + ["--set", "train.max_nonfinite_steps=3", "--set", "train.checksum_every=1"],
-                           env: ["VQA_MPI_TEST_INJECT_NAN": "1,3,4,5"])
+        let r = try MPIRun.vqa(2, Self.trainArgs(out: out, epochs: 4) + ["--set", "train.max_nonfinite_steps=3", "--set", "train.checksum_every=1"],
+                               env: ["VQA_MPI_TEST_INJECT_NAN": "1,3,4,5"])
         XCTAssertEqual(r.status, 1, r.stdout + r.stderr)
         XCTAssertTrue(r.stderr.contains("step skipped on every rank, no update applied: global step 1 (epoch 1, step 2/3): loss nan"), r.stderr)
         XCTAssertTrue(r.stderr.contains("non-finite gradients in"), r.stderr)

@@ -1,54 +1,19 @@
-// Support for the fault tests: a process running in the background (output to files, so signals
-// can be sent while it runs), finding one MPI rank's pid, and reading checkpoints independently of
+// Support for the end-to-end and fault tests: the tiny synthetic set, signalling one MPI rank (found
+// by its environment) or the launcher of a background run, and reading checkpoints independently of
 // the engine (header JSON, tensor bytes as Float32).
 
 import XCTest
 import Foundation
+import TestSupport
 
-/// A process started in the background with its output in files.
-final class BackgroundRun {
-    let process = Process()
-    let stdoutPath: String, stderrPath: String
-    let started = Date()
-
-    init(_ exe: String, _ args: [String], env: [String: String], logPrefix: String) throws {
-        stdoutPath = logPrefix + ".out"; stderrPath = logPrefix + ".err"
-        _ = FileManager.default.createFile(atPath: stdoutPath, contents: nil)
-        _ = FileManager.default.createFile(atPath: stderrPath, contents: nil)
-        process.executableURL = URL(fileURLWithPath: exe)
-        process.arguments = args
-        var e = ProcessInfo.processInfo.environment.filter { k, _ in !["OMPI_COMM", "PMIX_", "PMI_"].contains { k.hasPrefix($0) } }
-        for (k, v) in env { e[k] = v }
-        process.environment = e
-        process.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: stdoutPath))
-        process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: stderrPath))
-        try process.run()
-    }
-
-    var pid: Int32 { process.processIdentifier }
-    var stdout: String { (try? String(contentsOfFile: stdoutPath, encoding: .utf8)) ?? "" }
-    var stderr: String { (try? String(contentsOfFile: stderrPath, encoding: .utf8)) ?? "" }
-
-    /// Polls until `condition` holds (true) or the process ends or `timeout` passes (false).
-    func waitFor(timeout: Double, _ condition: () -> Bool) -> Bool {
-        let end = Date().addingTimeInterval(timeout)
-        while Date() < end {
-            if condition() { return true }
-            if !process.isRunning { return condition() }
-            usleep(20_000)
-        }
-        return false
-    }
-
-    /// Waits for the end (hang guard: kills the process group after `timeout`); returns the status
-    /// and the seconds since `since`.
-    func finish(timeout: Double, since: Date? = nil) -> (status: Int32, seconds: Double) {
-        let end = Date().addingTimeInterval(timeout)
-        while process.isRunning && Date() < end { usleep(20_000) }
-        if process.isRunning { kill(pid, SIGKILL); process.waitUntilExit(); return (-1, timeout) }
-        process.waitUntilExit()
-        return (process.terminationStatus, Date().timeIntervalSince(since ?? started))
-    }
+/// Makes the tiny synthetic data set of the end-to-end tests (12 videos, 64×48, 8 frames at 8 fps:
+/// 3 training steps per epoch at batch 4) in the shared temporary directory `name` and returns that
+/// directory (the set is in its `syn/`). Callers keep it in a `static let`: made once per process.
+func tinySyntheticSet(_ name: String) -> String {
+    let dir = TempDir.shared(name).path
+    _ = try? CLI.vqa(["synth", "--out", dir + "/syn", "--videos", "12", "--width", "64", "--height", "48",
+                      "--frames", "8", "--fps", "8", "--threads", "2"])
+    return dir
 }
 
 enum FaultSupport {
@@ -61,6 +26,28 @@ enum FaultSupport {
             if vars.contains("VQA_FAULT_TAG=\(tag)") && vars.contains("OMPI_COMM_WORLD_RANK=\(rank)") { return pid }
         }
         return nil
+    }
+
+    /// Whom `signal(_:…)` signals: the launcher (mpirun or launch.sh) or one rank of the job whose
+    /// ranks carry VQA_FAULT_TAG=`tag`.
+    enum Target { case launcher, rank(Int, tag: String) }
+
+    /// Waits (up to 120 s) until `run` prints `line`, sends `signal` to `target`, then waits up to
+    /// `timeout` seconds for the end; prints `what` with the outcome and returns the exit status
+    /// (-1: still running after `timeout`) and the seconds since the signal.
+    static func signal(_ run: TestProcess, _ signal: Int32, to target: Target, after line: String, timeout: Double,
+                       what: String, file: StaticString = #filePath, lineNumber: UInt = #line) throws -> (status: Int32, seconds: Double) {
+        XCTAssertTrue(run.waitFor(timeout: 120) { run.stdout.contains(line) }, run.stdout + run.stderr, file: file, line: lineNumber)
+        let pid: Int32
+        switch target {
+        case .launcher: pid = run.pid
+        case let .rank(rank, tag): pid = try XCTUnwrap(rankPid(tag: tag, rank: rank), "rank \(rank) not found", file: file, line: lineNumber)
+        }
+        let sent = Date()
+        kill(pid, signal)
+        let (status, seconds) = run.finish(timeout: timeout, since: sent)
+        print("\(what): exited \(status) after \(String(format: "%.1f", seconds)) s")
+        return (status, seconds)
     }
 
     /// Header (tensor entries and __metadata__) and data area of a safetensors file.

@@ -4,17 +4,11 @@
 
 import XCTest
 import Foundation
+import TestSupport
 
 final class FaultTests: XCTestCase {
-    /// A tiny synthetic set (12 videos, 64×48, 8 frames): 3 training steps per epoch at batch 4.
-    static let data: String = {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("faults-\(getpid())").path
-        _ = try? CLI.vqa(["synth", "--out", dir + "/syn", "--videos", "12", "--width", "64", "--height", "48",
-                          "--frames", "8", "--fps", "8", "--threads", "2"])
-        return dir
-    }()
-
-    static let mpiEnv = ["OMPI_ALLOW_RUN_AS_ROOT": "1", "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM": "1"]
+    /// The tiny synthetic set: 3 training steps per epoch at batch 4.
+    static let data = tinySyntheticSet("faults")
 
     /// Tiny model and clips; AWP so the perturbed pass is part of every step; a progress line per step.
     static func trainArgs(out: String, epochs: Int, val: Bool = false) -> [String] {
@@ -25,19 +19,6 @@ final class FaultTests: XCTestCase {
                "--set", "model.options.widths=4,8,8,8", "--set", "data.train.sampler.clip_len=4",
                "--set", "data.train.sampler.fragments_h=2", "--set", "data.train.sampler.fragments_w=2",
                "--set", "data.train.sampler.test_clips=1", "--set", "train.ema=0.5", "--set", "train.log_every=1", "--out", out]
-    }
-
-    func mpirunPath() throws -> String {
-        guard let m = TrainE2ETests.which("mpirun") else { throw XCTSkip("mpirun is not installed") }
-        return m
-    }
-
-    static func mpiFlags(_ np: Int) -> [String] {
-        ["-np", "\(np)", "--mca", "btl", "self,vader", "--mca", "btl_vader_single_copy_mechanism", "none"]
-    }
-
-    func mpirun(_ np: Int, _ args: [String], env: [String: String] = [:]) throws -> CLI.Result {
-        try CLI.run(try mpirunPath(), Self.mpiFlags(np) + [CLI.binary] + args, env: Self.mpiEnv.merging(env) { $1 })
     }
 
     func assertSameTensors(_ a: String, _ b: String, file: StaticString = #filePath, line: UInt = #line) throws {
@@ -51,27 +32,19 @@ final class FaultTests: XCTestCase {
     /// The uninterrupted 2-rank run, 4 epochs (12 steps), shared by the preemption and kill tests.
     static let reference4: String = {
         let out = FaultTests.data + "/ref4"
-        if let m = TrainE2ETests.which("mpirun") {
-            _ = try? CLI.run(m, FaultTests.mpiFlags(2) + [CLI.binary] + FaultTests.trainArgs(out: out, epochs: 4), env: FaultTests.mpiEnv)
-        }
+        _ = try? MPIRun.vqa(2, FaultTests.trainArgs(out: out, epochs: 4))
         return out + "/last.safetensors"
     }()
 
     /// SIGINT to rank 1 alone: the ranks agree at the next step boundary, rank 0 saves, every rank
     /// exits 130; --resume then ends with the uninterrupted run's weights, bit for bit.
     func testSignalToOneRankStopsEveryRankAndResumeIsExact() throws {
-        let mpirun = try mpirunPath()
         let out = Self.data + "/sigint", tag = "sigint-\(getpid())"
-        let run = try BackgroundRun(mpirun, Self.mpiFlags(2) + [CLI.binary] + Self.trainArgs(out: out, epochs: 4),
-                                    env: Self.mpiEnv.merging(["VQA_FAULT_TAG": tag]) { $1 }, logPrefix: out + "-log")
+        let run = try MPIRun.start(2, Self.trainArgs(out: out, epochs: 4), env: ["VQA_FAULT_TAG": tag], logPrefix: out + "-log")
         // Rank 0 prints "training" after the collective weight broadcast, so rank 1 has its handler
         // by then; the flag is seen in step 1 or 2 of 3, a mid-epoch stop (sampler replay on resume).
-        XCTAssertTrue(run.waitFor(timeout: 120) { run.stdout.contains("training fragnet") }, run.stdout + run.stderr)
-        let rank1 = try XCTUnwrap(FaultSupport.rankPid(tag: tag, rank: 1), "rank 1 not found")
-        let sent = Date()
-        kill(rank1, SIGINT)
-        let (status, seconds) = run.finish(timeout: 120, since: sent)
-        print("SIGINT to rank 1: mpirun exited \(status) after \(String(format: "%.1f", seconds)) s")
+        let (status, _) = try FaultSupport.signal(run, SIGINT, to: .rank(1, tag: tag), after: "training fragnet", timeout: 120,
+                                                  what: "SIGINT to rank 1: mpirun")
         XCTAssertEqual(status, 130, run.stdout + run.stderr)
         let meta = try FaultSupport.metadata(out + "/last.safetensors")
         let stoppedAt = try XCTUnwrap(Int(meta["step"] ?? ""))
@@ -90,7 +63,7 @@ final class FaultTests: XCTestCase {
             XCTAssertEqual(meta["sampler_step"], "\(inEpoch)")
         }
 
-        let r = try self.mpirun(2, Self.trainArgs(out: out, epochs: 4) + ["--resume"])
+        let r = try MPIRun.vqa(2, Self.trainArgs(out: out, epochs: 4) + ["--resume"])
         XCTAssertEqual(r.status, 0, r.stdout + r.stderr)
         try assertSameTensors(out + "/last.safetensors", Self.reference4)
         // The resume names the position in the words of the preemption message.
@@ -102,15 +75,11 @@ final class FaultTests: XCTestCase {
     /// later and SIGKILL as long again; with a few seconds the ranks save at a step boundary.
     /// Resuming to a fixed step equals a straight run to that step.
     func testSigtermToMpirunSavesAndResumeIsExact() throws {
-        let mpirun = try mpirunPath()
         let out = Self.data + "/sigterm"
-        let flags = Self.mpiFlags(2) + ["--mca", "odls_base_sigkill_timeout", "5"]
-        let run = try BackgroundRun(mpirun, flags + [CLI.binary] + Self.trainArgs(out: out, epochs: 100), env: Self.mpiEnv, logPrefix: out + "-log")
-        XCTAssertTrue(run.waitFor(timeout: 120) { run.stdout.contains("epoch 1  step 2/3") }, run.stdout + run.stderr)
-        let sent = Date()
-        kill(run.pid, SIGTERM)
-        let (status, seconds) = run.finish(timeout: 120, since: sent)
-        print("SIGTERM to mpirun: exited \(status) after \(String(format: "%.1f", seconds)) s")
+        let run = try MPIRun.start(2, Self.trainArgs(out: out, epochs: 100), extraFlags: ["--mca", "odls_base_sigkill_timeout", "5"],
+                                   logPrefix: out + "-log")
+        let (status, _) = try FaultSupport.signal(run, SIGTERM, to: .launcher, after: "epoch 1  step 2/3", timeout: 120,
+                                                  what: "SIGTERM to mpirun")
         XCTAssertNotEqual(status, 0, run.stdout + run.stderr)
         // mpirun tears down its output forwarding while it terminates, so the ranks' last lines may
         // be lost (seen on a quiet machine); when they arrive they must name the signal.
@@ -120,10 +89,10 @@ final class FaultTests: XCTestCase {
         XCTAssertTrue((1..<300).contains(stoppedAt))
 
         let target = stoppedAt + 2
-        let r = try self.mpirun(2, Self.trainArgs(out: out, epochs: 100) + ["--resume", "--max-steps", "\(target)"])
+        let r = try MPIRun.vqa(2, Self.trainArgs(out: out, epochs: 100) + ["--resume", "--max-steps", "\(target)"])
         XCTAssertEqual(r.status, 0, r.stdout + r.stderr)
         let straight = Self.data + "/sigterm-straight"
-        let s = try self.mpirun(2, Self.trainArgs(out: straight, epochs: 100) + ["--max-steps", "\(target)"])
+        let s = try MPIRun.vqa(2, Self.trainArgs(out: straight, epochs: 100) + ["--max-steps", "\(target)"])
         XCTAssertEqual(s.status, 0, s.stdout + s.stderr)
         try assertSameTensors(out + "/last.safetensors", straight + "/last.safetensors")
     }
@@ -131,20 +100,14 @@ final class FaultTests: XCTestCase {
     /// kill -9 of rank 1 mid-epoch: the job ends non-zero within 30 s; --resume from the last
     /// checkpoint finishes the run with the uninterrupted run's weights.
     func testKillNineOfOneRankEndsJobAndResumeFinishes() throws {
-        let mpirun = try mpirunPath()
         let out = Self.data + "/kill9", tag = "kill9-\(getpid())"
-        let run = try BackgroundRun(mpirun, Self.mpiFlags(2) + [CLI.binary] + Self.trainArgs(out: out, epochs: 4),
-                                    env: Self.mpiEnv.merging(["VQA_FAULT_TAG": tag]) { $1 }, logPrefix: out + "-log")
-        XCTAssertTrue(run.waitFor(timeout: 120) { run.stdout.contains("epoch 2  step 1/3") }, run.stdout + run.stderr)
-        let rank1 = try XCTUnwrap(FaultSupport.rankPid(tag: tag, rank: 1), "rank 1 not found")
-        let sent = Date()
-        kill(rank1, SIGKILL)
-        let (status, seconds) = run.finish(timeout: 30, since: sent)
-        print("kill -9 of rank 1 in epoch 2: mpirun exited \(status) after \(String(format: "%.1f", seconds)) s")
+        let run = try MPIRun.start(2, Self.trainArgs(out: out, epochs: 4), env: ["VQA_FAULT_TAG": tag], logPrefix: out + "-log")
+        let (status, seconds) = try FaultSupport.signal(run, SIGKILL, to: .rank(1, tag: tag), after: "epoch 2  step 1/3", timeout: 30,
+                                                        what: "kill -9 of rank 1 in epoch 2: mpirun")
         XCTAssertNotEqual(status, 0)
         XCTAssertNotEqual(status, -1, "the job did not end within 30 s of the kill")
         XCTAssertLessThan(seconds, 30)
-        let r = try self.mpirun(2, Self.trainArgs(out: out, epochs: 4) + ["--resume"])
+        let r = try MPIRun.vqa(2, Self.trainArgs(out: out, epochs: 4) + ["--resume"])
         XCTAssertEqual(r.status, 0, r.stdout + r.stderr)
         XCTAssertTrue(r.stdout.contains("resumed from"), r.stdout)
         try assertSameTensors(out + "/last.safetensors", Self.reference4)

@@ -1,5 +1,5 @@
 // `vqa-mpi report` on hand-written metrics.jsonl files (nested and flat keys), and the argument
-// checks of `vqa-mpi landscape` (its numeric runs are tested in DistTests/LandscapeMPITests, which
+// checks of `vqa-mpi landscape` (its numeric runs are tested in TrainingTests/LandscapeMPITests, which
 // can build checkpoints with the engine).
 
 import XCTest
@@ -7,16 +7,12 @@ import Foundation
 #if canImport(FoundationXML)
 import FoundationXML
 #endif
+import TestSupport
 
 final class LandscapeCLITests: XCTestCase {
     var work: URL!
 
-    override func setUpWithError() throws {
-        work = FileManager.default.temporaryDirectory.appendingPathComponent("report-cli-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
-        try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
-    }
-
-    override func tearDownWithError() throws { try? FileManager.default.removeItem(at: work) }
+    override func setUpWithError() throws { work = try TempDir.make("report-cli", for: self) }
 
     func runDir(_ name: String, _ lines: [String]) throws -> String {
         let dir = work.appendingPathComponent(name)

@@ -4,16 +4,12 @@
 
 import Foundation
 import XCTest
+import TestSupport
 
 final class LaunchScriptTests: XCTestCase {
     private var dir: URL!
 
-    override func setUpWithError() throws {
-        dir = FileManager.default.temporaryDirectory.appendingPathComponent("vqa-launch-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-    }
-
-    override func tearDownWithError() throws { try? FileManager.default.removeItem(at: dir) }
+    override func setUpWithError() throws { dir = try TempDir.make("vqa-launch", for: self) }
 
     /// The mpirun argument list launch.sh would run (launch variables not in `env` are unset).
     private func command(_ args: [String], env: [String: String] = [:]) throws -> [String] {
@@ -110,29 +106,20 @@ final class LaunchScriptTests: XCTestCase {
 
         """.write(to: rank, atomically: true, encoding: .utf8)
         try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: rank.path)
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/bin/bash")
-        p.arguments = [Repo.root.appendingPathComponent("scripts/launch.sh").path, "-np", "2", "--oversubscribe", "run"]
-        var env = ProcessInfo.processInfo.environment
-        env["VQA_MPI_BIN"] = rank.path; env["VQA_MPI_BTL"] = "self,vader"; env["VQA_TERM_GRACE"] = "6"
-        env.removeValue(forKey: "SLURM_JOB_ID"); env.removeValue(forKey: "OMPI_MCA_orte_default_hostfile")
-        p.environment = env
-        p.standardOutput = FileHandle.nullDevice; p.standardError = FileHandle.nullDevice
-        try p.run()
+        _ = try requireTool("mpirun")
+        let p = try TestProcess("/bin/bash", [Repo.root.appendingPathComponent("scripts/launch.sh").path, "-np", "2", "--oversubscribe", "run"],
+                                env: ["VQA_MPI_BIN": rank.path, "VQA_MPI_BTL": "self,vader", "VQA_TERM_GRACE": "6"])
         let fm = FileManager.default
-        for _ in 0..<600 where !(fm.fileExists(atPath: dir.appendingPathComponent("up.0").path) && fm.fileExists(atPath: dir.appendingPathComponent("up.1").path)) {
-            Thread.sleep(forTimeInterval: 0.05)
-        }
+        _ = p.waitFor(timeout: 30) { (0..<2).allSatisfy { fm.fileExists(atPath: dir.appendingPathComponent("up.\($0)").path) } }
         XCTAssertTrue(fm.fileExists(atPath: dir.appendingPathComponent("up.1").path), "ranks did not start")
-        kill(p.processIdentifier, SIGTERM)
-        p.waitUntilExit()
-        XCTAssertNotEqual(p.terminationStatus, 0)
+        kill(p.pid, SIGTERM)
+        XCTAssertNotEqual(p.finish().status, 0)
         for r in 0..<2 {
             XCTAssertEqual(try? String(contentsOf: dir.appendingPathComponent("saved.\(r)"), encoding: .utf8), "saved\n", "rank \(r) was killed before its checkpoint")
         }
     }
 
-    private func lib(_ call: String) throws -> CLI.Result { try Repo.bash("source cluster/lib.sh && " + call) }
+    private func lib(_ call: String) throws -> ProcessResult { try Repo.bash("source cluster/lib.sh && " + call) }
 
     func testSlurmTimeStrings() throws {
         for (text, seconds) in [("1-02:03:04", 93784), ("05:07", 307), ("90", 5400), ("08:09:10", 29350), ("1-2", 93600),

@@ -5,14 +5,15 @@
 
 import Foundation
 import XCTest
+import TestSupport
 
 final class LaunchScriptTrainTests: XCTestCase {
     /// launch.sh with `args` in the background, with the default grace and shared-memory transport.
-    private func launch(_ args: [String], logPrefix: String, env: [String: String] = [:]) throws -> BackgroundRun {
-        guard TrainE2ETests.which("mpirun") != nil else { throw XCTSkip("mpirun is not installed") }
-        return try BackgroundRun("/bin/bash", [Repo.root.appendingPathComponent("scripts/launch.sh").path, "-np", "2", "--oversubscribe"] + args,
-                                 env: ["VQA_MPI_BIN": CLI.binary, "VQA_MPI_BTL": "self,vader", "VQA_TERM_GRACE": "45",
-                                       "SLURM_JOB_ID": "", "OMPI_MCA_orte_default_hostfile": ""].merging(env) { $1 }, logPrefix: logPrefix)
+    private func launch(_ args: [String], logPrefix: String, env: [String: String] = [:]) throws -> TestProcess {
+        _ = try requireTool("mpirun")
+        return try TestProcess("/bin/bash", [Repo.root.appendingPathComponent("scripts/launch.sh").path, "-np", "2", "--oversubscribe"] + args,
+                               env: ["VQA_MPI_BIN": try CLI.requireBinary(), "VQA_MPI_BTL": "self,vader", "VQA_TERM_GRACE": "45"]
+                                   .merging(env) { $1 }, logPrefix: logPrefix)
     }
 
     func testFailingRanksEndTheJobInSeconds() throws {
@@ -31,12 +32,8 @@ final class LaunchScriptTrainTests: XCTestCase {
     func testKillNineOfARankEndsTheJobInSeconds() throws {
         let out = FaultTests.data + "/launch-kill9", tag = "launch-kill9-\(getpid())"
         let run = try launch(FaultTests.trainArgs(out: out, epochs: 100), logPrefix: out + "-log", env: ["VQA_FAULT_TAG": tag])
-        XCTAssertTrue(run.waitFor(timeout: 120) { run.stdout.contains("epoch 1  step 2/3") }, run.stdout + run.stderr)
-        let rank1 = try XCTUnwrap(FaultSupport.rankPid(tag: tag, rank: 1), "rank 1 not found")
-        let sent = Date()
-        kill(rank1, SIGKILL)
-        let (status, seconds) = run.finish(timeout: 150, since: sent)
-        print("kill -9 of rank 1 under launch.sh: exit \(status) after \(String(format: "%.1f", seconds)) s")
+        let (status, seconds) = try FaultSupport.signal(run, SIGKILL, to: .rank(1, tag: tag), after: "epoch 1  step 2/3", timeout: 150,
+                                                        what: "kill -9 of rank 1 under launch.sh")
         XCTAssertNotEqual(status, 0)
         XCTAssertNotEqual(status, -1, "launch.sh did not end within 150 s")
         XCTAssertLessThan(seconds, 30, "a dead rank must end the job in seconds, not after 2 × VQA_TERM_GRACE")
@@ -45,11 +42,8 @@ final class LaunchScriptTrainTests: XCTestCase {
     func testSIGTERMReachesTheRanksAtOnceAndKeepsTheStopLine() throws {
         let out = FaultTests.data + "/launch-sigterm"
         let run = try launch(FaultTests.trainArgs(out: out, epochs: 100), logPrefix: out + "-log")
-        XCTAssertTrue(run.waitFor(timeout: 120) { run.stdout.contains("epoch 1  step 2/3") }, run.stdout + run.stderr)
-        let sent = Date()
-        kill(run.pid, SIGTERM)
-        let (status, seconds) = run.finish(timeout: 150, since: sent)
-        print("SIGTERM to launch.sh: exit \(status) after \(String(format: "%.1f", seconds)) s")
+        let (status, seconds) = try FaultSupport.signal(run, SIGTERM, to: .launcher, after: "epoch 1  step 2/3", timeout: 150,
+                                                        what: "SIGTERM to launch.sh")
         XCTAssertEqual(status, 143, run.stdout + run.stderr)
         XCTAssertTrue(run.stderr.contains("stopped: preempted by SIGTERM") && run.stderr.contains("--resume"), run.stderr)
         XCTAssertLessThan(seconds, 30, "the ranks must get the signal at once, not after VQA_TERM_GRACE")

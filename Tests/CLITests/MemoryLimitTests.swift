@@ -3,6 +3,7 @@
 
 import Foundation
 import XCTest
+import TestSupport
 
 final class MemoryLimitTests: XCTestCase {
     func testHugeSizesAreRefusedWithTheEstimate() throws {

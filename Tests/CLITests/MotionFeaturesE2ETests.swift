@@ -5,15 +5,14 @@
 
 import XCTest
 import Foundation
+import TestSupport
 
 final class MotionFeaturesE2ETests: XCTestCase {
     /// 12 synthetic videos (64×48, 8 frames) and features: feat/ (4 chunks × 3 per video, random),
     /// zero/ (zeros), bad/ (feat with one file truncated and one of width 5), wide/ (every file width 5).
     static let data: String = {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("motion-e2e-\(getpid())").path
-        _ = try? CLI.vqa(["synth", "--out", dir + "/syn", "--videos", "12", "--width", "64", "--height", "48",
-                          "--frames", "8", "--fps", "8", "--threads", "2"])
-        _ = try? CLI.run("/usr/bin/env", ["python3", "-c", """
+        let dir = tinySyntheticSet("motion-e2e")
+        _ = try? Python.run(["-c", """
         import os, sys, numpy as np
         d = sys.argv[1]
         rels = [l.split(',')[0].strip() for l in open(d + '/syn/labels.txt') if l.strip()]
@@ -49,11 +48,8 @@ final class MotionFeaturesE2ETests: XCTestCase {
          "--out", out] + (features.map { ["--motion-features", Self.data + "/" + $0] } ?? [])
     }
 
-    func mpirun(_ np: Int, _ args: [String]) throws -> CLI.Result {
-        guard let mpirun = TrainE2ETests.which("mpirun") else { throw XCTSkip("mpirun is not installed") }
-        return try CLI.run(mpirun, ["-np", "\(np)", "--mca", "btl", "self,vader", "--mca", "btl_vader_single_copy_mechanism", "none", CLI.binary] + args,
-                           env: ["OMPI_ALLOW_RUN_AS_ROOT": "1", "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM": "1"])
-    }
+    /// The features are written by numpy: without it every test here is skipped (a failure when CI=true).
+    override func setUpWithError() throws { try Python.require(modules: ["numpy"]) }
 
     /// path → raw score of `score` CSV output.
     func scores(_ stdout: String) -> [String: Double] {
@@ -69,7 +65,7 @@ final class MotionFeaturesE2ETests: XCTestCase {
         let pred = Self.data + "/pred-\(UUID().uuidString.prefix(6)).csv"
         let args = ["eval", "--checkpoint", ckpt, "--labels", syn + "/labels.txt", "--data-root", syn,
                     "--motion-features", Self.data + "/" + features, "--predictions", pred, "--json"]
-        let r = np == 1 ? try CLI.vqa(args) : try mpirun(np, args)
+        let r = np == 1 ? try CLI.vqa(args) : try MPIRun.vqa(np, args)
         XCTAssertEqual(r.status, 0, r.stdout + r.stderr)
         let rows = try String(contentsOfFile: pred, encoding: .utf8).split(separator: "\n").dropFirst()
         return rows.map { Double($0.split(separator: ",").last!) ?? .nan }
@@ -79,7 +75,7 @@ final class MotionFeaturesE2ETests: XCTestCase {
         let one = Self.data + "/np1", two = Self.data + "/np2"
         let r1 = try CLI.vqa(trainArgs(out: one))
         XCTAssertEqual(r1.status, 0, r1.stdout + r1.stderr)
-        let r2 = try mpirun(2, trainArgs(out: two))
+        let r2 = try MPIRun.vqa(2, trainArgs(out: two))
         XCTAssertEqual(r2.status, 0, r2.stdout + r2.stderr)
         let p1 = try eval(one + "/last.safetensors", features: "feat")
         let p2 = try eval(two + "/last.safetensors", features: "feat")
@@ -96,7 +92,7 @@ final class MotionFeaturesE2ETests: XCTestCase {
         let ck = one + "/last.safetensors", feat = Self.data + "/feat"
         let byFolder = try CLI.vqa(["score", "--checkpoint", ck, "--motion-features", feat, syn])
         XCTAssertEqual(byFolder.status, 0, byFolder.stderr)
-        let byLabels = try mpirun(2, ["score", "--checkpoint", ck, "--motion-features", feat, "--data-root", syn, syn + "/labels.txt"])
+        let byLabels = try MPIRun.vqa(2, ["score", "--checkpoint", ck, "--motion-features", feat, "--data-root", syn, syn + "/labels.txt"])
         XCTAssertEqual(byLabels.status, 0, byLabels.stderr)
         let a = scores(byFolder.stdout), b = scores(byLabels.stdout)
         XCTAssertEqual(a.count, 12)
@@ -123,13 +119,13 @@ final class MotionFeaturesE2ETests: XCTestCase {
             let t = try CLI.vqa(trainArgs(out: ck))
             XCTAssertEqual(t.status, 0, t.stdout + t.stderr)
         }
-        func run(_ features: String?) throws -> (CLI.Result, String) {
+        func run(_ features: String?) throws -> (ProcessResult, String) {
             let out = Self.data + "/landscape-\(features ?? "none")"
             let args = ["landscape", "--checkpoint", ck + "/last.safetensors", "--labels", syn + "/labels.txt", "--data-root", syn,
                         "--fragments", "2", "--fsize", "32", "--clip-len", "4", "--frame-interval", "1", "--points", "3",
                         "--directions", "1", "--hessian-iters", "0", "--subset", "8", "--out", out]
                 + (features.map { ["--motion-features", Self.data + "/" + $0] } ?? [])
-            return (try mpirun(2, args), out)
+            return (try MPIRun.vqa(2, args), out)
         }
         let (feat, featOut) = try run("feat"), (zero, zeroOut) = try run("zero")
         XCTAssertEqual(feat.status, 0, feat.stdout + feat.stderr)

@@ -9,17 +9,17 @@ import Foundation
 #if canImport(FoundationXML)
 import FoundationXML
 #endif
+import TestSupport
 
 final class PaperScriptTests: XCTestCase {
     func testSmokeWritesSummaryResultsAndFiguresAndResumes() throws {
         let fm = FileManager.default
-        let tmp = fm.temporaryDirectory.appendingPathComponent("paper-smoke-\(UUID().uuidString)")
-        defer { try? fm.removeItem(at: tmp) }
+        let tmp = try TempDir.make("paper-smoke", for: self)
         let out = tmp.appendingPathComponent("out").path, data = tmp.appendingPathComponent("data").path
-        let script = CLI.root.appendingPathComponent("scripts/experiments/paper.sh").path
+        let script = Repo.root.appendingPathComponent("scripts/experiments/paper.sh").path
         let args = [script, "--smoke", "--out", out, "--data", data]
-        let env = ["VQA_MPI_BIN": CLI.binary]
-        let repoData = CLI.root.appendingPathComponent("data/paper/smoke").path
+        let env = ["VQA_MPI_BIN": try CLI.requireBinary()]
+        let repoData = Repo.root.appendingPathComponent("data/paper/smoke").path
         let repoDataBefore = fm.fileExists(atPath: repoData)
 
         let first = try CLI.run("/bin/bash", args, env: env)

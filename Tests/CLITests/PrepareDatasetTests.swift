@@ -5,6 +5,7 @@
 
 import Foundation
 import XCTest
+import TestSupport
 
 final class PrepareDatasetTests: XCTestCase {
     private var dir: URL!
@@ -13,17 +14,11 @@ final class PrepareDatasetTests: XCTestCase {
     private let fm = FileManager.default
 
     override func setUpWithError() throws {
-        dir = fm.temporaryDirectory.appendingPathComponent("vqa-prepare-\(UUID().uuidString)")
-        try fm.createDirectory(at: dir, withIntermediateDirectories: true)
+        dir = try TempDir.make("vqa-prepare", for: self)
         clip = dir.appendingPathComponent("clip.mp4"); image = dir.appendingPathComponent("image.jpg")
-        let v = try CLI.run("/usr/bin/ffmpeg", ["-y", "-v", "error", "-f", "lavfi", "-i", "testsrc2=size=64x48:rate=10", "-frames:v", "6",
-                                                "-c:v", "libx264", "-pix_fmt", "yuv420p", clip.path])
-        XCTAssertEqual(v.status, 0, v.stderr)
-        let i = try CLI.run("/usr/bin/ffmpeg", ["-y", "-v", "error", "-f", "lavfi", "-i", "testsrc2=size=64x48", "-frames:v", "1", image.path])
-        XCTAssertEqual(i.status, 0, i.stderr)
+        try FFmpeg.run(["-f", "lavfi", "-i", "testsrc2=size=64x48:rate=10", "-frames:v", "6", "-c:v", "libx264", "-pix_fmt", "yuv420p", clip.path])
+        try FFmpeg.run(["-f", "lavfi", "-i", "testsrc2=size=64x48", "-frames:v", "1", image.path])
     }
-
-    override func tearDownWithError() throws { try? fm.removeItem(at: dir) }
 
     private func fixture(_ name: String) -> String {
         Repo.root.appendingPathComponent("Tests/Fixtures/prepare/\(name)").path
@@ -38,8 +33,8 @@ final class PrepareDatasetTests: XCTestCase {
         }
     }
 
-    private func prepare(_ script: String, _ args: [String]) throws -> CLI.Result {
-        try CLI.run("/usr/bin/env", ["python3", Repo.root.appendingPathComponent("scripts/prepare/\(script)").path] + args)
+    private func prepare(_ script: String, _ args: [String]) throws -> ProcessResult {
+        try Python.run([Repo.root.appendingPathComponent("scripts/prepare/\(script)").path] + args)
     }
 
     /// path -> MOS of a written label file (FAST-VQA lines with -1 duration and fps).
@@ -162,7 +157,8 @@ final class PrepareDatasetTests: XCTestCase {
         let root = dir.appendingPathComponent("LIVE-VQC"), mat = dir.appendingPathComponent("data.mat")
         try media(root, ["Video/A001.mp4", "Video/A002.mp4", "Video/B003.mp4", "Video/G004.mp4", "Video/Q005.mp4"])
         // The database's layout: video_list an N×1 cell array of names, mos an N×1 double array.
-        let save = try CLI.run("/usr/bin/env", ["python3", "-c", """
+        try Python.require(modules: ["numpy", "scipy"])
+        let save = try Python.run(["-c", """
             import sys, numpy as np, scipy.io
             names = ['A001.mp4', 'A002.mp4', 'B003.mp4', 'G004.mp4', 'Q005.mp4']
             cell = np.empty((len(names), 1), dtype=object)

@@ -4,6 +4,7 @@
 
 import Foundation
 import XCTest
+import TestSupport
 
 final class RunDirectoryTests: XCTestCase {
     private let fm = FileManager.default
@@ -45,7 +46,7 @@ final class RunDirectoryTests: XCTestCase {
 
     func testSecondTrainOnTheSameOutFailsNamingTheHolder() throws {
         let out = fresh("locked")
-        let holder = try BackgroundRun(CLI.binary, FaultTests.trainArgs(out: out, epochs: 100), env: [:], logPrefix: out + "-log")
+        let holder = try TestProcess(try CLI.requireBinary(), FaultTests.trainArgs(out: out, epochs: 100), logPrefix: out + "-log")
         defer { kill(holder.pid, SIGKILL); _ = holder.finish(timeout: 30) }
         XCTAssertTrue(holder.waitFor(timeout: 120) { holder.stdout.contains("epoch 1  step 2/3") }, holder.stdout + holder.stderr)
         for extra in [[], ["--resume"]] {

@@ -5,13 +5,14 @@
 
 import Foundation
 import XCTest
+import TestSupport
 
 final class SlurmRecipeTests: XCTestCase {
     private var dir: URL!
     private let fm = FileManager.default
 
     override func setUpWithError() throws {
-        dir = fm.temporaryDirectory.appendingPathComponent("vqa-slurm-\(UUID().uuidString)")
+        dir = try TempDir.make("vqa-slurm", for: self)
         try fm.createDirectory(at: dir.appendingPathComponent("bin"), withIntermediateDirectories: true)
         try tool("squeue", "echo \"${FAKE_TIME_LEFT:-01:30}\"")
         try tool("scontrol", "echo \"$@\" >> \"\(dir.path)/scontrol.log\"")
@@ -32,8 +33,6 @@ final class SlurmRecipeTests: XCTestCase {
             """)
     }
 
-    override func tearDownWithError() throws { try? fm.removeItem(at: dir) }
-
     private func tool(_ name: String, _ body: String) throws {
         let url = dir.appendingPathComponent("bin/\(name)")
         try ("#!/usr/bin/env bash\n" + body + "\n").write(to: url, atomically: true, encoding: .utf8)
@@ -43,14 +42,10 @@ final class SlurmRecipeTests: XCTestCase {
     private func up(_ rank: Int) -> URL { dir.appendingPathComponent("up.\(rank)") }
 
     /// Starts a batch script as sbatch would (environment of the job), returns the process.
-    private func start(_ script: String, tasks: Int, cpus: Int, restarts: Int, extra: [String: String] = [:]) throws -> Process {
+    private func start(_ script: String, tasks: Int, cpus: Int, restarts: Int, extra: [String: String] = [:]) throws -> TestProcess {
         for r in 0..<tasks { try? fm.removeItem(at: up(r)) }
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/bin/bash")
-        p.arguments = [Repo.root.appendingPathComponent("cluster/slurm/\(script)").path]
-        var env = ProcessInfo.processInfo.environment
-        for k in ["OMPI_MCA_orte_default_hostfile", "VQA_THREADS", "VQA_OUT", "VQA_ARGS", "VQA_MPI_TCP_IF"] { env.removeValue(forKey: k) }
-        env["PATH"] = dir.appendingPathComponent("bin").path + ":" + (env["PATH"] ?? "/usr/bin:/bin")
+        var env: [String: String] = [:]
+        env["PATH"] = dir.appendingPathComponent("bin").path + ":" + (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin")
         env["SLURM_JOB_ID"] = "4242"; env["SLURM_JOB_NAME"] = "vqa"; env["SLURM_NTASKS"] = "\(tasks)"
         env["SLURM_CPUS_PER_TASK"] = "\(cpus)"; env["SLURM_RESTART_COUNT"] = "\(restarts)"
         env["SLURM_SUBMIT_DIR"] = Repo.root.path
@@ -62,10 +57,10 @@ final class SlurmRecipeTests: XCTestCase {
         // The fake checkpoint takes 2 s, well within the grace.
         env["VQA_TERM_GRACE"] = "6"
         for (k, v) in extra { env[k] = v }
-        p.environment = env
-        p.standardOutput = FileHandle.nullDevice; p.standardError = FileHandle.nullDevice
-        try p.run()
-        for _ in 0..<600 where !(0..<tasks).allSatisfy({ fm.fileExists(atPath: up($0).path) }) { Thread.sleep(forTimeInterval: 0.05) }
+        // VQA_THREADS, VQA_OUT, VQA_ARGS and VQA_MPI_TCP_IF of the calling shell must not reach the script.
+        let p = try TestProcess("/bin/bash", [Repo.root.appendingPathComponent("cluster/slurm/\(script)").path],
+                                env: env, unset: ["VQA_THREADS", "VQA_OUT", "VQA_ARGS", "VQA_MPI_TCP_IF"])
+        _ = p.waitFor(timeout: 30) { (0..<tasks).allSatisfy { fm.fileExists(atPath: up($0).path) } }
         XCTAssertTrue((0..<tasks).allSatisfy { fm.fileExists(atPath: up($0).path) }, "\(script): ranks did not start")
         return p
     }
@@ -83,8 +78,7 @@ final class SlurmRecipeTests: XCTestCase {
         // --signal=TERM@120 signals the job step (the ranks), not the batch shell.
         let pid = try XCTUnwrap(Int32(String(contentsOf: up(0), encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)))
         kill(pid, SIGTERM)
-        p.waitUntilExit()
-        XCTAssertEqual(p.terminationStatus, 0, "a requeued job ends cleanly")
+        XCTAssertEqual(p.finish().status, 0, "a requeued job ends cleanly")
         XCTAssertEqual(requeues(), ["requeue 4242"])
         XCTAssertTrue(fm.fileExists(atPath: out.appendingPathComponent("last.safetensors").path))
         let opts = try String(contentsOf: dir.appendingPathComponent("srun.opts"), encoding: .utf8)
@@ -100,17 +94,15 @@ final class SlurmRecipeTests: XCTestCase {
         p = try start("train.sbatch", tasks: 1, cpus: 3, restarts: 1, extra: ["FAKE_TIME_LEFT": "5:00:00", "VQA_ARGS": "--set train.epochs=2"])
         XCTAssertEqual(Array(try args(0).suffix(3)), ["--resume", "--set", "train.epochs=2"])
         kill(try XCTUnwrap(Int32(String(contentsOf: up(0), encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines))), SIGTERM)
-        p.waitUntilExit()
-        XCTAssertEqual(p.terminationStatus, 3, "the training's own status is kept")
+        XCTAssertEqual(p.finish().status, 3, "the training's own status is kept")
         XCTAssertEqual(requeues(), ["requeue 4242"], "no second requeue with 5 hours left")
     }
 
     func testMpirunScriptForwardsSIGTERMAndRequeues() throws {
         var p = try start("train-mpirun.sbatch", tasks: 2, cpus: 1, restarts: 0)
         // --signal=B:TERM@120 signals the batch shell, which forwards it to mpirun and the ranks.
-        kill(p.processIdentifier, SIGTERM)
-        p.waitUntilExit()
-        XCTAssertEqual(p.terminationStatus, 0)
+        kill(p.pid, SIGTERM)
+        XCTAssertEqual(p.finish().status, 0)
         XCTAssertEqual(requeues(), ["requeue 4242"])
         XCTAssertEqual(try String(contentsOf: out.appendingPathComponent("last.safetensors"), encoding: .utf8), "checkpoint\n")
         XCTAssertEqual(try args(1).first, "train")
@@ -119,9 +111,8 @@ final class SlurmRecipeTests: XCTestCase {
         p = try start("train-mpirun.sbatch", tasks: 2, cpus: 1, restarts: 20)
         XCTAssertEqual(try args(0).last, "--resume")
         XCTAssertEqual(try args(1).last, "--resume")
-        kill(p.processIdentifier, SIGTERM)
-        p.waitUntilExit()
-        XCTAssertNotEqual(p.terminationStatus, 0, "VQA_MAX_REQUEUES (20) reached: the failure is reported")
+        kill(p.pid, SIGTERM)
+        XCTAssertNotEqual(p.finish().status, 0, "VQA_MAX_REQUEUES (20) reached: the failure is reported")
         XCTAssertEqual(requeues(), ["requeue 4242"])
     }
 }

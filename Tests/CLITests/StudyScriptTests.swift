@@ -4,15 +4,15 @@
 
 import XCTest
 import Foundation
+import TestSupport
 
 final class StudyScriptTests: XCTestCase {
     func testSmokeStudyWritesTablesFiguresAndResumes() throws {
-        let tmp = FileManager.default.temporaryDirectory.appendingPathComponent("study-smoke-\(UUID().uuidString)")
-        defer { try? FileManager.default.removeItem(at: tmp) }
+        let tmp = try TempDir.make("study-smoke", for: self)
         let out = tmp.appendingPathComponent("out").path, data = tmp.appendingPathComponent("data").path
-        let script = CLI.root.appendingPathComponent("scripts/experiments/generalization.sh").path
+        let script = Repo.root.appendingPathComponent("scripts/experiments/generalization.sh").path
         let args = [script, "--smoke", "--out", out, "--data", data]
-        let env = ["VQA_MPI_BIN": CLI.binary]
+        let env = ["VQA_MPI_BIN": try CLI.requireBinary()]
 
         let first = try CLI.run("/bin/bash", args, env: env)
         XCTAssertEqual(first.status, 0, first.stdout + first.stderr)

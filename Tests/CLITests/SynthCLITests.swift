@@ -2,14 +2,9 @@
 
 import XCTest
 import Foundation
+import TestSupport
 
 final class SynthCLITests: XCTestCase {
-    private func temp(_ name: String) -> String {
-        let path = FileManager.default.temporaryDirectory.appendingPathComponent("synth-cli-\(name)-\(getpid())").path
-        try? FileManager.default.removeItem(atPath: path)
-        return path
-    }
-
     private func read(_ dir: String, _ file: String) throws -> String {
         try String(contentsOfFile: dir + "/" + file, encoding: .utf8)
     }
@@ -17,8 +12,7 @@ final class SynthCLITests: XCTestCase {
     private let tiny = ["--videos", "5", "--width", "64", "--height", "48", "--frames", "8", "--fps", "16", "--threads", "2"]
 
     func testSynthWritesASetAndReportsItAsJSON() throws {
-        let out = temp("json")
-        defer { try? FileManager.default.removeItem(atPath: out) }
+        let out = try TempDir.newPath("synth-cli-json", for: self).path
         let r = try CLI.vqa(["synth", "--out", out, "--seed", "3", "--test-fraction", "0.4", "--json"] + tiny)
         XCTAssertEqual(r.status, 0, r.stderr)
         XCTAssertFalse(r.stderr.contains("libx264"), "encoder chatter on stderr: \(r.stderr)")
@@ -42,8 +36,7 @@ final class SynthCLITests: XCTestCase {
     }
 
     func testSameSeedSameLabelsAndOtherSeedOrProfileDiffers() throws {
-        let a = temp("a"), b = temp("b"), c = temp("c"), d = temp("d")
-        defer { for p in [a, b, c, d] { try? FileManager.default.removeItem(atPath: p) } }
+        let a = try TempDir.newPath("synth-cli-a", for: self).path, b = try TempDir.newPath("synth-cli-b", for: self).path, c = try TempDir.newPath("synth-cli-c", for: self).path, d = try TempDir.newPath("synth-cli-d", for: self).path
         for (dir, extra) in [(a, ["--seed", "8"]), (b, ["--seed", "8", "--threads", "1"]), (c, ["--seed", "9"]),
                              (d, ["--seed", "8", "--profile", "shifted"])] {
             let r = try CLI.vqa(["synth", "--out", dir] + tiny + extra)
@@ -59,8 +52,7 @@ final class SynthCLITests: XCTestCase {
     }
 
     func testBadArgumentsAreRejectedWithClearMessages() throws {
-        let out = temp("bad")
-        defer { try? FileManager.default.removeItem(atPath: out) }
+        let out = try TempDir.newPath("synth-cli-bad", for: self).path
         let cases: [([String], String)] = [
             (["--profile", "konvid"], "valid profiles: default, shifted, images"),
             (["--videos", "0"], "--videos must be at least 1"),

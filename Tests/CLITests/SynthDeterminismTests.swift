@@ -10,21 +10,15 @@
 
 import XCTest
 import Foundation
+import TestSupport
 
 final class SynthDeterminismTests: XCTestCase {
     private let small = ["--videos", "3", "--seed", "77", "--width", "64", "--height", "48", "--frames", "6",
                          "--fps", "12", "--threads", "1"]
 
-    private func temp(_ name: String) -> String {
-        let path = FileManager.default.temporaryDirectory.appendingPathComponent("synth-det-\(name)-\(getpid())").path
-        try? FileManager.default.removeItem(atPath: path)
-        return path
-    }
-
     /// The reproduction: the CLI twice in fresh processes, every file byte-identical.
     func testSmallFramesGiveTheSameBytesInTwoRuns() throws {
-        let a = temp("a"), b = temp("b")
-        defer { for p in [a, b] { try? FileManager.default.removeItem(atPath: p) } }
+        let a = try TempDir.newPath("synth-det-a", for: self).path, b = try TempDir.newPath("synth-det-b", for: self).path
         for dir in [a, b] {
             let r = try CLI.vqa(["synth", "--out", dir] + small)
             XCTAssertEqual(r.status, 0, r.stderr)
@@ -41,16 +35,10 @@ final class SynthDeterminismTests: XCTestCase {
     /// branch or the written files. Every distortion runs (blur, scaling, banding, noise, stutter,
     /// compression) across the three videos, so every swscale context the generator makes is used.
     func testSynthReadsNoMemoryItDidNotWrite() throws {
-        guard let valgrind = TrainE2ETests.which("valgrind"), let strip = TrainE2ETests.which("strip") else {
-            if ProcessInfo.processInfo.environment["CI"] == "true" {
-                XCTFail("valgrind or strip is missing: scripts/setup.sh installs both"); return
-            }
-            throw XCTSkip("valgrind or strip is not installed")
-        }
+        let valgrind = try requireTool("valgrind"), strip = try requireTool("strip")
         // valgrind 3.19 cannot read the DWARF 5 that Swift 6 emits; a stripped copy runs the same code.
-        let copy = temp("bin"), out = temp("vg")
-        defer { for p in [copy, out] { try? FileManager.default.removeItem(atPath: p) } }
-        let s = try CLI.run(strip, ["-o", copy, CLI.binary])
+        let copy = try TempDir.newPath("synth-det-bin", for: self).path, out = try TempDir.newPath("synth-det-vg", for: self).path
+        let s = try CLI.run(strip, ["-o", copy, try CLI.requireBinary()])
         XCTAssertEqual(s.status, 0, s.stderr)
         let r = try CLI.run(valgrind, ["--error-exitcode=97", "--track-origins=yes", copy, "synth", "--out", out] + small)
         let errors = r.stderr.split(separator: "\n").filter {

@@ -3,15 +3,11 @@
 
 import XCTest
 import Foundation
+import TestSupport
 
 final class TrainE2ETests: XCTestCase {
     /// A tiny synthetic set shared by the tests of this class (12 videos, 64×48, 8 frames).
-    static let data: String = {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("train-e2e-\(getpid())").path
-        _ = try? CLI.vqa(["synth", "--out", dir + "/syn", "--videos", "12", "--width", "64", "--height", "48",
-                          "--frames", "8", "--fps", "8", "--threads", "2"])
-        return dir
-    }()
+    static let data = tinySyntheticSet("train-e2e")
 
     /// Tiny model and clips: 4 frames, 2×2 fragments of 32², 2 test clips.
     func trainArgs(out: String, epochs: Int = 2) -> [String] {
@@ -23,36 +19,9 @@ final class TrainE2ETests: XCTestCase {
                 "--set", "data.train.sampler.test_clips=2", "--set", "train.ema=0.5", "--out", out]
     }
 
-    static func which(_ tool: String) -> String? {
-        for dir in (ProcessInfo.processInfo.environment["PATH"] ?? "").split(separator: ":") {
-            let p = "\(dir)/\(tool)"
-            if FileManager.default.isExecutableFile(atPath: p) { return p }
-        }
-        return nil
-    }
-
-    func mpirun(_ np: Int, _ args: [String]) throws -> CLI.Result {
-        guard let mpirun = Self.which("mpirun") else { throw XCTSkip("mpirun is not installed") }
-        return try CLI.run(mpirun, ["-np", "\(np)", "--mca", "btl", "self,vader", "--mca", "btl_vader_single_copy_mechanism", "none", CLI.binary] + args,
-                           env: ["OMPI_ALLOW_RUN_AS_ROOT": "1", "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM": "1"])
-    }
-
-    /// Tensor name → raw bytes of a safetensors file (parsed independently of the engine).
-    func tensorBytes(_ path: String) throws -> [String: Data] {
-        let d = try Data(contentsOf: URL(fileURLWithPath: path))
-        let n = Int(d.prefix(8).enumerated().reduce(UInt64(0)) { $0 | UInt64($1.element) << (8 * UInt64($1.offset)) })
-        let header = try XCTUnwrap(try JSONSerialization.jsonObject(with: d.subdata(in: 8..<8 + n)) as? [String: Any])
-        var out: [String: Data] = [:]
-        for (k, v) in header where k != "__metadata__" {
-            let o = try XCTUnwrap((v as? [String: Any])?["data_offsets"] as? [Int])
-            out[k] = d.subdata(in: 8 + n + o[0]..<8 + n + o[1])
-        }
-        return out
-    }
-
     func testTrainEvalScoreUnderMPI() throws {
         let out = Self.data + "/mpi"
-        let r = try mpirun(2, trainArgs(out: out))
+        let r = try MPIRun.vqa(2, trainArgs(out: out))
         XCTAssertEqual(r.status, 0, r.stdout + r.stderr)
         for f in ["last.safetensors", "best.safetensors", "metrics.jsonl", "curves.svg", "epoch-002.safetensors"] {
             XCTAssertTrue(FileManager.default.fileExists(atPath: out + "/" + f), f)
@@ -64,7 +33,7 @@ final class TrainE2ETests: XCTestCase {
         let val = try XCTUnwrap((rec["val"] as? [String: Any])?["labels_test"] as? [String: Any])
         XCTAssertNotNil(val["ema"]); XCTAssertNotNil(val["raw"])
         XCTAssertNotNil(rec["gap_srcc"]); XCTAssertNotNil((rec["time"] as? [String: Any])?["communication"])
-        let xml = try CLI.run("/usr/bin/env", ["python3", "-c", "import sys, xml.etree.ElementTree as E; r = E.parse(sys.argv[1]).getroot(); print(r.tag, len(r.findall('{http://www.w3.org/2000/svg}polyline')))", out + "/curves.svg"])
+        let xml = try Python.run(["-c", "import sys, xml.etree.ElementTree as E; r = E.parse(sys.argv[1]).getroot(); print(r.tag, len(r.findall('{http://www.w3.org/2000/svg}polyline')))", out + "/curves.svg"])
         XCTAssertEqual(xml.status, 0, "curves.svg must parse as XML: \(xml.stderr)")
         XCTAssertEqual(xml.stdout, "{http://www.w3.org/2000/svg}svg 4\n")
         XCTAssertEqual(r.stdout.components(separatedBy: "epoch 2/2").count - 1, 1, "rank 0 alone prints the summary: \(r.stdout)")
@@ -72,7 +41,7 @@ final class TrainE2ETests: XCTestCase {
         // Eval, sharded, equals one process; CSV in dataset order.
         let syn = Self.data + "/syn"
         let evalArgs = ["eval", "--checkpoint", out + "/last.safetensors", "--labels", syn + "/labels.txt", "--data-root", syn, "--json"]
-        let e2 = try mpirun(2, evalArgs + ["--predictions", out + "/pred.csv"])
+        let e2 = try MPIRun.vqa(2, evalArgs + ["--predictions", out + "/pred.csv"])
         XCTAssertEqual(e2.status, 0, e2.stderr)
         let e1 = try CLI.vqa(evalArgs)
         XCTAssertEqual(e1.status, 0, e1.stderr)
@@ -90,7 +59,7 @@ final class TrainE2ETests: XCTestCase {
         // Score a folder plus a broken file: the broken one is reported and skipped.
         let broken = Self.data + "/broken.mp4"
         try Data("not a video".utf8).write(to: URL(fileURLWithPath: broken))
-        let s = try mpirun(2, ["score", "--checkpoint", out + "/best.safetensors", syn + "/videos", broken])
+        let s = try MPIRun.vqa(2, ["score", "--checkpoint", out + "/best.safetensors", syn + "/videos", broken])
         XCTAssertEqual(s.status, 0, s.stderr)
         let rows = s.stdout.split(separator: "\n")
         XCTAssertEqual(rows.first, "path,score,raw")
@@ -102,18 +71,15 @@ final class TrainE2ETests: XCTestCase {
         XCTAssertNotNil(obj["raw"] as? Double)
 
         // Python's safetensors reads the checkpoint (names, shapes, metadata).
-        let py = try CLI.run("/usr/bin/env", ["python3", "-c", """
+        try Python.require(modules: ["safetensors", "numpy"])
+        let py = try Python.run(["-c", """
         import sys
-        try:
-            from safetensors import safe_open
-        except ImportError:
-            print("SKIP"); sys.exit(0)
+        from safetensors import safe_open
         with safe_open(sys.argv[1], framework="numpy") as f:
             keys = list(f.keys()); m = f.metadata()
             assert any(k.startswith("ema.") for k in keys) and any(k.startswith("optim.") for k in keys), keys
             print("OK", len(keys), m["format"], m["epoch"])
         """, out + "/last.safetensors"])
-        if py.stdout.hasPrefix("SKIP") { throw XCTSkip("python3 safetensors is not installed") }
         XCTAssertTrue(py.stdout.hasPrefix("OK") && py.stdout.contains("vqa-mpi-checkpoint/2 2"), py.stdout + py.stderr)
     }
 
@@ -128,15 +94,15 @@ final class TrainE2ETests: XCTestCase {
         // Interrupted mid-epoch (step 4 of 6), then resumed.
         XCTAssertEqual(try CLI.vqa(trainArgs(out: mid) + ["--max-steps", "4"]).status, 0)
         XCTAssertEqual(try CLI.vqa(trainArgs(out: mid) + ["--resume"]).status, 0)
-        let ref = try tensorBytes(straight + "/last.safetensors")
+        let ref = try FaultSupport.tensors(straight + "/last.safetensors")
         XCTAssertTrue(ref.keys.contains { $0.hasPrefix("ema.") })
         for dir in [resumed, mid] {
-            let got = try tensorBytes(dir + "/last.safetensors")
+            let got = try FaultSupport.tensors(dir + "/last.safetensors")
             XCTAssertEqual(Set(got.keys), Set(ref.keys))
             for (k, v) in ref { XCTAssertEqual(got[k], v, "\(dir): tensor \(k) differs after resume") }
         }
         // The straight run's weights did change during training.
-        XCTAssertNotEqual(try tensorBytes(straight + "/epoch-001.safetensors")["head.fc_last.weight"] ?? Data(),
+        XCTAssertNotEqual(try FaultSupport.tensors(straight + "/epoch-001.safetensors")["head.fc_last.weight"] ?? Data(),
                           ref["head.fc_last.weight"] ?? Data([1]))
         let lines = try String(contentsOfFile: resumed + "/metrics.jsonl", encoding: .utf8).split(separator: "\n")
         XCTAssertEqual(lines.count, 2)
@@ -157,8 +123,8 @@ final class TrainE2ETests: XCTestCase {
         let r = try CLI.vqa(trainArgs(out: ft, epochs: 2) + ["--init-from", base + "/last.safetensors", "--set", "train.linear_probe_epochs=1"])
         XCTAssertEqual(r.status, 0, r.stderr)
         XCTAssertTrue(r.stdout.contains("linear probe done"), r.stdout)
-        let src = try tensorBytes(base + "/last.safetensors")
-        let probe = try tensorBytes(ft + "/epoch-001.safetensors"), full = try tensorBytes(ft + "/epoch-002.safetensors")
+        let src = try FaultSupport.tensors(base + "/last.safetensors")
+        let probe = try FaultSupport.tensors(ft + "/epoch-001.safetensors"), full = try FaultSupport.tensors(ft + "/epoch-002.safetensors")
         let backbone = probe.keys.filter { !$0.hasPrefix("ema.") && !$0.hasPrefix("optim.") && !$0.hasPrefix("head.") }
         XCTAssertFalse(backbone.isEmpty)
         // Starts from the source's EMA weights; the probe epoch leaves the backbone untouched, then it trains.
@@ -177,7 +143,7 @@ final class TrainE2ETests: XCTestCase {
         let e = try CLI.vqa(["train", "--dry-run", "--regularizer", "dropout"])
         XCTAssertNotEqual(e.status, 0)
         XCTAssertTrue(e.stderr.contains("none, l2, aug, rwp, awp"), e.stderr)
-        let div = try mpirun(2, trainArgs(out: Self.data + "/div") + ["--batch-size", "3"])
+        let div = try MPIRun.vqa(2, trainArgs(out: Self.data + "/div") + ["--batch-size", "3"])
         XCTAssertNotEqual(div.status, 0)
         XCTAssertTrue(div.stderr.contains("not divisible") && div.stderr.contains("--batch-size 4"), div.stderr)
     }

@@ -4,15 +4,14 @@
 
 import Foundation
 import XCTest
+import TestSupport
 
 final class WatchdogTests: XCTestCase {
     /// 2 ranks training (100 epochs) in the background; rank 1's pid once rank 0 trains.
-    private func start(_ name: String, timeout: String) throws -> (run: BackgroundRun, rank1: Int32) {
-        guard let mpirun = TrainE2ETests.which("mpirun") else { throw XCTSkip("mpirun is not installed") }
+    private func start(_ name: String, timeout: String) throws -> (run: TestProcess, rank1: Int32) {
         let out = FaultTests.data + "/\(name)-\(UUID().uuidString.prefix(8))", tag = "\(name)-\(getpid())"
-        let run = try BackgroundRun(mpirun, FaultTests.mpiFlags(2) + [CLI.binary] + FaultTests.trainArgs(out: out, epochs: 100)
-                                        + ["--collective-timeout", timeout],
-                                    env: FaultTests.mpiEnv.merging(["VQA_FAULT_TAG": tag]) { $1 }, logPrefix: out + "-log")
+        let run = try MPIRun.start(2, FaultTests.trainArgs(out: out, epochs: 100) + ["--collective-timeout", timeout],
+                                   env: ["VQA_FAULT_TAG": tag], logPrefix: out + "-log")
         XCTAssertTrue(run.waitFor(timeout: 120) { run.stdout.contains("epoch 1  step 2/3") }, run.stdout + run.stderr)
         return (run, try XCTUnwrap(FaultSupport.rankPid(tag: tag, rank: 1), "rank 1 not found"))
     }

@@ -4,8 +4,6 @@
 import XCTest
 import CMPI
 @testable import Dist
-@testable import Training
-@testable import Reports
 
 final class CommunicatorTests: XCTestCase {
     func testSoloCollectivesAreIdentity() throws {

@@ -5,16 +5,13 @@
 import XCTest
 import Foundation
 import Engine
+import TestSupport
 
 final class DataParallelTests: XCTestCase {
-    static let tiny = ["--model-option", "widths=8,8,16,16", "--model-option", "head_hidden=16", "--frames", "4", "--size", "64",
-                       "--global-batch", "6", "--steps", "5", "--warmup", "0", "--gamma", "0.01"]
-
     /// Trains with `np` ranks and returns the final weights by name.
     func train(_ np: Int, _ args: [String]) throws -> [String: [Float]] {
-        let path = FileManager.default.temporaryDirectory.appendingPathComponent("dp-\(UUID().uuidString).safetensors").path
-        defer { try? FileManager.default.removeItem(atPath: path) }
-        let r = try mpirun(np, ["bench", "step"] + Self.tiny + args + ["--dump", path, "--json"])
+        let path = try TempDir.make("dp", for: self).appendingPathComponent("weights.safetensors").path
+        let r = try MPIRun.vqa(np, ["bench", "step"] + BenchStepFixture.tiny + args + ["--dump", path, "--json"])
         XCTAssertEqual(r.status, 0, "np \(np) \(args): \(r.stderr)")
         let f = try SafetensorsFile.read(path: path)
         return try f.tensors.mapValues { try $0.floats() }
@@ -88,14 +85,14 @@ final class DataParallelTests: XCTestCase {
     }
 
     func testInjectedDesyncIsDetectedAndNamesTheRank() throws {
-        let r = try mpirun(2, ["bench", "step"] + Self.tiny + ["--checksum-every", "1", "--inject", "desync@2"])
+        let r = try MPIRun.vqa(2, ["bench", "step"] + BenchStepFixture.tiny + ["--checksum-every", "1", "--inject", "desync@2"])
         XCTAssertNotEqual(r.status, 0)
         XCTAssertTrue(r.stderr.contains("replica desync: the weights of rank(s) 1 differ from rank 0"), r.stderr)
     }
 
     func testCrashedRankEndsTheJobPromptly() throws {
         let t0 = Date()
-        let r = try mpirun(2, ["bench", "step"] + Self.tiny + ["--steps", "50", "--inject", "crash@2"])
+        let r = try MPIRun.vqa(2, ["bench", "step"] + BenchStepFixture.tiny + ["--steps", "50", "--inject", "crash@2"])
         XCTAssertNotEqual(r.status, 0)
         XCTAssertLessThan(Date().timeIntervalSince(t0), 30, "the surviving rank must not hang in a collective")
     }

@@ -4,8 +4,6 @@ import XCTest
 import Foundation
 @testable import Dist
 @testable import Engine
-@testable import Training
-@testable import Reports
 
 /// Views laid out like ParameterStore: consecutive, each start 16-float aligned.
 private func storeLikeViews(_ counts: [Int]) -> [GradientView] {

@@ -3,9 +3,10 @@
 
 import XCTest
 import Foundation
+import TestSupport
 
 final class MPIRunTests: XCTestCase {
-    func verifiedJSON(_ r: Run, ranks: Int, file: StaticString = #filePath, line: UInt = #line) throws -> [String: Any] {
+    func verifiedJSON(_ r: ProcessResult, ranks: Int, file: StaticString = #filePath, line: UInt = #line) throws -> [String: Any] {
         XCTAssertEqual(r.status, 0, "stdout: \(r.stdout)\nstderr: \(r.stderr)", file: file, line: line)
         let lines = r.stdout.split(separator: "\n").filter { $0.hasPrefix("{") }
         XCTAssertEqual(lines.count, 1, "exactly rank 0 prints JSON: \(r.stdout)", file: file, line: line)
@@ -18,38 +19,35 @@ final class MPIRunTests: XCTestCase {
     }
 
     func testTwoRanksVerify() throws {
-        let obj = try verifiedJSON(try mpirun(2, ["bench", "allreduce", "--mb", "1", "--reps", "3", "--json", "--verify"]), ranks: 2)
+        let obj = try verifiedJSON(try MPIRun.vqa(2, ["bench", "allreduce", "--mb", "1", "--reps", "3", "--json", "--verify"]), ranks: 2)
         XCTAssertEqual(obj["buckets"] as? Int, 1)
     }
 
     func testThreeRanksManyBucketsVerify() throws {
-        let r = try mpirun(3, ["bench", "allreduce", "--mb", "1", "--reps", "3", "--json", "--verify",
+        let r = try MPIRun.vqa(3, ["bench", "allreduce", "--mb", "1", "--reps", "3", "--json", "--verify",
                                "--bucket-mb", "0.2", "--first-bucket-mb", "0.05"])
         let obj = try verifiedJSON(r, ranks: 3)
         XCTAssertGreaterThanOrEqual(obj["buckets"] as? Int ?? 0, 5)
     }
 
     func testSingletonWithoutLauncherVerifies() throws {
-        let bin = try binaryOrFail()
-        _ = try verifiedJSON(try run(bin, ["bench", "allreduce", "--mb", "0.5", "--reps", "2", "--json", "--verify",
+        _ = try verifiedJSON(try CLI.vqa(["bench", "allreduce", "--mb", "0.5", "--reps", "2", "--json", "--verify",
                                            "--bucket-mb", "0.1", "--first-bucket-mb", "0.01"]), ranks: 1)
     }
 
     /// Plain `srun` with Open MPI gives singletons; the launcher's size must not be silently ignored.
     func testSingletonUnderAnAnnouncedSlurmStepIsRefused() throws {
-        let bin = try binaryOrFail()
-        let r = try run(bin, ["bench", "allreduce", "--mb", "0.1", "--reps", "1"],
-                        env: ["SLURM_STEP_NUM_TASKS": "2", "SLURM_STEP_ID": "0"])
+        let r = try CLI.vqa(["bench", "allreduce", "--mb", "0.1", "--reps", "1"],
+                            env: ["SLURM_STEP_NUM_TASKS": "2", "SLURM_STEP_ID": "0"])
         XCTAssertNotEqual(r.status, 0)
         XCTAssertTrue(r.stderr.contains("srun --mpi=pmix -n 2"), r.stderr)
     }
 
     func testInvalidOptionsAreRejectedBeforeMPIStarts() throws {
-        let bin = try binaryOrFail()
-        let r = try run(bin, ["bench", "allreduce", "--reps", "0"])
+        let r = try CLI.vqa(["bench", "allreduce", "--reps", "0"])
         XCTAssertNotEqual(r.status, 0)
         XCTAssertTrue(r.stderr.contains("--reps must be at least 1"), r.stderr)
-        let m = try run(bin, ["bench", "allreduce", "--first-bucket-mb", "0"])
+        let m = try CLI.vqa(["bench", "allreduce", "--first-bucket-mb", "0"])
         XCTAssertNotEqual(m.status, 0)
         XCTAssertTrue(m.stderr.contains("must be positive"), m.stderr)
     }

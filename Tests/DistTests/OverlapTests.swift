@@ -6,9 +6,8 @@
 import XCTest
 import Foundation
 @testable import Dist
+import TestSupport
 @testable import Engine
-@testable import Training
-@testable import Reports
 
 /// A fake world of `size` identical ranks (sum = size × value) whose float all-reduce runs `work`
 /// (spin or sleep) and records (offset, count); `others` are the Int64 slots other ranks add.
@@ -171,9 +170,8 @@ final class OverlapMPITests: XCTestCase {
     func testTwoRanksTrainIdenticalWeightsWithThreadAndAfter() throws {
         var weights: [String: [String: [Float]]] = [:]
         for mode in ["thread", "after"] {
-            let path = FileManager.default.temporaryDirectory.appendingPathComponent("ov-\(UUID().uuidString).safetensors").path
-            defer { try? FileManager.default.removeItem(atPath: path) }
-            let r = try mpirun(2, ["bench", "step"] + DataParallelTests.tiny
+            let path = try TempDir.make("ov", for: self).appendingPathComponent("weights.safetensors").path
+            let r = try MPIRun.vqa(2, ["bench", "step"] + BenchStepFixture.tiny
                 + ["--optimizer", "sgd", "--lr", "0.01", "--regularizer", "awp", "--overlap", mode,
                    "--bucket-mb", "0.01", "--first-bucket-mb", "0.002", "--dump", path, "--json"])
             XCTAssertEqual(r.status, 0, "\(mode): \(r.stderr)")

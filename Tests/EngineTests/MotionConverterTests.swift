@@ -6,16 +6,15 @@
 import XCTest
 import Foundation
 @testable import Engine
+import TestSupport
 
 final class MotionConverterTests: XCTestCase {
     var dir = ""
-    /// The converter, found from this file's path (Tests/EngineTests/ → repository root).
-    let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .deletingLastPathComponent().appendingPathComponent("scripts/convert/simplevqa_motion_to_npy.py").path
+    /// The converter.
+    let script = Repo.root.appendingPathComponent("scripts/convert/simplevqa_motion_to_npy.py").path
 
     override func setUpWithError() throws {
-        dir = NSTemporaryDirectory() + "motion-convert-\(ProcessInfo.processInfo.processIdentifier)-\(UUID().uuidString.prefix(8))"
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        dir = try TempDir.make("motion-convert", for: self).path
         // Chunk k of a video: slow[i] = 10000·k + i (2048 values), fast[j] = −(10000·k + j) (256 values);
         // integers, exact in float32. clipA is stored under its base name without extension (3 chunks),
         // sub/clipB.mp4 under its full relative path (1 chunk); videos/none.mp4 has no folder.
@@ -31,15 +30,13 @@ final class MotionConverterTests: XCTestCase {
         write('sub/clipB.mp4', 1)
         open(os.path.join(d, 'labels.csv'), 'w').write('video_name,duration,fps,mos\\nvideos/clipA.mp4, 8.0, 30, 3.2\\nsub/clipB.mp4, 4.0, 25, 2.1\\nvideos/none.mp4, 5.0, 30, 1.5\\n')
         """
-        guard try runPython(["-c", setup, dir]).status == 0 else {
-            throw XCTSkip("python3 with numpy is needed to write SimpleVQA's feature folders")
-        }
+        try Python.require(modules: ["numpy"])
+        let r = try Python.run(["-c", setup, dir])
+        guard r.status == 0 else { throw TestSupportError("writing SimpleVQA's feature folders failed: \(r.stderr)") }
     }
 
-    override func tearDown() { try? FileManager.default.removeItem(atPath: dir) }
-
     func testConvertedFeaturesReadBackAsSlowThenFastPerChunk() throws {
-        let r = try runPython([script, dir + "/src", dir + "/labels.csv", dir + "/out"])
+        let r = try Python.run([script, dir + "/src", dir + "/labels.csv", dir + "/out"])
         XCTAssertEqual(r.status, 1, "one video has no features: \(r.stdout) \(r.stderr)")
         XCTAssertTrue(r.stdout.contains("wrote 2 of 3"), r.stdout)
         XCTAssertTrue(r.stderr.contains("videos/none.mp4"), r.stderr)

@@ -5,12 +5,13 @@
 import XCTest
 import Foundation
 @testable import Engine
+import TestSupport
 
 final class MotionFeaturesFileTests: XCTestCase {
     var dir = ""
 
     override func setUpWithError() throws {
-        dir = NSTemporaryDirectory() + "motion-npy-\(ProcessInfo.processInfo.processIdentifier)-\(UUID().uuidString.prefix(8))"
+        dir = try TempDir.make("motion-npy", for: self).path
         try FileManager.default.createDirectory(atPath: dir + "/v", withIntermediateDirectories: true)
         let script = """
         import sys, numpy as np
@@ -29,10 +30,10 @@ final class MotionFeaturesFileTests: XCTestCase {
         b = open(d + '/v/f8.mp4.npy', 'rb').read().replace(b"(2, 3)", b"(9999999999999, 3)")
         open(d + '/v/huge.mp4.npy', 'wb').write(b)
         """
-        guard try runPython(["-c", script, dir]).status == 0 else { throw XCTSkip("python3 with numpy is needed to write the .npy files") }
+        try Python.require(modules: ["numpy"])
+        let r = try Python.run(["-c", script, dir])
+        guard r.status == 0 else { throw TestSupportError("writing the .npy files failed: \(r.stderr)") }
     }
-
-    override func tearDown() { try? FileManager.default.removeItem(atPath: dir) }
 
     func testNumPyArraysAreReadExactly() throws {
         let m = try MotionFeatures(path: dir, dim: 3)

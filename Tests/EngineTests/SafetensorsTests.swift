@@ -1,16 +1,12 @@
 import Foundation
 import XCTest
 @testable import Engine
+import TestSupport
 
 final class SafetensorsTests: XCTestCase {
     var dir = ""
 
-    override func setUpWithError() throws {
-        dir = NSTemporaryDirectory() + "safetensors-tests-\(getpid())-\(UUID().uuidString)"
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-    }
-
-    override func tearDownWithError() throws { try? FileManager.default.removeItem(atPath: dir) }
+    override func setUpWithError() throws { dir = try TempDir.make("safetensors-tests", for: self).path }
 
     func sample() -> SafetensorsFile {
         SafetensorsFile(tensors: [
@@ -56,14 +52,12 @@ final class SafetensorsTests: XCTestCase {
     }
 
     func python(_ script: String) throws -> (status: Int32, output: String) {
-        let r = try runPython(["-c", script], mergeOutput: true)
+        let r = try Python.run(["-c", script], mergeOutput: true)
         return (r.status, r.stdout)
     }
 
     func testPythonSafetensorsReadsOursAndWeReadTheirs() throws {
-        guard (try? python("import safetensors.numpy, numpy"))?.status == 0 else {
-            throw XCTSkip("python3 with numpy and safetensors is not installed")
-        }
+        try Python.require(modules: ["safetensors.numpy", "numpy"])
         let ours = dir + "/ours.safetensors", theirs = dir + "/theirs.safetensors"
         try sample().write(to: ours)
         let check = """
@@ -172,8 +166,7 @@ final class SafetensorsStoreTests: XCTestCase {
     }
 
     func testStoreRoundTripThroughAFile() throws {
-        let path = NSTemporaryDirectory() + "store-\(getpid())-\(UUID().uuidString).safetensors"
-        defer { try? FileManager.default.removeItem(atPath: path) }
+        let path = try TempDir.make("store", for: self).appendingPathComponent("store.safetensors").path
         let a = makeStore(seed: 1), b = makeStore(seed: 2)
         let ema = FloatBuffer(count: a.flatCount, value: 0.25)
         var tensors = a.safetensors()

@@ -5,6 +5,7 @@
 import XCTest
 import Foundation
 @testable import Engine
+import TestSupport
 
 final class SimpleVQAMotionTests: XCTestCase {
     var motionDir: String { Bundle.module.resourceURL!.appendingPathComponent("Fixtures/motion").path }
@@ -22,8 +23,7 @@ final class SimpleVQAMotionTests: XCTestCase {
     }
 
     func testFramesTakeTheirChunkAndSafetensorsIsKeyedByPath() throws {
-        let path = NSTemporaryDirectory() + "motion-\(ProcessInfo.processInfo.processIdentifier).safetensors"
-        defer { try? FileManager.default.removeItem(atPath: path) }
+        let path = try TempDir.make("simplevqa-motion", for: self).appendingPathComponent("motion.safetensors").path
         let values: [Float] = (0..<6).map(Float.init)  // 3 chunks × 2
         try SafetensorsFile(tensors: ["v/x.mp4": SafetensorsTensor(floats: values, shape: [3, 2])]).write(to: path)
         let m = try MotionFeatures(path: path, dim: 2)

@@ -3,6 +3,7 @@
 import Foundation
 import XCTest
 @testable import Media
+import TestSupport
 
 final class BadInputTests: XCTestCase {
     /// Asserts that `body` throws a MediaError for `path` whose reason contains every fragment.
@@ -24,7 +25,7 @@ final class BadInputTests: XCTestCase {
     }
 
     func testMissingEmptyDirectoryAndTextFiles() throws {
-        let dir = try Oracle.tempDir(self)
+        let dir = try TempDir.make("media", for: self)
         let missing = dir.appendingPathComponent("nope.mp4").path
         assertMediaError(missing, ["file not found"]) { try VideoDecoder(path: missing) }
         assertMediaError(missing, ["file not found"]) { try probe(path: missing) }
@@ -37,16 +38,16 @@ final class BadInputTests: XCTestCase {
     }
 
     func testAudioOnlyFileHasNoVideoStream() throws {
-        let dir = try Oracle.tempDir(self)
+        let dir = try TempDir.make("media", for: self)
         let path = dir.appendingPathComponent("tone.m4a").path
-        try Oracle.ffmpeg(["-f", "lavfi", "-i", "sine=duration=1", "-c:a", "aac", path])
+        try FFmpeg.run(["-f", "lavfi", "-i", "sine=duration=1", "-c:a", "aac", path])
         assertMediaError(path, ["no video stream", "audio (aac)"]) { try VideoDecoder(path: path) }
         assertMediaError(path, ["no video stream"]) { try probe(path: path) }
     }
 
     func testUnknownCodecIsUnsupported() throws {
         // An AVI whose fourcc no FFmpeg decoder knows.
-        let dir = try Oracle.tempDir(self)
+        let dir = try TempDir.make("media", for: self)
         let good = try Oracle.clip(dir, "m.avi", frames: 5, ["-c:v", "mpeg4"])
         let data = try Data(contentsOf: URL(fileURLWithPath: good))
         let patched = Array(data).replacing(Array("FMP4".utf8), with: Array("ZZZZ".utf8))
@@ -56,7 +57,7 @@ final class BadInputTests: XCTestCase {
     }
 
     func testDimensionsAboveMaxPixelsAreRefused() throws {
-        let dir = try Oracle.tempDir(self)
+        let dir = try TempDir.make("media", for: self)
         let path = try Oracle.clip(dir, "a.mp4", frames: 3, ["-c:v", "libx264", "-pix_fmt", "yuv420p"])
         assertMediaError(path, ["176x144", "exceeds the limit of 10000 pixels"]) { try VideoDecoder(path: path, maxPixels: 10_000) }
         XCTAssertNoThrow(try VideoDecoder(path: path, maxPixels: 176 * 144))
@@ -64,7 +65,7 @@ final class BadInputTests: XCTestCase {
 
     func testAbsurdImageHeaderIsRefusedWithoutDecodingIt() throws {
         // A 64x48 PNG whose IHDR claims 9000x9000 (CRC fixed): refused by size, not decoded.
-        let dir = try Oracle.tempDir(self)
+        let dir = try TempDir.make("media", for: self)
         let png = try Oracle.clip(dir, "s.png", size: "64x48", frames: 1, ["-update", "1"])
         var bytes = Array(try Data(contentsOf: URL(fileURLWithPath: png)))
         for (k, v) in [UInt32(9000), 9000].enumerated() {
@@ -88,7 +89,7 @@ final class BadInputTests: XCTestCase {
     }
 
     func testTruncatedFiles() throws {
-        let dir = try Oracle.tempDir(self)
+        let dir = try TempDir.make("media", for: self)
         // Default mp4 keeps its index (moov) at the end: cut in the middle, it cannot be opened.
         let mp4 = try Oracle.clip(dir, "a.mp4", frames: 50, ["-c:v", "libx264", "-pix_fmt", "yuv420p"])
         let bytes = Array(try Data(contentsOf: URL(fileURLWithPath: mp4)))
@@ -117,7 +118,7 @@ final class BadInputTests: XCTestCase {
     }
 
     func testCorruptPacketsMidStreamAreSkippedOrReported() throws {
-        let dir = try Oracle.tempDir(self)
+        let dir = try TempDir.make("media", for: self)
         let mkv = try Oracle.clip(dir, "a.mkv", frames: 60, ["-c:v", "libx264", "-g", "10", "-pix_fmt", "yuv420p"])
         var bytes = Array(try Data(contentsOf: URL(fileURLWithPath: mkv)))
         // Overwrite a stretch in the second half with garbage (deterministic pattern).

@@ -4,6 +4,7 @@
 
 import XCTest
 @testable import Media
+import TestSupport
 
 final class DecoderTests: XCTestCase {
     func testMD5KnownVectors() {
@@ -28,7 +29,7 @@ final class DecoderTests: XCTestCase {
     }
 
     func testVideoContainersAndCodecsMatchFFmpegCLI() throws {
-        let dir = try Oracle.tempDir(self)
+        let dir = try TempDir.make("media", for: self)
         let clips = [
             try Oracle.clip(dir, "h264.mp4", ["-c:v", "libx264", "-g", "12", "-bf", "2", "-pix_fmt", "yuv420p"]),
             try Oracle.clip(dir, "bt709.mp4", ["-c:v", "libx264", "-pix_fmt", "yuv420p", "-colorspace", "bt709",
@@ -49,7 +50,7 @@ final class DecoderTests: XCTestCase {
     }
 
     func testStillImagesAreOneFrameVideos() throws {
-        let dir = try Oracle.tempDir(self)
+        let dir = try TempDir.make("media", for: self)
         for (name, extra) in [("a.png", [String]()), ("b.jpg", ["-q:v", "3"]), ("c.bmp", []),
                               ("d.webp", []), ("e.png", ["-pix_fmt", "rgba"])] {
             let path = try Oracle.clip(dir, name, size: "175x97", frames: 1, ["-update", "1"] + extra)
@@ -64,7 +65,7 @@ final class DecoderTests: XCTestCase {
     }
 
     func testInfoFieldsAndProbe() throws {
-        let dir = try Oracle.tempDir(self)
+        let dir = try TempDir.make("media", for: self)
         let mp4 = try Oracle.clip(dir, "a.mp4", rate: 30, frames: 60, ["-c:v", "libx264", "-pix_fmt", "yuv420p"])
         let info = try VideoDecoder(path: mp4).info
         XCTAssertEqual(info.path, mp4)
@@ -87,7 +88,7 @@ final class DecoderTests: XCTestCase {
     }
 
     func testSeekingGivesSameBytesAsSequentialDecoding() throws {
-        let dir = try Oracle.tempDir(self)
+        let dir = try TempDir.make("media", for: self)
         let clips = [
             try Oracle.clip(dir, "g12.mp4", frames: 75, ["-c:v", "libx264", "-g", "12", "-bf", "3", "-pix_fmt", "yuv420p"]),
             try Oracle.clip(dir, "g10.webm", frames: 60, ["-c:v", "libvpx-vp9", "-g", "10", "-deadline", "realtime", "-cpu-used", "8"]),
@@ -114,7 +115,7 @@ final class DecoderTests: XCTestCase {
     }
 
     func testFarRequestDecodesOnlyFromThePreviousKeyframe() throws {
-        let dir = try Oracle.tempDir(self)
+        let dir = try TempDir.make("media", for: self)
         let path = try Oracle.clip(dir, "g12.mp4", frames: 100, ["-c:v", "libx264", "-g", "12", "-keyint_min", "12",
                                                                   "-sc_threshold", "0", "-bf", "0", "-pix_fmt", "yuv420p"])
         let dec = try VideoDecoder(path: path)
@@ -126,7 +127,7 @@ final class DecoderTests: XCTestCase {
     }
 
     func testNearRequestsDecodeSequentiallyAndConvertOnlyWhatIsAsked() throws {
-        let dir = try Oracle.tempDir(self)
+        let dir = try TempDir.make("media", for: self)
         let path = try Oracle.clip(dir, "a.mp4", frames: 40, ["-c:v", "libx264", "-pix_fmt", "yuv420p"])
         let dec = try VideoDecoder(path: path)
         let frames = try dec.frames(at: [6, 2, 6, 4])
@@ -147,7 +148,7 @@ final class DecoderTests: XCTestCase {
 
     func testBackwardRequestWithoutTimestampsRewinds() throws {
         // Raw H.264 elementary streams carry no pts: the decoder must reopen to go back.
-        let dir = try Oracle.tempDir(self)
+        let dir = try TempDir.make("media", for: self)
         let path = try Oracle.clip(dir, "raw.h264", frames: 30, ["-c:v", "libx264", "-pix_fmt", "yuv420p", "-f", "h264"])
         let expected = try Oracle.frameMD5s(path)
         let dec = try VideoDecoder(path: path)
@@ -173,7 +174,7 @@ final class DecoderTests: XCTestCase {
     }
 
     func testOutOfRangeIndexIsAClearError() throws {
-        let dir = try Oracle.tempDir(self)
+        let dir = try TempDir.make("media", for: self)
         let path = try Oracle.clip(dir, "a.mp4", frames: 10, ["-c:v", "libx264", "-pix_fmt", "yuv420p"])
         XCTAssertThrowsError(try VideoDecoder(path: path).frames(at: [10])) { e in
             XCTAssertTrue("\(e)".contains("out of range 0..<10"), "\(e)")

@@ -3,37 +3,9 @@
 
 import Foundation
 import XCTest
+import TestSupport
 
 enum Oracle {
-    /// A fresh temporary directory, removed by the caller's `addTeardownBlock`.
-    static func tempDir(_ test: XCTestCase) throws -> URL {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("vqa-media-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        test.addTeardownBlock { try? FileManager.default.removeItem(at: dir) }
-        return dir
-    }
-
-    /// Runs a program, returning (status, stdout, stderr).
-    @discardableResult
-    static func run(_ exe: String, _ args: [String]) throws -> (Int32, String, String) {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: exe)
-        p.arguments = args
-        let out = Pipe(), err = Pipe()
-        p.standardOutput = out; p.standardError = err
-        try p.run()
-        let o = out.fileHandleForReading.readDataToEndOfFile()
-        let e = err.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return (p.terminationStatus, String(decoding: o, as: UTF8.self), String(decoding: e, as: UTF8.self))
-    }
-
-    /// `ffmpeg -y -v error ARGS`; fails the test with ffmpeg's stderr when it fails.
-    static func ffmpeg(_ args: [String], file: StaticString = #filePath, line: UInt = #line) throws {
-        let (status, _, err) = try run("/usr/bin/ffmpeg", ["-y", "-v", "error"] + args)
-        if status != 0 { XCTFail("ffmpeg \(args.joined(separator: " ")) failed: \(err)", file: file, line: line) }
-    }
-
     /// Makes a clip from lavfi testsrc2 (`size`, `rate`, `frames`) with extra encoder args.
     static func clip(_ dir: URL, _ name: String, size: String = "176x144", rate: Int = 25, frames: Int = 50,
                      _ encode: [String]) throws -> String {
@@ -41,15 +13,13 @@ enum Oracle {
         // testsrc2 rounds sizes down to even: render even, then scale to the exact (maybe odd) size.
         let wh = size.split(separator: "x").compactMap { Int($0) }
         let source = "testsrc2=size=\(wh[0] + wh[0] % 2)x\(wh[1] + wh[1] % 2):rate=\(rate),scale=\(wh[0]):\(wh[1])"
-        try ffmpeg(["-f", "lavfi", "-i", source, "-frames:v", "\(frames)"] + encode + [path])
+        try FFmpeg.run(["-f", "lavfi", "-i", source, "-frames:v", "\(frames)"] + encode + [path])
         return path
     }
 
     /// MD5 per video frame from `ffmpeg -i FILE -f framemd5 -pix_fmt rgb24 -` (audio and subtitles off).
     static func frameMD5s(_ path: String) throws -> [String] {
-        let (status, out, err) = try run("/usr/bin/ffmpeg", ["-v", "error", "-i", path, "-an", "-sn",
-                                                              "-f", "framemd5", "-pix_fmt", "rgb24", "-"])
-        guard status == 0 else { throw NSError(domain: "ffmpeg", code: Int(status), userInfo: [NSLocalizedDescriptionKey: err]) }
+        let out = String(decoding: try FFmpeg.output(["-i", path, "-an", "-sn", "-f", "framemd5", "-pix_fmt", "rgb24", "-"]), as: UTF8.self)
         return out.split(separator: "\n").filter { !$0.hasPrefix("#") }.compactMap { line in
             line.split(separator: ",").last.map { $0.trimmingCharacters(in: .whitespaces) }
         }

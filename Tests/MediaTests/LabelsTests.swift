@@ -1,5 +1,6 @@
 import XCTest
 @testable import Media
+import TestSupport
 
 final class LabelsTests: XCTestCase {
     func testFastVQAFormatToleratesSpacesBlankLinesCRLFAndComments() throws {
@@ -47,9 +48,8 @@ final class LabelsTests: XCTestCase {
     }
 
     func testLoadReadsAFileFromDisk() throws {
-        let url = FileManager.default.temporaryDirectory.appendingPathComponent("labels-\(UUID().uuidString).txt")
+        let url = try TempDir.make("labels", for: self).appendingPathComponent("labels.txt")
         try "x.mp4, -1, -1, 1.5\n".write(to: url, atomically: true, encoding: .utf8)
-        defer { try? FileManager.default.removeItem(at: url) }
         XCTAssertEqual(try Labels.load(path: url.path, dataRoot: "root"), [LabelEntry(path: "root/x.mp4", mos: 1.5)])
     }
 

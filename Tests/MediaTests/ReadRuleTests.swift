@@ -5,6 +5,7 @@
 import Foundation
 import XCTest
 @testable import Media
+import TestSupport
 
 final class ReadRuleTests: XCTestCase {
     /// A small evaluation sampler: 2×2 fragments of 8 px, 4 frames, one clip.
@@ -30,7 +31,7 @@ final class ReadRuleTests: XCTestCase {
     /// JPEGs at the sizes the issue reports (320×240 is synth --profile images' default) are readable
     /// for both; reading frame 0 a second time used to find "0 frames".
     func testJPEGsAreReadableByCheckAndLoader() throws {
-        let dir = try Oracle.tempDir(self)
+        let dir = try TempDir.make("media", for: self)
         var paths: [String] = []
         for size in ["64x48", "320x240", "1024x768"] {
             paths.append(try Oracle.clip(dir, "img-\(size).jpg", size: size, frames: 1, ["-update", "1"]))
@@ -50,7 +51,7 @@ final class ReadRuleTests: XCTestCase {
     /// frames. check-dataset accepted it (48 frames) while the loader skipped it every epoch; now
     /// both refuse it, and both accept the whole file.
     func testTruncatedFaststartMP4IsRefusedByBoth() throws {
-        let dir = try Oracle.tempDir(self)
+        let dir = try TempDir.make("media", for: self)
         let whole = try Oracle.clip(dir, "whole.mp4", rate: 24, frames: 96,
                                     ["-c:v", "libx264", "-pix_fmt", "yuv420p", "-g", "12", "-movflags", "+faststart"])
         let bytes = try Data(contentsOf: URL(fileURLWithPath: whole))
@@ -121,7 +122,7 @@ final class ReadRuleTests: XCTestCase {
     /// A symbolic-link loop, a dangling link, and a y4m whose header declares 100000×100000: one line
     /// each naming the path and the cause (was "no such file" / "Device or resource busy").
     func testPathAndHeaderMessages() throws {
-        let dir = try Oracle.tempDir(self)
+        let dir = try TempDir.make("media", for: self)
         let a = dir.appendingPathComponent("loop-a.mp4").path, b = dir.appendingPathComponent("loop-b.mp4").path
         try FileManager.default.createSymbolicLink(atPath: a, withDestinationPath: b)
         try FileManager.default.createSymbolicLink(atPath: b, withDestinationPath: a)

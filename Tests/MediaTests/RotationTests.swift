@@ -2,14 +2,15 @@
 
 import XCTest
 @testable import Media
+import TestSupport
 
 final class RotationTests: XCTestCase {
     func testRotatedClipsMatchTheCLIAndSwapSides() throws {
-        let dir = try Oracle.tempDir(self)
+        let dir = try TempDir.make("media", for: self)
         let plain = try Oracle.clip(dir, "plain.mp4", size: "96x64", frames: 6, ["-c:v", "libx264", "-pix_fmt", "yuv420p"])
         for angle in [0, 90, 180, 270] {
             let path = dir.appendingPathComponent("r\(angle).mp4").path
-            try Oracle.ffmpeg(["-i", plain, "-c", "copy", "-metadata:s:v", "rotate=\(angle)", path])
+            try FFmpeg.run(["-i", plain, "-c", "copy", "-metadata:s:v", "rotate=\(angle)", path])
             let expected = try Oracle.frameMD5s(path)
             XCTAssertEqual(expected.count, 6)
             let dec = try VideoDecoder(path: path)

@@ -3,6 +3,7 @@
 import Foundation
 import XCTest
 @testable import Media
+import TestSupport
 
 /// Hides FrameVisiting so the sampler takes the array path over owned frame copies.
 final class CopyingReader: FrameReader {
@@ -31,7 +32,7 @@ final class StreamingSamplerTests: XCTestCase {
     }
 
     func testStreamingWritesTheSameFloatsAsTheArrayPath() throws {
-        let dir = try Oracle.tempDir(self)
+        let dir = try TempDir.make("media", for: self)
         // 70 frames: 4 test clips of 32 at interval 2 wrap around and repeat frames.
         let big = try Oracle.clip(dir, "big.mp4", size: "480x270", frames: 70, ["-c:v", "libx264", "-g", "20", "-pix_fmt", "yuv420p"])
         let small = try Oracle.clip(dir, "small.mkv", size: "200x120", frames: 40, ["-c:v", "libx264", "-pix_fmt", "yuv420p"])
@@ -50,7 +51,7 @@ final class StreamingSamplerTests: XCTestCase {
     }
 
     func testAugmentingOrNonFragmentConfigsDoNotStream() throws {
-        let dir = try Oracle.tempDir(self)
+        let dir = try TempDir.make("media", for: self)
         let path = try Oracle.clip(dir, "a.mp4", frames: 4, ["-c:v", "libx264", "-pix_fmt", "yuv420p"])
         let dec = try VideoDecoder(path: path)
         var augmenting = SamplerConfig.fastVQAB

@@ -2,27 +2,12 @@ import XCTest
 import Foundation
 @testable import Media
 @testable import Synth
-
-/// Runs a program and returns its stdout (fails the test on a non-zero exit).
-private func run(_ exe: String, _ args: [String], file: StaticString = #filePath, line: UInt = #line) throws -> Data {
-    let p = Process()
-    p.executableURL = URL(fileURLWithPath: exe)
-    p.arguments = args
-    let out = Pipe(), err = Pipe()
-    p.standardOutput = out; p.standardError = err
-    try p.run()
-    let data = out.fileHandleForReading.readDataToEndOfFile()
-    let errors = err.fileHandleForReading.readDataToEndOfFile()
-    p.waitUntilExit()
-    XCTAssertEqual(p.terminationStatus, 0, String(decoding: errors, as: UTF8.self), file: file, line: line)
-    return data
-}
+import TestSupport
 
 /// ffprobe's facts about the first video stream, with frames counted by decoding.
 private func probe(_ path: String) throws -> [String: String] {
-    let text = String(decoding: try run("/usr/bin/ffprobe", ["-v", "error", "-count_frames", "-select_streams", "v:0",
-        "-show_entries", "stream=codec_name,width,height,r_frame_rate,nb_read_frames,pix_fmt", "-of", "default=nw=1", path]),
-        as: UTF8.self)
+    let text = try FFmpeg.probe(["-count_frames", "-select_streams", "v:0",
+        "-show_entries", "stream=codec_name,width,height,r_frame_rate,nb_read_frames,pix_fmt", "-of", "default=nw=1", path])
     var facts: [String: String] = [:]
     for line in text.split(separator: "\n") {
         let kv = line.split(separator: "=", maxSplits: 1)
@@ -33,7 +18,7 @@ private func probe(_ path: String) throws -> [String: String] {
 
 /// All frames of a file decoded by the ffmpeg CLI to packed RGB24.
 private func decodeRGB(_ path: String) throws -> Data {
-    try run("/usr/bin/ffmpeg", ["-v", "error", "-i", path, "-f", "rawvideo", "-pix_fmt", "rgb24", "-"])
+    try FFmpeg.output(["-i", path, "-f", "rawvideo", "-pix_fmt", "rgb24", "-"])
 }
 
 private func psnr(_ a: [UInt8], _ b: [UInt8]) -> Double {
@@ -42,12 +27,6 @@ private func psnr(_ a: [UInt8], _ b: [UInt8]) -> Double {
     for i in a.indices { let d = Double(a[i]) - Double(b[i]); se += d * d }
     let mse = se / Double(a.count)
     return mse == 0 ? 99 : 10 * log10(255 * 255 / mse)
-}
-
-private func tempDir(_ name: String) -> URL {
-    let url = FileManager.default.temporaryDirectory.appendingPathComponent("synth-tests-\(name)-\(getpid())")
-    try? FileManager.default.removeItem(at: url)
-    return url
 }
 
 /// A hand-made video with only the given distortions (seed 7, shapes content unless stated).
@@ -263,8 +242,7 @@ final class SynthTests: XCTestCase {
     // MARK: encoding, checked with the ffmpeg CLI
 
     func testEncodedVideoDecodesToTheRenderedFramesAndCompressionLowersPSNR() throws {
-        let dir = tempDir("psnr")
-        defer { try? FileManager.default.removeItem(at: dir) }
+        let dir = try TempDir.newPath("synth-psnr", for: self)
         try FileManager.default.createDirectory(at: dir.appendingPathComponent("videos"), withIntermediateDirectories: true)
         var scores: [Double] = []
         for (n, level) in [0.0, 0.5, 1.0].enumerated() {
@@ -281,8 +259,7 @@ final class SynthTests: XCTestCase {
     }
 
     func testGeneratedSetHasParsableLabelsAndFFprobeConfirmsEveryVideo() throws {
-        let dir = tempDir("set")
-        defer { try? FileManager.default.removeItem(at: dir) }
+        let dir = try TempDir.newPath("synth-set", for: self)
         let options = SynthOptions(videos: 4, seed: 21, width: 64, height: 48, frames: 10, fps: 15, testFraction: 0.25, threads: 2)
         let report = try Synth.generate(options, to: dir.path)
         XCTAssertEqual(report.codec, .h264)
@@ -323,8 +300,7 @@ final class SynthTests: XCTestCase {
     }
 
     func testSameSeedGivesTheSameBytes() throws {
-        let a = tempDir("det-a"), b = tempDir("det-b")
-        defer { try? FileManager.default.removeItem(at: a); try? FileManager.default.removeItem(at: b) }
+        let a = try TempDir.newPath("synth-det-a", for: self), b = try TempDir.newPath("synth-det-b", for: self)
         let options = SynthOptions(videos: 3, seed: 77, width: 64, height: 48, frames: 6, fps: 12, threads: 2)
         let report = try Synth.generate(options, to: a.path)
         var one = options; one.threads = 1
@@ -335,8 +311,7 @@ final class SynthTests: XCTestCase {
     }
 
     func testEncoderFailureNamesTheVideoAndLeavesNoPartialFile() throws {
-        let dir = tempDir("fail")
-        defer { try? FileManager.default.removeItem(at: dir) }
+        let dir = try TempDir.newPath("synth-fail", for: self)
         // MPEG-4 part 2 cannot represent a time base of 1000/239999 (denominator above 2^16 − 1).
         let options = SynthOptions(videos: 2, seed: 1, width: 64, height: 48, frames: 3, fps: 239.999)
         XCTAssertThrowsError(try Synth.generate(options, to: dir.path, codec: .mpeg4)) { e in
@@ -349,8 +324,7 @@ final class SynthTests: XCTestCase {
     }
 
     func testMPEG4FallbackAndImageProfileProduceValidFiles() throws {
-        let dir = tempDir("codecs"), images = tempDir("images")
-        defer { try? FileManager.default.removeItem(at: dir); try? FileManager.default.removeItem(at: images) }
+        let dir = try TempDir.newPath("synth-codecs", for: self), images = try TempDir.newPath("synth-images", for: self)
         let r = try Synth.generate(SynthOptions(videos: 1, seed: 4, width: 64, height: 48, frames: 7, fps: 29.97), to: dir.path, codec: .mpeg4)
         let facts = try probe(dir.appendingPathComponent(r.videos[0].file).path)
         XCTAssertEqual(facts["codec_name"], "mpeg4")

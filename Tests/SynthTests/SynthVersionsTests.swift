@@ -6,6 +6,7 @@ import XCTest
 import Foundation
 @testable import Media
 @testable import Synth
+import TestSupport
 
 /// `video` with every distortion removed: only its scene is left to render.
 private func pristine(_ video: SynthVideo) -> SynthVideo {
@@ -91,9 +92,7 @@ final class SynthVersionsTests: XCTestCase {
                                    testFraction: 0.4, threads: 2, versions: 3)
         var outputs: [[String: Data]] = []
         for run in 0..<2 {
-            let dir = FileManager.default.temporaryDirectory.appendingPathComponent("synth-versions-\(run)-\(getpid())")
-            try? FileManager.default.removeItem(at: dir)
-            defer { try? FileManager.default.removeItem(at: dir) }
+            let dir = try TempDir.newPath("synth-versions-\(run)", for: self)
             let report = try Synth.generate(options, to: dir.path, codec: .mpeg4)
             var files: [String: Data] = [:]
             for f in ["labels_train.txt", "labels_test.txt", "distortions.csv"] + report.videos.map(\.file) {

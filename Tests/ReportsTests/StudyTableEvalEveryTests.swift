@@ -3,19 +3,13 @@
 
 import XCTest
 import Foundation
-@testable import Dist
-@testable import Training
 @testable import Reports
+import TestSupport
 
 final class StudyTableEvalEveryTests: XCTestCase {
     var root: URL!
 
-    override func setUpWithError() throws {
-        root = FileManager.default.temporaryDirectory.appendingPathComponent("study-every-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
-    }
-
-    override func tearDownWithError() throws { try? FileManager.default.removeItem(at: root) }
+    override func setUpWithError() throws { root = try TempDir.make("study-every", for: self) }
 
     func write(_ lines: [String]) throws -> String {
         try Data("{\"kind\": \"none\", \"setting\": \"\", \"seed\": 1}".utf8).write(to: root.appendingPathComponent("study.json"))

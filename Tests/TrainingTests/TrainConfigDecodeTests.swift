@@ -1,7 +1,6 @@
 import XCTest
 @testable import Dist
 @testable import Training
-@testable import Reports
 
 /// `TrainConfig.decode` reads a resolved tree through JSON (fast) and, for trees holding non-finite
 /// numbers, through a Yams node; both must give the same config, and list items take their defaults' type.

@@ -2,7 +2,6 @@ import XCTest
 @testable import Dist
 import Yams
 @testable import Training
-@testable import Reports
 
 /// Config YAML parsing: the trees match what Yams builds for ordinary files, merge keys work, and the
 /// inputs that trap inside `Yams.load` (a map or list as a map key; found by the config fuzzer) are

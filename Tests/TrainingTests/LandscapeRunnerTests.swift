@@ -1,17 +1,14 @@
 // The landscape runner against independent plain forwards, finite differences of its gradient,
-// its output files (CSV shapes, SVG that parses as XML, JSON), and `vqa-mpi landscape` under
-// mpirun -np 2 against one rank on a tiny synthetic set.
+// and its output files (CSV shapes, SVG that parses as XML, JSON). `vqa-mpi landscape` under
+// mpirun -np 2 against one rank: LandscapeMPITests.
 
 import XCTest
 import Foundation
-#if canImport(FoundationXML)
-import FoundationXML
-#endif
 @testable import Dist
 import Engine
 import Media
 @testable import Training
-@testable import Reports
+import TestSupport
 
 final class LandscapeRunnerTests: XCTestCase {
     static let options = ["widths": "8,8,16,16", "head_hidden": "8"]
@@ -95,8 +92,7 @@ final class LandscapeRunnerTests: XCTestCase {
 
     func testOutputFiles() throws {
         let model = try tinyNet(seed: 3), d = try data(samples: 5)
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("landscape-out-\(getpid())")
-        defer { try? FileManager.default.removeItem(at: dir) }
+        let dir = try TempDir.make("landscape-out", for: self)
         for dims in [1, 2] {
             var c = config(dims: dims); c.hessianIterations = 0
             let runner = try LandscapeRunner(model: model, data: d, comm: SoloCommunicator(), config: c, compute: Compute())
@@ -111,7 +107,7 @@ final class LandscapeRunnerTests: XCTestCase {
                 let numbers = l.split(separator: ",").suffix(dims == 1 ? 3 : 4)
                 XCTAssertTrue(numbers.allSatisfy { Double($0) != nil }, String(l))
             }
-            try assertXML(dir.appendingPathComponent("landscape.svg"))
+            try assertParsesAsXML(dir.appendingPathComponent("landscape.svg"))
             let json = try JSONSerialization.jsonObject(with: Data(contentsOf: dir.appendingPathComponent("sharpness.json"))) as? [String: Any]
             let cps = json?["checkpoints"] as? [[String: Any]]
             XCTAssertEqual(cps?.count, 2)
@@ -130,45 +126,5 @@ final class LandscapeRunnerTests: XCTestCase {
         XCTAssertEqual(Array(LandscapeData.subset(entries, count: 10, seed: 1).prefix(6)), a)
         XCTAssertEqual(Set(LandscapeData.subset(entries, count: 0, seed: 1).map(\.path)), Set(entries.map(\.path)))
         XCTAssertEqual(LandscapeData.subset(entries, count: 50, seed: 1).count, 20)
-    }
-
-    func assertXML(_ url: URL, file: StaticString = #filePath, line: UInt = #line) throws {
-        let parser = XMLParser(data: try Data(contentsOf: url))
-        XCTAssertTrue(parser.parse(), "\(url.path): \(parser.parserError.map { "\($0)" } ?? "?")", file: file, line: line)
-    }
-
-    func testSVGPlotEscapesAndParses() throws {
-        let svg = SVGPlot.document([
-            .lines(title: "a < b & \"c\"", xLabel: "x", yLabel: "y",
-                   series: [SVGSeries(name: "r&d", xs: [0, 1, 2, 3], ys: [1, .nan, 2, 3]), SVGSeries(name: "flat", xs: [0, 1], ys: [2, 2], dashed: true)]),
-            .heatMap(title: "h", xLabel: "α", yLabel: "β", xs: [0, 1], ys: [0, 1, 2], values: [[1, 2], [3, .infinity], [5, 6]]),
-        ])
-        let url = FileManager.default.temporaryDirectory.appendingPathComponent("plot-\(getpid()).svg")
-        defer { try? FileManager.default.removeItem(at: url) }
-        try Data(svg.utf8).write(to: url)
-        try assertXML(url)
-        XCTAssertTrue(svg.contains("a &lt; b &amp; &quot;c&quot;"))
-        // The NaN splits the first line into a dot and a 2-point polyline; the flat line is one polyline.
-        XCTAssertEqual(svg.components(separatedBy: "<polyline").count - 1, 2)
-        XCTAssertEqual(svg.components(separatedBy: "<circle").count - 1, 1)
-        XCTAssertEqual(SVGPlot.niceRange([0.13, 0.87]).lo, 0)
-        XCTAssertEqual(SVGPlot.niceRange([0.13, 0.87]).hi, 1, accuracy: 1e-12)
-    }
-}
-
-final class SVGContourTests: XCTestCase {
-    /// Contours of f(i, j) = i + j at level 1.5 on a 3×3 grid lie on the line i + j = 1.5.
-    func testContourOfAPlaneLiesOnItsLevelLine() {
-        let v = (0..<3).map { j in (0..<3).map { i in Double(i + j) } }
-        let segs = SVGPlot.contourSegments(v, level: 1.5)
-        XCTAssertEqual(segs.count, 3)  // cells (0,0), (1,0) and (0,1); not (1,1), whose corners are all ≥ 2
-        for s in segs {
-            XCTAssertEqual(s.0 + s.1, 1.5, accuracy: 1e-12)
-            XCTAssertEqual(s.2 + s.3, 1.5, accuracy: 1e-12)
-        }
-        XCTAssertTrue(SVGPlot.contourSegments(v, level: 10).isEmpty)
-        XCTAssertTrue(SVGPlot.contourSegments([[1, .nan], [2, 3]], level: 1.5).isEmpty)
-        // A saddle gives two segments.
-        XCTAssertEqual(SVGPlot.contourSegments([[0, 1], [1, 0]], level: 0.5).count, 2)
     }
 }

@@ -1,20 +1,14 @@
-// The regulariser study's aggregation (Dist/Study*.swift) on fabricated run directories: values read
+// The regulariser study's aggregation (Reports/Study*.swift) on fabricated run directories: values read
 // back, mean ± sample std against hand-computed figures, grouping, best-run choice and table shape.
 
 import XCTest
-@testable import Dist
-@testable import Training
 @testable import Reports
+import TestSupport
 
 final class StudyTableTests: XCTestCase {
     var root: URL!
 
-    override func setUpWithError() throws {
-        root = FileManager.default.temporaryDirectory.appendingPathComponent("study-table-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
-    }
-
-    override func tearDownWithError() throws { try? FileManager.default.removeItem(at: root) }
+    override func setUpWithError() throws { root = try TempDir.make("study-table", for: self) }
 
     /// One metrics.jsonl line with EMA and raw entries (the EMA one must win) and the trainer's gap.
     func line(epoch: Int, test: (Double, Double), shifted: (Double, Double), trainSRCC: Double) -> String {

@@ -1,7 +1,6 @@
 import XCTest
 @testable import Dist
 @testable import Training
-@testable import Reports
 
 final class TrainConfigFiniteTests: XCTestCase {
     /// NaN and infinite reals are rejected before any work, naming the key (found by reading the

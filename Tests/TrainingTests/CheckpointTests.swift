@@ -4,7 +4,7 @@ import XCTest
 @testable import Dist
 import Engine
 @testable import Training
-@testable import Reports
+import TestSupport
 
 final class CheckpointTests: XCTestCase {
     func makeParts() throws -> (VQAModel, WeightEMA, Optimizer) {
@@ -18,10 +18,8 @@ final class CheckpointTests: XCTestCase {
         return (model, ema, opt)
     }
 
-    func tmp(_ name: String) -> String {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("ckpt-\(getpid())-\(name)")
-        try? FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        return dir.appendingPathComponent("last.safetensors").path
+    func tmp(_ name: String) throws -> String {
+        try TempDir.make("ckpt-\(name)", for: self).appendingPathComponent("last.safetensors").path
     }
 
     func testRoundTripRestoresEverything() throws {
@@ -30,7 +28,7 @@ final class CheckpointTests: XCTestCase {
         info.epoch = 3; info.step = 17; info.optimizerSteps = opt.stepCount; info.seed = 9; info.samplerEpoch = 3; info.samplerStep = 2
         info.bestMetric = 1.5; info.bestEpoch = 2; info.calibration = Logistic4(b1: 5, b2: 1, b3: 0.2, b4: 0.7)
         info.modelOptions = ["widths": "4,8,8,8"]; info.config = "train: {epochs: 3}\n"
-        let path = tmp("rt")
+        let path = try tmp("rt")
         try Checkpoint.save(Checkpoint.make(store: model.parameters, ema: ema, optimizer: opt, info: info), to: path)
 
         let (other, ema2, opt2) = try makeParts()
@@ -63,7 +61,7 @@ final class CheckpointTests: XCTestCase {
 
     func testDamagedCheckpointsAreRejectedWithTheFileName() throws {
         let (model, ema, opt) = try makeParts()
-        let path = tmp("bad")
+        let path = try tmp("bad")
         try Checkpoint.save(Checkpoint.make(store: model.parameters, ema: ema, optimizer: opt, info: CheckpointInfo()), to: path)
         var bytes = try Data(contentsOf: URL(fileURLWithPath: path))
         // Flip one bit in the last tensor byte: the header still parses, the checksum does not match.

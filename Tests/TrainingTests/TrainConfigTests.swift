@@ -4,7 +4,6 @@ import XCTest
 @testable import Dist
 import Engine
 @testable import Training
-@testable import Reports
 
 final class TrainConfigTests: XCTestCase {
     func testDefaultsAreFastVQAs() throws {

@@ -1,7 +1,6 @@
 import XCTest
 @testable import Dist
 @testable import Training
-@testable import Reports
 
 final class ProgressTests: XCTestCase {
     /// The bar is drawn only on a terminal outside a launcher, unless VQA_PROGRESS says otherwise.

@@ -7,7 +7,7 @@ import Foundation
 @testable import Dist
 @testable import Engine
 @testable import Training
-@testable import Reports
+import TestSupport
 
 final class StepScalingTests: XCTestCase {
     func testFloorIsTheLastArriversCostAndWaitTheMeanExcess() {
@@ -45,9 +45,8 @@ final class StepScalingTests: XCTestCase {
 
     /// Runs `bench step` on 2 ranks and returns rank 0's JSON object and the dumped weights.
     private func bench(_ extra: [String]) throws -> ([String: Any], [String: [Float]]) {
-        let path = FileManager.default.temporaryDirectory.appendingPathComponent("sc-\(UUID().uuidString).safetensors").path
-        defer { try? FileManager.default.removeItem(atPath: path) }
-        let r = try mpirun(2, ["bench", "step"] + DataParallelTests.tiny + ["--optimizer", "sgd", "--lr", "0.01", "--dump", path, "--json"] + extra)
+        let path = try TempDir.make("step-scaling", for: self).appendingPathComponent("weights.safetensors").path
+        let r = try MPIRun.vqa(2, ["bench", "step"] + BenchStepFixture.tiny + ["--optimizer", "sgd", "--lr", "0.01", "--dump", path, "--json"] + extra)
         XCTAssertEqual(r.status, 0, "\(extra): \(r.stderr)")
         let line = try XCTUnwrap(r.stdout.split(separator: "\n").first { $0.hasPrefix("{") }, r.stdout)
         let obj = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any], String(line))

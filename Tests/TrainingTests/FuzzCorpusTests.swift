@@ -4,15 +4,14 @@ import XCTest
 import Engine
 import Media
 @testable import Training
-@testable import Reports
+import TestSupport
 
 /// Replays every committed fuzz seed (Fuzz/corpus/<target>/) through the parser its fuzz target
 /// drives and checks the same properties, so the corpus is exercised where libFuzzer is absent.
 /// Every seed is a valid input by construction (Fuzz/make_corpus.py), so each must parse, except the
 /// `regress-*` inputs that once crashed a target, which must be rejected with an error.
 final class FuzzCorpusTests: XCTestCase {
-    static let corpus = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .deletingLastPathComponent().appendingPathComponent("Fuzz/corpus")
+    static let corpus = Repo.root.appendingPathComponent("Fuzz/corpus")
 
     func seeds(_ target: String) throws -> [(name: String, data: Data)] {
         let dir = FuzzCorpusTests.corpus.appendingPathComponent(target)
@@ -77,9 +76,7 @@ final class FuzzCorpusTests: XCTestCase {
 
     /// fuzz-safetensors: parse, re-serialise canonically, checkpoint verification.
     func testSafetensorsSeedsRoundTripAndCheckpointVerifies() throws {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("fuzz-corpus-\(getpid())")
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: dir) }
+        let dir = try TempDir.make("fuzz-corpus", for: self)
         for (name, data) in try seeds("safetensors") {
             let file = try SafetensorsFile.parse([UInt8](data), path: name)
             let out = file.serialized()

@@ -6,8 +6,13 @@ import XCTest
 @testable import Dist
 @testable import Training
 import Engine
+import TestSupport
 
 final class CheckpointIntegrityTests: XCTestCase {
+    var dir: URL!
+
+    override func setUpWithError() throws { dir = try TempDir.make("ckpt-integrity", for: self) }
+
     func makeFile(epoch: Int = 12, poison: Float? = nil) throws -> SafetensorsFile {
         let model = try ModelKind.fragnet.make(seed: 3, options: ["widths": "4,8,8,8"])
         if let p = poison { model.parameters.value(3)[1] = p }
@@ -18,11 +23,7 @@ final class CheckpointIntegrityTests: XCTestCase {
         return Checkpoint.make(store: model.parameters, ema: nil, optimizer: nil, info: info)
     }
 
-    func path(_ name: String) -> String {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("ckpt-integrity-\(getpid())")
-        try? FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        return dir.appendingPathComponent(name + ".safetensors").path
-    }
+    func path(_ name: String) -> String { dir.appendingPathComponent(name + ".safetensors").path }
 
     /// Writes `file`, then flips `mask` in the last byte of the first occurrence of `text` on disk.
     func writeFlipped(_ file: SafetensorsFile, _ name: String, text: String, mask: UInt8 = 1) throws -> String {

@@ -2,7 +2,6 @@
 // says how many values were NaN (cells and differences to the baseline).
 
 import XCTest
-@testable import Dist
 @testable import Reports
 
 final class StudyTableNaNTests: XCTestCase {

@@ -6,13 +6,12 @@ import Foundation
 import XCTest
 @testable import Dist
 @testable import Training
+import TestSupport
 
 final class AtomicWriteTests: XCTestCase {
     func testFullDiskGivesOneLineAndLeavesNoTemporaryFile() throws {
         guard FileManager.default.fileExists(atPath: "/dev/full") else { throw XCTSkip("/dev/full is missing") }
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("atomic-\(UUID().uuidString)").path
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let dir = try TempDir.make("atomic", for: self).path
         let path = dir + "/metrics.jsonl"
         try Trainer.atomicWrite("{\"epoch\": 1}\n", to: path)
         try FileManager.default.createSymbolicLink(atPath: path + ".tmp", withDestinationPath: "/dev/full")

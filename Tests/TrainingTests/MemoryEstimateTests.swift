@@ -1,10 +1,11 @@
-// The memory estimate (Dist/MemoryEstimate.swift): terms, saturation instead of overflow traps,
+// The memory estimate (Training/MemoryEstimate.swift): terms, saturation instead of overflow traps,
 // the refusal message, and the machine's available memory from /proc/meminfo or the cgroup.
 
 import XCTest
 import Media
 @testable import Dist
 @testable import Training
+import TestSupport
 
 final class MemoryEstimateTests: XCTestCase {
     func testTermsFollowTheModelAndSaturate() throws {
@@ -59,8 +60,7 @@ final class MemoryEstimateTests: XCTestCase {
     }
 
     func testAvailableReadsMeminfoAndTheCgroupLimit() throws {
-        let root = FileManager.default.temporaryDirectory.appendingPathComponent("meminfo-\(UUID().uuidString)").path
-        defer { try? FileManager.default.removeItem(atPath: root) }
+        let root = try TempDir.make("meminfo", for: self).path
         try FileManager.default.createDirectory(atPath: root + "/proc", withIntermediateDirectories: true)
         try FileManager.default.createDirectory(atPath: root + "/sys/fs/cgroup", withIntermediateDirectories: true)
         try "MemTotal:       24000000 kB\nMemAvailable:   20000000 kB\n".write(toFile: root + "/proc/meminfo", atomically: true, encoding: .utf8)

@@ -4,16 +4,12 @@
 import XCTest
 import Foundation
 import Engine
+import TestSupport
 
 final class LandscapeMPITests: XCTestCase {
     var work: URL!
 
-    override func setUpWithError() throws {
-        work = FileManager.default.temporaryDirectory.appendingPathComponent("landscape-mpi-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
-        try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
-    }
-
-    override func tearDownWithError() throws { try? FileManager.default.removeItem(at: work) }
+    override func setUpWithError() throws { work = try TempDir.make("landscape-mpi", for: self) }
 
     /// Writes a freshly initialised tiny fragnet as a checkpoint with model metadata and an extra tensor.
     func checkpoint(seed: UInt64, name: String) throws -> String {
@@ -28,11 +24,9 @@ final class LandscapeMPITests: XCTestCase {
     func rows(_ csv: String) -> [[String]] { csv.split(separator: "\n").map { $0.split(separator: ",").map(String.init) } }
 
     func testTwoRanksEqualOneRank() throws {
-        let bin = MPIRunTests.binary
-        guard FileManager.default.isExecutableFile(atPath: bin) else { XCTFail("\(bin) missing: build the release binary first"); return }
-        guard let mpirun = MPIRunTests.which("mpirun") else { throw XCTSkip("mpirun is not installed") }
+        _ = try requireTool("mpirun")
         let data = work.appendingPathComponent("data").path
-        let synth = try run(bin, ["synth", "--out", data, "--videos", "6", "--seed", "1", "--frames", "8", "--width", "64", "--height", "64"])
+        let synth = try CLI.vqa(["synth", "--out", data, "--videos", "6", "--seed", "1", "--frames", "8", "--width", "64", "--height", "64"])
         XCTAssertEqual(synth.status, 0, synth.stderr)
         let a = try checkpoint(seed: 1, name: "a.safetensors"), b = try checkpoint(seed: 2, name: "b.safetensors")
         func args(_ out: String) -> [String] {
@@ -41,11 +35,10 @@ final class LandscapeMPITests: XCTestCase {
              "--fragments", "2", "--fsize", "32", "--clip-len", "4", "--frame-interval", "2", "--batch-size", "2",
              "--out", work.appendingPathComponent(out).path]
         }
-        let one = try run(bin, args("one"))
+        let one = try CLI.vqa(args("one"))
         XCTAssertEqual(one.status, 0, one.stderr)
         XCTAssertTrue(one.stdout.contains("hessian_top"), one.stdout)
-        let two = try run(mpirun, ["-np", "2", "--mca", "btl", "self,vader", "--mca", "btl_vader_single_copy_mechanism", "none", bin] + args("two"),
-                          env: ["OMPI_ALLOW_RUN_AS_ROOT": "1", "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM": "1"])
+        let two = try MPIRun.vqa(2, args("two"))
         XCTAssertEqual(two.status, 0, two.stderr)
         XCTAssertTrue(two.stderr.contains("on 2 rank(s)"), two.stderr)
 
@@ -82,18 +75,14 @@ final class LandscapeMPITests: XCTestCase {
     }
 
     func testTwoDimensionalSurfaceUnderTwoRanks() throws {
-        let bin = MPIRunTests.binary
-        guard FileManager.default.isExecutableFile(atPath: bin) else { XCTFail("\(bin) missing: build the release binary first"); return }
-        guard let mpirun = MPIRunTests.which("mpirun") else { throw XCTSkip("mpirun is not installed") }
+        _ = try requireTool("mpirun")
         let data = work.appendingPathComponent("data").path
-        XCTAssertEqual(try run(bin, ["synth", "--out", data, "--videos", "4", "--seed", "2", "--frames", "8", "--width", "64", "--height", "64"]).status, 0)
+        XCTAssertEqual(try CLI.vqa(["synth", "--out", data, "--videos", "4", "--seed", "2", "--frames", "8", "--width", "64", "--height", "64"]).status, 0)
         let a = try checkpoint(seed: 5, name: "only.safetensors")
         let out = work.appendingPathComponent("surface")
-        let r = try run(mpirun, ["-np", "2", "--mca", "btl", "self,vader", "--mca", "btl_vader_single_copy_mechanism", "none", bin,
-                                 "landscape", "--checkpoint", a, "--labels", data + "/labels.txt", "--data-root", data, "--dims", "2",
-                                 "--range", "-0.5:0.5", "--points", "3", "--directions", "1", "--hessian-iters", "0", "--include-bn-bias",
-                                 "--fragments", "2", "--clip-len", "4", "--clips", "2", "--out", out.path],
-                        env: ["OMPI_ALLOW_RUN_AS_ROOT": "1", "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM": "1"])
+        let r = try MPIRun.vqa(2, ["landscape", "--checkpoint", a, "--labels", data + "/labels.txt", "--data-root", data, "--dims", "2",
+                                   "--range", "-0.5:0.5", "--points", "3", "--directions", "1", "--hessian-iters", "0", "--include-bn-bias",
+                                   "--fragments", "2", "--clip-len", "4", "--clips", "2", "--out", out.path])
         XCTAssertEqual(r.status, 0, r.stderr)
         let csv = rows(try String(contentsOfFile: out.appendingPathComponent("landscape.csv").path, encoding: .utf8))
         XCTAssertEqual(csv.first ?? [], ["checkpoint", "alpha", "beta", "loss", "srcc"])

@@ -7,18 +7,16 @@ import Foundation
 import Engine
 import Media
 @testable import Training
-@testable import Reports
+import TestSupport
 
 final class MotionFeatureSourceTests: XCTestCase {
     var path = ""
 
     override func setUpWithError() throws {
-        path = NSTemporaryDirectory() + "motion-source-\(ProcessInfo.processInfo.processIdentifier)-\(UUID().uuidString.prefix(6)).safetensors"
+        path = try TempDir.make("motion-source", for: self).appendingPathComponent("features.safetensors").path
         // 4 chunks × 2 features: chunk k holds (k, −k).
         try SafetensorsFile(tensors: ["videos/a.mp4": SafetensorsTensor(floats: [0, 0, 1, -1, 2, -2, 3, -3], shape: [4, 2])]).write(to: path)
     }
-
-    override func tearDown() { try? FileManager.default.removeItem(atPath: path) }
 
     func model(motionDim: Int) throws -> VQAModel {
         try ModelKind.simpleVQA.make(seed: 1, options: ["depth": "18", "width": "2", "head_hidden": "2", "motion_dim": "\(motionDim)"])

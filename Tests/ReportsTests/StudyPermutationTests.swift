@@ -2,8 +2,6 @@
 // groups; values printed by scripts/reference/study_pvalues.py), and the limits of the test.
 
 import XCTest
-@testable import Dist
-@testable import Training
 @testable import Reports
 
 final class StudyPermutationTests: XCTestCase {

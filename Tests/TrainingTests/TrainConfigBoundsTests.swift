@@ -5,6 +5,7 @@ import XCTest
 @testable import Dist
 @testable import Training
 import Engine
+import TestSupport
 
 final class TrainConfigBoundsTests: XCTestCase {
     /// "Billion laughs": nine levels of nine aliases, 9^9 values once expanded (the committed seed).
@@ -47,9 +48,8 @@ final class TrainConfigBoundsTests: XCTestCase {
         XCTAssertThrowsError(try TrainConfig.resolve(yaml: big, source: "big.yaml")) { e in
             XCTAssertTrue("\(e)".contains("big.yaml") && "\(e)".contains("bytes"), "\(e)")
         }
-        let path = FileManager.default.temporaryDirectory.appendingPathComponent("big-\(getpid()).yaml").path
+        let path = try TempDir.make("config-bounds", for: self).appendingPathComponent("big.yaml").path
         try Data(big.utf8).write(to: URL(fileURLWithPath: path))
-        defer { try? FileManager.default.removeItem(atPath: path) }
         XCTAssertThrowsError(try TrainConfig.load(path: path)) { e in XCTAssertTrue("\(e)".contains(path) && "\(e)".contains("bytes"), "\(e)") }
     }
 
