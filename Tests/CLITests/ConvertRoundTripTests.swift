@@ -7,6 +7,7 @@
 
 import Foundation
 import XCTest
+import TestSupport
 
 final class ConvertRoundTripTests: XCTestCase {
     /// A tiny fast-vqa-m (same tensor names as the official model, small sizes) trained one step.
@@ -21,7 +22,7 @@ final class ConvertRoundTripTests: XCTestCase {
         return (out + "/last.safetensors", (r?.stdout ?? "") + (r?.stderr ?? "") + " status \(r?.status ?? -1)")
     }()
 
-    private func script(_ name: String, _ args: [String]) throws -> CLI.Result {
+    private func script(_ name: String, _ args: [String]) throws -> ProcessResult {
         try CLI.run("/usr/bin/env", ["python3", Repo.root.appendingPathComponent("scripts/convert/\(name)").path] + args)
     }
 

@@ -7,6 +7,7 @@
 
 import Foundation
 import XCTest
+import TestSupport
 
 final class PrepareRealFormatTests: XCTestCase {
     private var dir: URL!
@@ -21,7 +22,7 @@ final class PrepareRealFormatTests: XCTestCase {
 
     private func fixture(_ name: String) -> String { Repo.root.appendingPathComponent("Tests/Fixtures/prepare/\(name)").path }
 
-    private func prepare(_ script: String, _ args: [String]) throws -> CLI.Result {
+    private func prepare(_ script: String, _ args: [String]) throws -> ProcessResult {
         try CLI.run("/usr/bin/env", ["python3", Repo.root.appendingPathComponent("scripts/prepare/\(script)").path] + args)
     }
 

@@ -5,6 +5,7 @@
 
 import Foundation
 import XCTest
+import TestSupport
 
 final class SplitCLITests: XCTestCase {
     /// A synthetic set of 12 one-second videos in 4 scenes (3 versions each).
@@ -25,7 +26,7 @@ final class SplitCLITests: XCTestCase {
         }
     }
 
-    private func split(_ out: String, _ extra: [String]) throws -> CLI.Result {
+    private func split(_ out: String, _ extra: [String]) throws -> ProcessResult {
         try CLI.vqa(["split", "--labels", syn + "/labels.txt", "--out", Self.data + "/" + out] + extra)
     }
 
@@ -108,7 +109,7 @@ final class SplitCLITests: XCTestCase {
     func testConfigSplitTrainsOnTheSameSideAsTheSplitCommand() throws {
         let k = try split("cfg", ["--ratio", "0.75", "--seed", "3", "--repeats", "2"])
         XCTAssertEqual(k.status, 0, k.stderr)
-        func train(_ index: Int, val: String, _ extra: [String] = []) throws -> CLI.Result {
+        func train(_ index: Int, val: String, _ extra: [String] = []) throws -> ProcessResult {
             try CLI.vqa(["train", "--train-labels", syn + "/labels.txt", "--data-root", syn, "--val-labels", Self.data + "/cfg/split-02/" + val,
                          "--set", "data.split.ratio=0.75", "--set", "data.split.seed=3", "--set", "data.split.index=\(index)",
                          "--epochs", "1", "--max-steps", "1", "--batch-size", "2", "--set", "model.options.widths=4,8,8,8",

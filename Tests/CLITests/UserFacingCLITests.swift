@@ -5,6 +5,7 @@
 
 import Foundation
 import XCTest
+import TestSupport
 
 final class UserFacingCLITests: XCTestCase {
     /// 10 videos of 128×96, 24 frames (2 held out): room for random fragment offsets and clip starts, so a
@@ -58,7 +59,7 @@ final class UserFacingCLITests: XCTestCase {
     }
 
     func testEvalPredictionsAreTheSameOnOneAndTwoRanks() throws {
-        guard let mpirun = TrainE2ETests.which("mpirun") else { throw XCTSkip("mpirun is not installed") }
+        guard let mpirun = Tools.which("mpirun") else { throw XCTSkip("mpirun is not installed") }
         let ckpt = try requireTrained(), syn = Self.data + "/syn"
         func predictions(_ np: Int) throws -> [String: String] {
             let csv = Self.data + "/pred-\(np).csv"

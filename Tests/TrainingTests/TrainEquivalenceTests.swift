@@ -6,6 +6,7 @@
 // 4 remaining samples, with no repeated ones (rank 2 of 3 has none), as a one-process run.
 
 import XCTest
+import TestSupport
 import Foundation
 import Engine
 
@@ -15,7 +16,7 @@ enum TinyTrainData {
     static let root: String = {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("train-equivalence-\(getpid())").path
         let p = Process()
-        p.executableURL = URL(fileURLWithPath: XCTestCase.binary)
+        p.executableURL = URL(fileURLWithPath: CLI.binary)
         p.arguments = ["synth", "--out", dir + "/syn", "--videos", "12", "--width", "64", "--height", "48",
                        "--frames", "8", "--fps", "8", "--threads", "2"]
         p.standardOutput = FileHandle.nullDevice
@@ -39,8 +40,8 @@ enum TinyTrainData {
 
 extension XCTestCase {
     /// Runs the binary on `np` ranks: a plain process (world of one, no MPI) for 1, mpirun otherwise.
-    func launch(_ np: Int, _ args: [String]) throws -> Run {
-        np == 1 ? try run(try binaryOrFail(), args) : try mpirun(np, args)
+    func launch(_ np: Int, _ args: [String]) throws -> ProcessResult {
+        np == 1 ? try CLI.vqa(args) : try MPIRun.vqa(np, args)
     }
 
     /// Float tensors of a safetensors file by name, those starting with `prefix` (prefix removed).
@@ -49,24 +50,6 @@ extension XCTestCase {
         var out: [String: [Float]] = [:]
         for (k, t) in f.tensors where k.hasPrefix(prefix) && t.dtype == .F32 { out[String(k.dropFirst(prefix.count))] = try t.floats() }
         return out
-    }
-
-    /// Largest per-tensor relative difference max|a−b| / max|a| over the tensors of both maps,
-    /// skipping `except`; infinity (naming the tensor) when the key sets differ, a shape differs or
-    /// there is nothing to compare.
-    func relativeDifference(_ a: [String: [Float]], _ b: [String: [Float]], except: Set<String> = []) -> (Float, String) {
-        let ka = Set(a.keys).subtracting(except), kb = Set(b.keys).subtracting(except)
-        guard !ka.isEmpty else { return (.infinity, "no tensors to compare") }
-        guard ka == kb else { return (.infinity, "key sets differ: \(ka.symmetricDifference(kb).sorted().prefix(5))") }
-        var worst: (Float, String) = (0, "")
-        for name in ka.sorted() {
-            let x = a[name]!, y = b[name]!
-            guard x.count == y.count else { return (.infinity, "\(name): \(x.count) vs \(y.count) values") }
-            let scale = max(x.map(abs).max() ?? 0, 1e-12)
-            let d = (zip(x, y).map { abs($0 - $1) }.max() ?? 0) / scale
-            if !(d <= worst.0) { worst = (d, name) }
-        }
-        return worst
     }
 
     /// Every rank's final weights from a run's --dump-batches FILE (rank r > 0: FILE.rank<r>).

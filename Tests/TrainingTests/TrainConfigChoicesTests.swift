@@ -2,6 +2,7 @@
 // in TrainConfig.choices, and a wrong name fails naming the key and listing the valid names.
 
 import XCTest
+import TestSupport
 @testable import Training
 
 final class TrainConfigChoicesTests: XCTestCase {

@@ -8,6 +8,7 @@
 // The 10-video set with global batch 6 gives 2 steps per epoch (TinyTrainData).
 
 import XCTest
+import TestSupport
 import Foundation
 import Engine
 
@@ -16,7 +17,7 @@ final class TrainScheduleTests: XCTestCase {
 
     /// Runs `train` on `np` ranks and checks it succeeded.
     @discardableResult
-    func train(_ np: Int, _ dir: String, epochs: Int, _ extra: [String]) throws -> Run {
+    func train(_ np: Int, _ dir: String, epochs: Int, _ extra: [String]) throws -> ProcessResult {
         let r = try launch(np, TinyTrainData.args(out: dir, epochs: epochs, extra: extra))
         XCTAssertEqual(r.status, 0, "np \(np) \(extra): \(r.stdout.suffix(400)) \(r.stderr.suffix(2000))")
         return r

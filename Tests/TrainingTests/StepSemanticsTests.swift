@@ -9,6 +9,7 @@
 //     rank's share of the global-batch gradient) moves the weights and fails this.
 
 import XCTest
+import TestSupport
 import Foundation
 @testable import Engine
 @testable import Dist
@@ -34,8 +35,9 @@ final class StepSemanticsTests: XCTestCase {
     }
 
     func run(_ s: DataParallelStep, _ x: [Float], step: Int) throws -> StepResult {
-        try x.withUnsafeBufferPointer { p in
-            try s.step(clips: p.baseAddress!, clipShape: clipShape, labels: labels, sampleKeys: [0, 1, 2, 3], lr: 1e-2,
+        var copy = x
+        return try copy.withUnsafeMutableBufferPointer { p in
+            try s.step(ClipBatch(clipShape: clipShape, clips: p.baseAddress!, labels: labels, indices: [0, 1, 2, 3]), lr: 1e-2,
                        epoch: 0, step: step, seed: 5)
         }
     }
@@ -89,7 +91,7 @@ final class StepSemanticsTests: XCTestCase {
         func weights(_ args: [String]) throws -> [String: [Float]] {
             let path = FileManager.default.temporaryDirectory.appendingPathComponent("local-\(UUID().uuidString).safetensors").path
             defer { try? FileManager.default.removeItem(atPath: path) }
-            let r = try mpirun(2, ["bench", "step"] + tiny + args + ["--dump", path, "--json"])
+            let r = try MPIRun.vqa(2, ["bench", "step"] + tiny + args + ["--dump", path, "--json"])
             XCTAssertEqual(r.status, 0, r.stderr)
             return try floatTensors(path)
         }

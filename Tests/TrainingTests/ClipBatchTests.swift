@@ -3,6 +3,7 @@
 // mean and its backward; and the fault injector the trainer is built with in the fault tests.
 
 import XCTest
+import TestSupport
 @testable import Dist
 @testable import Engine
 @testable import Media

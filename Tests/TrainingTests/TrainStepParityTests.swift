@@ -17,6 +17,7 @@
 // Before the perturbed pass drew fresh masks, awp_adamw, rwp_adamw and sgd_awp failed here.
 
 import XCTest
+import TestSupport
 import Foundation
 @testable import Dist
 @testable import Engine
@@ -81,7 +82,7 @@ final class TrainStepParityTests: XCTestCase {
                              "model.options.head_hidden=\(model["head_hidden"]!.ints![0])",
                              "model.options.groups=\(model["groups"]!.ints![0])", "train.seed=\(seed)"]
         let config = try TrainConfig.resolve(sets: sets).config
-        let net = try ModelKind.parse(config.model.name).make(seed: seed, options: config.model.options)
+        let net = try config.model.name.make(seed: seed, options: config.model.options)
         let store = net.parameters
         XCTAssertEqual(store.infos.map(\.name), names, "parameter order differs from the reference's")
         let offsets = store.infos.reduce(into: [0]) { $0.append($0.last! + $1.count) }
@@ -99,9 +100,10 @@ final class TrainStepParityTests: XCTestCase {
             let (epoch, global, lr, which) = (Int(s[0].number), Int(s[1].number), Float(s[2].number), s[3].text)
             lrSum += lr
             let x = try tensor("batch.\(which).x"), y = try tensor("batch.\(which).labels")
-            let r = try x.withUnsafeBufferPointer {
-                try step.step(clips: $0.baseAddress!, clipShape: clip, labels: y, sampleKeys: keys[which]!, lr: lr,
-                              epoch: epoch, step: global, seed: seed)
+            var xs = x
+            let r = try xs.withUnsafeMutableBufferPointer {
+                try step.step(ClipBatch(clipShape: clip, clips: $0.baseAddress!, labels: y, indices: keys[which]!.map { Int($0) }),
+                              lr: lr, epoch: epoch, step: global, seed: seed)
             }
             XCTAssertTrue(r.applied, "\(name) step \(k)")
             let refLoss = try tensor("\(name).loss")[k], refAdv = try tensor("\(name).perturbed_loss")[k]
