@@ -4,6 +4,7 @@
 //   sharpness.json  {"radius", "directions", "seed", "checkpoints": [SharpnessResult...]} (one entry per checkpoint)
 
 import Foundation
+import Media
 import Dist
 import Reports
 
@@ -74,6 +75,6 @@ extension LandscapeResult {
 
     /// A CSV field, quoted when it contains a comma, quote or newline.
     static func csvField(_ s: String) -> String {
-        s.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" }) ? "\"" + s.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : s
+        Labels.quotedField(s)
     }
 }

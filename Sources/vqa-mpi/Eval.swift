@@ -66,5 +66,5 @@ struct Eval: ParsableCommand {
 
 /// A CSV field, quoted when it holds a comma, quote or newline.
 func csvField(_ s: String) -> String {
-    s.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" }) ? "\"" + s.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : s
+    Labels.quotedField(s)
 }

@@ -27,9 +27,7 @@ enum LabelSplitter {
     /// space double-quoted; numbers in their shortest exact form).
     static func text(_ entries: [LabelEntry]) -> String {
         entries.map { e in
-            let p = e.path
-            let path = p.contains(",") || p.contains("\"") || p != p.trimmingCharacters(in: .whitespaces)
-                ? "\"" + p.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : p
+            let path = Labels.quotedField(e.path)
             return "\(path), \(e.duration.map { "\($0)" } ?? "-1"), \(e.fps.map { "\($0)" } ?? "-1"), \(e.mos)\n"
         }.joined()
     }

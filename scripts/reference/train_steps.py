@@ -4,7 +4,7 @@
 Written from the seed code's semantics (XinliYue/VQA-Generalization fastvqa/train.py, class WP, as
 summarised in docs and scripts/reference/README.md), not from the Swift code: per step
   1. zero grads; forward in train mode (dropout masks of stream 0); PLCC + 0.3 rank loss on the batch;
-     backward -> g (skipped for RWP, whose clean pass the seed code computes and throws away)
+     backward -> g (for RWP a forward only: the logged loss; the seed code's RWP backward is discarded)
   2. if the step perturbs (AWP/RWP, epoch >= start_epoch, global step % every == 0): for every
      parameter named '*weight': d = g (AWP) or N(0,1) noise (RWP);
      w' = clamp(w + gamma*d/(|d|+1e-6)*(|w|+1e-6), w -+ gamma|w|); zero grads; forward (FRESH dropout
@@ -220,6 +220,9 @@ def run_case(name, case, init, batches, dtype, mutate=None):
             loss = forward_loss(x, y, pass_seed, 0, keys)
             loss.backward()
             clean_loss = loss.item()
+        else:  # RWP: the clean pass gives the logged loss (the seed code logs it); its gradient is unused
+            with torch.no_grad():
+                clean_loss = forward_loss(x, y, pass_seed, 0, keys).item()
         adv_loss = math.nan
         if perturb:
             backup = {}
@@ -263,7 +266,7 @@ def run_case(name, case, init, batches, dtype, mutate=None):
         with torch.no_grad():
             for n in names:
                 ema[n].mul_(decay).add_(params[n], alpha=1 - decay)
-        record["loss"].append(adv_loss if perturb and perturb_kind == "rwp" else clean_loss)
+        record["loss"].append(clean_loss)
         record["perturbed_loss"].append(adv_loss)
         flat = lambda d: torch.cat([d[n].detach().reshape(-1) for n in names])
         record["w"].append(flat(params))

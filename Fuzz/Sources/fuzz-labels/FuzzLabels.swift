@@ -51,7 +51,13 @@ func check(_ entries: [LabelEntry], root: String?) {
     }
     // Round trip through the FAST-VQA format with every path quoted.
     let text = entries.map { e in
-        let path = "\"" + e.path.replacingOccurrences(of: "\"", with: "\"\"") + "\""
+        // Every path quoted, inner quotes doubled per Unicode scalar (a quote followed by a combining
+        // mark is one Character: Character-level replacement would miss it).
+        var quoted = String.UnicodeScalarView()
+        quoted.append("\"")
+        for c in e.path.unicodeScalars { quoted.append(c); if c == "\"" { quoted.append("\"") } }
+        quoted.append("\"")
+        let path = String(quoted)
         return "\(path), \(e.duration.map { "\($0)" } ?? "-1"), \(e.fps.map { "\($0)" } ?? "-1"), \(e.mos)"
     }.joined(separator: "\n")
     do {
