@@ -60,25 +60,30 @@ def rename(name):
     return None
 
 
-def convert(sd, init_fragment_tables=False, fragment_stages=(0, 1, 2)):
+def _renamed(items, value, clone, init_fragment_tables, fragment_stages):
+    """Our names for (official key, tensor) items, `value` converting each tensor; optionally every
+    fragment stage's relative table copied (`clone`) to its fragment table. Returns (tensors, dropped keys)."""
     out, dropped = {}, []
-    for k, v in sd.items():
-        if not torch.is_tensor(v):
-            continue
+    for k, v in items:
         nk = rename(k)
         if nk is None:
             dropped.append(k)
             continue
         if nk in out:
             raise SystemExit(f"two checkpoint keys map to {nk}; pass a single-branch checkpoint")
-        out[nk] = v.detach().to(torch.float32).contiguous()
+        out[nk] = value(k, v)
     if init_fragment_tables:
         for k in list(out):
             m = re.match(r"backbone\.layers\.(\d+)\.blocks\.\d+\.attn\.relative_position_bias_table$", k)
             if m and int(m.group(1)) in fragment_stages:
-                fk = k.replace("relative_position_bias_table", "fragment_position_bias_table")
-                out.setdefault(fk, out[k].clone())
+                out.setdefault(k.replace("relative_position_bias_table", "fragment_position_bias_table"), clone(out[k]))
     return out, dropped
+
+
+def convert(sd, init_fragment_tables=False, fragment_stages=(0, 1, 2)):
+    return _renamed(((k, v) for k, v in sd.items() if torch.is_tensor(v)),
+                    lambda k, v: v.detach().to(torch.float32).contiguous(), lambda v: v.clone(),
+                    init_fragment_tables, fragment_stages)
 
 
 def convert_plain(obj, init_fragment_tables=False, fragment_stages=(0, 1, 2)):
@@ -93,23 +98,12 @@ def convert_plain(obj, init_fragment_tables=False, fragment_stages=(0, 1, 2)):
             sd = obj
     if sd is None:
         raise SystemExit("no state_dict found: expected a dict with 'state_dict' or 'model', or a tensor dict")
-    out, dropped = {}, []
-    for k, v in sd.items():
-        nk = rename(k)
-        if nk is None:
-            dropped.append(k)
-            continue
-        if nk in out:
-            raise SystemExit(f"two checkpoint keys map to {nk}; pass a single-branch checkpoint")
+
+    def f32(k, v):
         if v[0] != "F32":
             raise SystemExit(f"{k} is {v[0]}, not float32: install PyTorch to convert it (torch casts it)")
-        out[nk] = v
-    if init_fragment_tables:
-        for k in list(out):
-            m = re.match(r"backbone\.layers\.(\d+)\.blocks\.\d+\.attn\.relative_position_bias_table$", k)
-            if m and int(m.group(1)) in fragment_stages:
-                out.setdefault(k.replace("relative_position_bias_table", "fragment_position_bias_table"), out[k])
-    return out, dropped
+        return v
+    return _renamed(sd.items(), f32, lambda v: v, init_fragment_tables, fragment_stages)
 
 
 def main():
