@@ -9,7 +9,8 @@ extension MPIRuntime {
         var buffer = [CChar](repeating: 0, count: 8192)
         var length: Int32 = 0
         guard MPI_Get_library_version(&buffer, &length) == 0 else { return "unknown" }
-        let text = String(cString: buffer)
+        let bytes = buffer.prefix(Int(max(0, min(length, Int32(buffer.count))))).prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }
+        let text = String(decoding: bytes, as: UTF8.self)
         return text.split(whereSeparator: \.isNewline).first.map(String.init) ?? text
     }
 }
