@@ -1,7 +1,7 @@
 // oneDNN 3-D convolution timing on one layer shape: forward (with bias), backward-data and
 // backward-weights (with the bias gradient), fp32, to compare with `vqa-mpi bench conv` (our
 // im2col + OpenBLAS path) on the same shape and threads. Not part of the package: the evaluation
-// tool of issue 20 (docs/perf-onednn.md has the figures and the decision).
+// tool of issue 20 (docs/performance.md has the figures and the decision).
 //
 //   g++ -O2 -o /tmp/onednn_conv3d scripts/bench/onednn_conv3d.cpp -ldnnl     (Debian: libdnnl-dev)
 //   OMP_NUM_THREADS=2 OMP_WAIT_POLICY=PASSIVE /tmp/onednn_conv3d --input 4,24,4,56,56 --weight 48,24,3,3,3 \
