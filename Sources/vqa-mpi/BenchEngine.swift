@@ -13,6 +13,10 @@
 // convolution as ONE GEMM over the whole batch on all threads (OpenBLAS threading); the
 // convolutions themselves run single-threaded GEMMs on tiles and column pieces, one per worker,
 // so the probe is the stricter baseline (large, cache-friendly GEMMs reach the highest GFLOP/s).
+// With --every N the AWP variant perturbs every N-th step only: awp_mean_step_ms is then the mean
+// over the timed steps (a multiple of N), what a run with `regularization.awp.every: N` pays per
+// step, and awp_perturbed_steps counts the timed steps that perturbed; --no-awp times the plain
+// step only (awp_* fields are null).
 
 import ArgumentParser
 import Dist
@@ -29,6 +33,15 @@ struct BenchEngine: ParsableCommand {
     @Option(help: "Warm-up steps (not timed).") var warmup = 2
     @Flag(help: "Print one JSON object.") var json = false
     @Flag(help: "After timing, profile the plain step: milliseconds per op kind, forward and backward.") var profile = false
+    @Flag(name: .customLong("no-awp"), help: "Time the plain step only (no AWP variant).") var noAWP = false
+
+    func validate() throws {
+        let every = options.every ?? 1
+        guard every >= 1 else { throw ValidationError("--every must be ≥ 1 (perturb every N-th step), got \(every)") }
+        guard steps % every == 0 else {
+            throw ValidationError("--steps \(steps) must be a multiple of --every \(every), so the AWP mean covers whole cycles")
+        }
+    }
 
     func run() throws {
         BLAS.setThreads(options.threads)
@@ -36,7 +49,7 @@ struct BenchEngine: ParsableCommand {
         let work = SyntheticWorkload(frames: options.frames, size: options.size, seed: options.seed)
         var results: [Regularizer: (StepBenchResult, VQAModel)] = [:]
         var profiled: [OpProfiler.Entry] = [], layers: [OpProfiler.Entry] = []
-        for reg in [Regularizer.none, .awp] {
+        for reg in noAWP ? [Regularizer.none] : [.none, .awp] {
             let model = try options.makeModel()
             try MemoryEstimate.training(model: options.model.rawValue, parameters: model.parameters.flatCount, floatsPerSample: MemoryEstimate.mul([3, options.frames, options.size, options.size]), batchPerRank: batch, prefetch: 0).check("bench engine (batch \(batch))")
             let cfg = try options.stepConfig(reg)
@@ -52,7 +65,8 @@ struct BenchEngine: ParsableCommand {
                 layers = profiler.layers.sorted { $0.forwardSeconds + $0.backwardSeconds > $1.forwardSeconds + $1.backwardSeconds }
             }
         }
-        let (plain, model) = results[.none]!, awp = results[.awp]!.0
+        let (plain, model) = results[.none]!, awp = results[.awp]?.0
+        let awpMs = awp.map { median($0.stepMs) } ?? .nan, awpMean = awp.map { $0.stepMs.reduce(0, +) / Double($0.stepMs.count) } ?? .nan
         let gflop = 3 * model.forwardFlops(frames: options.frames, height: options.size, width: options.size) * Double(batch) / 1e9
         let shape = model.dominantGEMM(batch: batch, frames: options.frames, height: options.size, width: options.size)
         let sgemm = SgemmProbe.gflops(m: shape.m, n: shape.n, k: shape.k)
@@ -62,14 +76,15 @@ struct BenchEngine: ParsableCommand {
         let fields: [(String, String)] = [
             ("model", "\"\(model.name)\""), ("params", "\(model.parameters.parameterCount)"), ("batch", "\(batch)"),
             ("frames", "\(options.frames)"), ("size", "\(options.size)"), ("threads", "\(options.threads)"),
-            ("step_ms", fmt(stepMs)), ("awp_step_ms", fmt(median(awp.stepMs))),
-            ("awp_ratio", fmt(median(awp.stepMs) / stepMs)),
+            ("step_ms", fmt(stepMs)), ("awp_step_ms", fmt(awpMs)), ("awp_ratio", fmt(awpMs / stepMs)),
+            ("awp_every", "\(options.every ?? 1)"), ("awp_mean_step_ms", fmt(awpMean)), ("awp_mean_ratio", fmt(awpMean / stepMs)),
+            ("awp_perturbed_steps", awp.map { "\($0.perturbMs.filter { $0 > 0 }.count)" } ?? "null"),
             ("forward_ms", fmt(median(plain.forwardMs))), ("backward_ms", fmt(median(plain.backwardMs))),
-            ("optimizer_ms", fmt(median(plain.optimizerMs))), ("awp_perturb_ms", fmt(median(awp.perturbMs))), ("model_gflop", fmt(gflop)),
+            ("optimizer_ms", fmt(median(plain.optimizerMs))), ("awp_perturb_ms", fmt(awp.map { median($0.perturbMs) } ?? .nan)), ("model_gflop", fmt(gflop)),
             ("achieved_gflops", fmt(gflop / (stepMs / 1000))), ("sgemm_gflops", fmt(sgemm)),
             ("efficiency", fmt(gflop / (stepMs / 1000) / sgemm)),
             ("sgemm_shape", "[\(shape.m), \(shape.n), \(shape.k)]"),
-            ("allocs_per_step", fmt(Double(plain.freshAllocations + awp.freshAllocations) / Double(2 * steps))),
+            ("allocs_per_step", fmt(Double(plain.freshAllocations + (awp?.freshAllocations ?? 0)) / Double(results.count * steps))),
             ("peak_rss_mb", fmt(Double(usage.ru_maxrss) / 1024)), ("blas_core", "\"\(BLAS.coreName)\""),
         ]
         let perStep = { (e: OpProfiler.Entry) in

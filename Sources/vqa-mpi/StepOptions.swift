@@ -23,6 +23,8 @@ struct StepOptions: ParsableArguments {
     @Option(help: "AWP/RWP γ (relative perturbation size; default: train's, \(defaults.regularization.awp.gamma)).") var gamma: Double?
     @Option(help: "AWP ascent gradient: global (all-reduced) or local (per rank; default: train's, \(defaults.regularization.awp.sync.rawValue)).")
     var sync: PerturbationSync?
+    @Option(help: "AWP/RWP: perturb every N-th step, the others are plain (regularization.<kind>.every; default: train's, \(defaults.regularization.awp.every)).")
+    var every: Int?
     @Option(help: "Seed of the weights and of the synthetic data.") var seed: UInt64 = 0
     @Option(help: "Gradient all-reduce: thread (during backward, on its own thread), after (once backward is done) or auto (thread only with a spare core).")
     var overlap = stepDefaults.overlap
@@ -59,6 +61,7 @@ struct StepOptions: ParsableArguments {
             var p = reg == .awp ? c.regularization.awp : c.regularization.rwp
             if let g = gamma { p.gamma = g }
             if let s = sync { p.sync = s }
+            if let e = every { p.every = e }
             if reg == .awp { c.regularization.awp = p } else { c.regularization.rwp = p }
         }
         do { try c.validate() } catch { throw ValidationError("\(error)") }
