@@ -71,17 +71,18 @@ public struct MemoryEstimate: Sendable, Equatable {
     }
 
     /// The estimate for training `parameters` floats with `batchPerRank` samples of `sampler` per rank.
-    public static func training(model: String, parameters: Int, sampler: SamplerConfig, batchPerRank: Int, prefetch: Int = 2,
-                                environment: [String: String] = ProcessInfo.processInfo.environment) -> MemoryEstimate {
+    public static func training(model: String, parameters: Int, sampler: SamplerConfig, batchPerRank: Int, microBatch: Int? = nil,
+                                prefetch: Int = 2, environment: [String: String] = ProcessInfo.processInfo.environment) -> MemoryEstimate {
         training(model: model, parameters: parameters, floatsPerSample: floatsPerSample(sampler), batchPerRank: batchPerRank,
-                 prefetch: prefetch, environment: environment)
+                 microBatch: microBatch, prefetch: prefetch, environment: environment)
     }
 
-    /// The estimate for training with samples of `floatsPerSample` floats (bench: no loader, prefetch 0).
-    public static func training(model: String, parameters: Int, floatsPerSample s: Int, batchPerRank: Int, prefetch: Int = 2,
-                                environment: [String: String] = ProcessInfo.processInfo.environment) -> MemoryEstimate {
+    /// The estimate for training with samples of `floatsPerSample` floats (bench: no loader, prefetch 0);
+    /// activations are those of `microBatch` samples (nil: the whole `batchPerRank`).
+    public static func training(model: String, parameters: Int, floatsPerSample s: Int, batchPerRank: Int, microBatch: Int? = nil,
+                                prefetch: Int = 2, environment: [String: String] = ProcessInfo.processInfo.environment) -> MemoryEstimate {
         MemoryEstimate(parameters: mul([parameters, 4, 7]), batches: mul([prefetch + 2, batchPerRank, s, 4]),
-                       activations: mul([batchPerRank, s, 4, activationFactor(model)]), runtime: runtimeBytes,
+                       activations: mul([min(microBatch ?? batchPerRank, batchPerRank), s, 4, activationFactor(model)]), runtime: runtimeBytes,
                        ranksPerNode: ranksPerNode(environment))
     }
 
@@ -128,13 +129,14 @@ public struct MemoryEstimate: Sendable, Equatable {
 
     /// Throws when the node's need exceeds the memory available, naming both and the terms; `what`
     /// names the command and its size settings ("train: batch 16 per rank, clip 3×32×224×224").
-    public func check(_ what: String, available: (bytes: Int, source: String)? = MemoryEstimate.available()) throws {
+    public func check(_ what: String, available: (bytes: Int, source: String)? = MemoryEstimate.available(),
+                      advice: String = "lower the batch size, clip length or fragment size, or use more ranks on more nodes") throws {
         guard let available, total > available.bytes else { return }
         let ranks = ranksPerNode > 1 ? " × \(ranksPerNode) ranks on this node" : ""
         throw MemoryError(message: "\(what) needs about \(Self.gb(total)) of memory (per rank \(Self.gb(perRank)): activations "
             + "\(Self.gb(activations)), batch buffers \(Self.gb(batches)), parameters and optimizer \(Self.gb(parameters)), "
             + "runtime \(Self.gb(runtime))\(ranks)) but only \(Self.gb(available.bytes)) is available (\(available.source)); "
-            + "lower the batch size, clip length or fragment size, or use more ranks on more nodes")
+            + advice)
     }
 }
 
