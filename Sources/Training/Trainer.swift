@@ -124,6 +124,8 @@ public final class Trainer {
             valSets.append((v.name.isEmpty ? "val\(i)" : v.name, entries, loader))
         }
         evaluator = DistributedEval(model: model, comm: comm, tape: step.tape)
+        // Validation forwards as many clips at once as a training micro-batch holds.
+        if let m = c.microBatchSize { evaluator.clipsPerForward = m * sampler.shape(train: true).clips }
         progress = Progress(enabled: comm.rank == 0 && options.verbose, every: c.train.logEvery)
         weightScratch = FloatBuffer(count: model.parameters.flatCount)
         info.model = c.model.name.rawValue; info.modelOptions = c.model.options; info.config = configYAML

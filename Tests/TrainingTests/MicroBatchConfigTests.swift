@@ -80,6 +80,17 @@ final class MicroBatchConfigTests: XCTestCase {
         XCTAssertGreaterThan(estimate(4).total, 10_000_000_000)
         XCTAssertTrue(try XCTUnwrap(refusal(6)).contains("to 1:"), "only 1 fits in 6 GB")
         XCTAssertNil(refusal(6, micro: 1), "micro-batch 1 fits in 6 GB")
+        // With 4 test clips per validation sample, a whole batch forwards 4 clips per sample; micro-batches
+        // forward M × train_clips clips at a time in validation too (DistributedEval.clipsPerForward).
+        var sampler = SamplerConfig()
+        sampler.testClips = 4
+        let clip = MemoryEstimate.floatsPerMicroSample(sampler)
+        XCTAssertEqual(MemoryEstimate.floatsPerSample(sampler), 4 * clip)
+        let whole = MemoryEstimate.training(model: "fast-vqa-b", parameters: 1, sampler: sampler, batchPerRank: 4, environment: [:])
+        let one = MemoryEstimate.training(model: "fast-vqa-b", parameters: 1, sampler: sampler, batchPerRank: 4, microBatch: 1, environment: [:])
+        XCTAssertEqual(whole.activations, 16 * one.activations)
+        XCTAssertEqual(one.activations, clip * 4 * MemoryEstimate.activationFactor("fast-vqa-b"))
+        XCTAssertEqual(one.batches, whole.batches)
         let three = try XCTUnwrap(refusal(3))
         XCTAssertTrue(three.contains("even micro-batches of 1 sample") && three.contains("lower the batch size"), three)
     }

@@ -24,7 +24,8 @@ final class MicroBatchEquivalenceTests: XCTestCase {
     }
 
     /// Compares every rank of every (ranks, micro-batch) case with one whole-batch process.
-    func check(_ extra: [String], tag: String, cases: [(Int, Int?)], bound: Float, except: Set<String> = []) throws {
+    @discardableResult
+    func check(_ extra: [String], tag: String, cases: [(Int, Int?)], bound: Float, except: Set<String> = []) throws -> [String: [Float]] {
         let one = try train(1, micro: nil, extra, tag: tag)[0]
         XCTAssertGreaterThan(one.count, 10, "the dump holds the model's tensors")
         for (np, m) in cases {
@@ -33,6 +34,7 @@ final class MicroBatchEquivalenceTests: XCTestCase {
                 XCTAssertLessThanOrEqual(d, bound, "\(tag): rank \(rank) of \(np) with micro-batch \(String(describing: m)) differs from one process in \(tensor)")
             }
         }
+        return one
     }
 
     func testOneTwoAndThreeRanksInMicroBatchesTrainTheOneProcessWeightsWithSGDAndAWP() throws {
@@ -51,8 +53,39 @@ final class MicroBatchEquivalenceTests: XCTestCase {
     /// TrainEquivalenceTests documents for AdamW (two tensors whose true gradient is 0 only drift).
     func testAdamWWithClippingAndRWPInMicroBatches() throws {
         try check(["--regularizer", "rwp"], tag: "sgd-rwp", cases: [(1, 1), (2, 2)], bound: 1e-5)
-        let adamw = ["--set", "optimizer.kind=adamw", "--set", "optimizer.lr=0.001", "--set", "optimizer.clip_norm=0.05", "--regularizer", "awp"]
-        try check(adamw, tag: "adamw-clip", cases: [(1, 1), (2, 2), (3, 1)], bound: 2e-5,
-                  except: Set(TrainEquivalenceTests.zeroGradient.keys))
+        let adamw = ["--set", "optimizer.kind=adamw", "--set", "optimizer.lr=0.001", "--regularizer", "awp"]
+        let clipped = try check(adamw + ["--set", "optimizer.clip_norm=0.05"], tag: "adamw-clip", cases: [(1, 1), (2, 2), (3, 1)], bound: 2e-5,
+                                except: Set(TrainEquivalenceTests.zeroGradient.keys))
+        // The clipping is active: without it one process trains other weights.
+        let unclipped = try train(1, micro: nil, adamw, tag: "adamw-noclip")[0]
+        let effect = relativeDifference(clipped, unclipped, except: Set(TrainEquivalenceTests.zeroGradient.keys)).0
+        print("clip_norm 0.05 changes the one-process weights by \(effect) relative")
+        XCTAssertGreaterThan(effect, 1e-4, "clip_norm must clip in this test (else it checks nothing)")
+    }
+
+    /// Validation with micro-batches forwards one training micro-batch's worth of clips at a time, so a
+    /// sample's 2 test clips are scored in separate forwards and averaged: the validation metrics
+    /// equal those of the whole-batch run.
+    func testValidationInPiecesGivesTheWholeBatchMetrics() throws {
+        func val(_ m: Int?) throws -> [String: Any] {
+            let out = TinyTrainData.root + "/micro-val-m\(m.map(String.init) ?? "whole")-\(UUID().uuidString.prefix(6))"
+            let syn = TinyTrainData.root + "/syn"
+            let r = try launch(1, TinyTrainData.args(out: out, epochs: 1, extra: ["--val-labels", syn + "/labels.txt", "--allow-overlap",
+                                                                                 "--set", "data.train.sampler.test_clips=2"]
+                                                     + (m.map { ["--micro-batch", "\($0)"] } ?? [])))
+            XCTAssertEqual(r.status, 0, r.stderr)
+            let line = try XCTUnwrap(try String(contentsOfFile: out + "/metrics.jsonl", encoding: .utf8).split(separator: "\n").last)
+            let rec = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+            return try XCTUnwrap((rec["val"] as? [String: Any])?["labels"] as? [String: Any], "\(rec)")
+        }
+        let whole = try val(nil), pieces = try val(1)
+        for w in ["raw", "ema"] {
+            let a = try XCTUnwrap(whole[w] as? [String: Any]), b = try XCTUnwrap(pieces[w] as? [String: Any])
+            XCTAssertEqual(a["n"] as? Int, 12)
+            for k in ["plcc", "srcc", "rmse"] {
+                let x = try XCTUnwrap(a[k] as? Double), y = try XCTUnwrap(b[k] as? Double)
+                XCTAssertEqual(x, y, accuracy: 1e-4, "\(w) \(k)")
+            }
+        }
     }
 }
