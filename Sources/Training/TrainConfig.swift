@@ -106,6 +106,9 @@ public struct TrainConfig: Codable, Equatable, Sendable {
         public var linearProbeEpochs = 0
         var keepLast = 2
         var keepEpochs = false
+        /// Write the checkpoints every N epochs (and after the last, on an improved best, before a
+        /// stop); metrics.jsonl is written every epoch. N > 1 trades resume granularity for less I/O.
+        var saveEvery = 1
         /// Cross-rank parameter checksum every N steps (0: off).
         public var checksumEvery = 50
         /// Plain progress line every N steps when stdout is not a terminal.
@@ -191,6 +194,7 @@ public struct TrainConfig: Codable, Equatable, Sendable {
         if train.shuffleBlock < 1 { try fail("train.shuffle_block must be ≥ 1 (1: shuffle videos singly), got \(train.shuffleBlock)") }
         if train.evalEvery < 1 { try fail("train.eval_every must be ≥ 1 (validate every N epochs and after the last), got \(train.evalEvery)") }
         if train.keepLast < 1 { try fail("train.keep_last must be ≥ 1, got \(train.keepLast)") }
+        if train.saveEvery < 1 { try fail("train.save_every must be ≥ 1 (write checkpoints every N epochs and after the last), got \(train.saveEvery)") }
         if train.maxNonfiniteSteps < 0 { try fail("train.max_nonfinite_steps must be ≥ 0 (0: never stop), got \(train.maxNonfiniteSteps)") }
         if !(train.collectiveTimeout >= 0 && train.collectiveTimeout.isFinite) { try fail("train.collective_timeout must be seconds ≥ 0 (0: off), got \(train.collectiveTimeout)") }
         if train.maxFailedSaves < 1 { try fail("train.max_failed_saves must be ≥ 1, got \(train.maxFailedSaves)") }

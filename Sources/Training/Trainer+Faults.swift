@@ -37,11 +37,12 @@ extension Trainer {
         if let e = epochFile {
             try Checkpoint.save(file, to: dir.appendingPathComponent(String(format: "epoch-%03d.safetensors", e)))
             if !config.train.keepEpochs {
-                // Every older epoch file beyond keep_last, not only the one that just fell out: a
-                // process killed between the save above and this removal left one behind.
+                // Every older epoch file beyond keep_last (saves are save_every epochs apart), not only
+                // the one that just fell out: a process killed between the save above and this removal
+                // left one behind.
                 let names = (try? FileManager.default.contentsOfDirectory(atPath: options.outDir)) ?? []
                 for n in names where RunDirectory.isRunFile(n) && n.hasPrefix("epoch-") {
-                    if let k = Int(n.dropFirst(6).dropLast(12)), k <= e - config.train.keepLast {
+                    if let k = Int(n.dropFirst(6).dropLast(12)), k <= e - config.train.keepLast * config.train.saveEvery {
                         try? FileManager.default.removeItem(atPath: dir.appendingPathComponent(n))
                     }
                 }
@@ -80,6 +81,12 @@ extension Trainer {
             warn("checkpoint NOT saved \(position): \(why); \(lastSavedDescription). Training goes on and retries at the next save; the run stops after \(limit) failed saves in a row (\(failedSaves) so far)")
         }
         return failed
+    }
+
+    /// Collective: the stop signal any rank has received (0: none), agreed at an epoch end without a save.
+    func agreedStopSignal() throws -> Int32 {
+        let g = try comm.allGather([Float(options.stopSignal?() ?? 0)])
+        return Int32(g.first { $0 != 0 } ?? 0)
     }
 
     /// Mid-epoch stop on an agreed signal: rank 0 saves last.safetensors (with the sampler position),

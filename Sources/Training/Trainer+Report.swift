@@ -126,17 +126,36 @@ extension Trainer {
             let score = m.srcc + m.plcc
             if score.isFinite && score > info.bestMetric { info.bestMetric = score; info.bestEpoch = rec.epoch; improved = true }
         }
+        // Checkpoints every train.save_every epochs, after the last, on a new best, after a failed
+        // save (the retry) and before a stop; the metrics every epoch (resume drops records past the
+        // checkpoint it continues from).
+        var signal: Int32 = 0
+        let due = !rec.complete || rec.epoch % config.train.saveEvery == 0 || rec.epoch >= config.train.epochs || improved || failedSaves > 0
+        if !due {
+            signal = try agreedStopSignal()
+            if signal == 0 {
+                if isRoot {
+                    do { try writeMetrics() } catch { warn("could not write \(metricsPath) (\(error)); it is rewritten whole at the next epoch") }
+                }
+                return
+            }
+        }
         var saveError: String?
         if isRoot {
             do {
-                try Trainer.atomicWrite(records.map { String(decoding: try Trainer.jsonEncoder.encode($0), as: UTF8.self) + "\n" }.joined(), to: metricsPath)
+                try writeMetrics()
                 try saveCheckpoints(epochFile: rec.complete ? rec.epoch : nil, best: improved)
                 try writeCurves()
             } catch { saveError = "\(error)" }
         }
         // Collective: a failed save is retried next time (or stops the run); a pending signal stops it.
         let position = rec.complete ? "at the end of epoch \(rec.epoch) (global step \(info.step))" : "in epoch \(rec.epoch) (global step \(info.step))"
-        if try agreeAfterSave(saveError, at: position) && improved { (info.bestMetric, info.bestEpoch) = previousBest }
+        if try agreeAfterSave(saveError, at: position, signal: signal) && improved { (info.bestMetric, info.bestEpoch) = previousBest }
+    }
+
+    /// Rank 0: metrics.jsonl, every record so far, atomically.
+    func writeMetrics() throws {
+        try Trainer.atomicWrite(records.map { String(decoding: try Trainer.jsonEncoder.encode($0), as: UTF8.self) + "\n" }.joined(), to: metricsPath)
     }
 
     func writeCurves() throws {

@@ -40,7 +40,10 @@ final class FaultTests: XCTestCase {
     /// exits 130; --resume then ends with the uninterrupted run's weights, bit for bit.
     func testSignalToOneRankStopsEveryRankAndResumeIsExact() throws {
         let out = Self.data + "/sigint", tag = "sigint-\(getpid())"
-        let run = try MPIRun.start(2, Self.trainArgs(out: out, epochs: 4), env: ["VQA_FAULT_TAG": tag], logPrefix: out + "-log")
+        // Checkpoints only every 3rd epoch (train.save_every): a stop at a step boundary or an epoch end
+        // without a scheduled save still saves first.
+        let every = ["--set", "train.save_every=3"]
+        let run = try MPIRun.start(2, Self.trainArgs(out: out, epochs: 4) + every, env: ["VQA_FAULT_TAG": tag], logPrefix: out + "-log")
         // Rank 0 prints "training" after the collective weight broadcast, so rank 1 has its handler
         // by then; the flag is seen in step 1 or 2 of 3, a mid-epoch stop (sampler replay on resume).
         let (status, _) = try FaultSupport.signal(run, SIGINT, to: .rank(1, tag: tag), after: "training fragnet", timeout: 120,
@@ -63,7 +66,7 @@ final class FaultTests: XCTestCase {
             XCTAssertEqual(meta["sampler_step"], "\(inEpoch)")
         }
 
-        let r = try MPIRun.vqa(2, Self.trainArgs(out: out, epochs: 4) + ["--resume"])
+        let r = try MPIRun.vqa(2, Self.trainArgs(out: out, epochs: 4) + every + ["--resume"])
         XCTAssertEqual(r.status, 0, r.stdout + r.stderr)
         try assertSameTensors(out + "/last.safetensors", Self.reference4)
         // The resume names the position in the words of the preemption message.

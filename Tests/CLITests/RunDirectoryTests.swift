@@ -113,6 +113,29 @@ final class RunDirectoryTests: XCTestCase {
         XCTAssertEqual(RunDirectoryTests.epochFiles(out), ["epoch-003.safetensors"])
     }
 
+    /// train.save_every 2 over 6 epochs: checkpoints at epochs 2, 4 and 6 only (keep_last 2 keeps two
+    /// saved epochs, 4 and 6), metrics.jsonl every epoch, and the same weights as saving every epoch.
+    func testSaveEveryWritesEveryNthEpochAndTheLastWithTheSameWeights() throws {
+        let every = fresh("every2"), each = fresh("every1")
+        let r = try CLI.vqa(FaultTests.trainArgs(out: every, epochs: 6) + ["--set", "train.save_every=2"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertEqual(RunDirectoryTests.epochFiles(every), ["epoch-004.safetensors", "epoch-006.safetensors"])
+        let lines = try String(contentsOfFile: every + "/metrics.jsonl", encoding: .utf8).split(separator: "\n")
+        XCTAssertEqual(lines.count, 6)
+        XCTAssertEqual(try FaultSupport.metadata(every + "/last.safetensors")["epoch"], "6")
+        let s = try CLI.vqa(FaultTests.trainArgs(out: each, epochs: 6))
+        XCTAssertEqual(s.status, 0, s.stderr)
+        XCTAssertEqual(try FaultSupport.tensors(every + "/last.safetensors"), try FaultSupport.tensors(each + "/last.safetensors"))
+        // An odd last epoch is saved too; 0 is refused before any work with the valid range.
+        let odd = fresh("every4")
+        let o = try CLI.vqa(FaultTests.trainArgs(out: odd, epochs: 3) + ["--set", "train.save_every=4", "--set", "train.keep_epochs=true"])
+        XCTAssertEqual(o.status, 0, o.stderr)
+        XCTAssertEqual(RunDirectoryTests.epochFiles(odd), ["epoch-003.safetensors"])
+        let zero = try CLI.vqa(FaultTests.trainArgs(out: fresh("every0"), epochs: 3) + ["--set", "train.save_every=0"])
+        XCTAssertNotEqual(zero.status, 0)
+        XCTAssertTrue(zero.stderr.contains("train.save_every must be ≥ 1"), zero.stderr)
+    }
+
     static func epochFiles(_ dir: String) -> [String] {
         ((try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []).filter { $0.hasPrefix("epoch-") }.sorted()
     }

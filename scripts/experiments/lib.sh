@@ -57,5 +57,5 @@ study_run() {
       --out "$dir/sharpness"
   echo $(( $(date +%s) - t0 )) > "$dir/seconds"; study_trained=1
   echo "$key" > "$dir/done"
-  say "$(basename "$dir") ($(cat "$dir/seconds") s): $(grep '^epoch' "$dir/train.log" | tail -n 1 | cut -c1-170)"
+  say "$(basename "$dir") ($(cat "$dir/seconds") s): $(grep -E '(^|Z )epoch [0-9]+/' "$dir/train.log" | tail -n 1 | sed -E 's/^[0-9T:-]+Z //' | cut -c1-170)"
 }

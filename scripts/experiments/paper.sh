@@ -6,16 +6,17 @@
 #   scripts/experiments/paper.sh [--quick|--smoke] --out DIR [--data DIR] [--np N]
 #
 # 1. synthesises (once; reused while the options are unchanged, DATA/*/stamp) a SMALL training set
-#    of unique scenes (16 in quick/full; the default profile's four generators) with 48 held-out scenes, a `shifted`-profile
-#    cross-dataset set, and a larger varied pre-training set (every content generator, both
-#    profiles' distortions, 4 versions per scene);
+#    of unique scenes (16 in quick/full; the default profile's four generators) with 48 held-out
+#    scenes, a `shifted`-profile cross-dataset set, a larger pre-training set (foliage scenes with
+#    both profiles' distortions, 4 versions per scene) and small foliage target sets;
 # 2. over-fitting regime: trains fragnet (configs/paper.yaml: no dropout, no weight decay) under
 #    `scripts/launch.sh -np N` with none, l2, aug (a quality-preserving flip and the TrivialAugment
 #    set), rwp and awp at equal budgets and several seeds; per run the final weights are evaluated on
 #    the training set (gap) and their sharpness measured (scripts/experiments/lib.sh, study_run);
 #    the baseline's seed 1 keeps 4 epoch checkpoints for the landscape-over-epochs figure;
-# 3. fine-tuning regime: pre-trains once on the varied set, then fine-tunes (--init-from,
-#    linear_probe_epochs 2) on the small target set with none, l2, rwp and awp;
+# 3. fine-tuning regime: pre-trains once on the larger set, then fine-tunes (--init-from,
+#    linear_probe_epochs 2) on a small foliage target (16 scenes; cross-dataset: shifted-profile
+#    foliage) with none, l2, rwp and awp;
 # 4. landscapes (baseline at 4 epochs; each regulariser kind against the baseline, same directions),
 #    gap curves, study tables, the flatness–gap Spearman correlation and AWP-vs-none permutation
 #    p-values: DIR/results.md, DIR/summary.json and DIR/*.svg (scripts/experiments/paper_summary.py).
@@ -55,27 +56,37 @@ source "$here/scripts/experiments/lib.sh"
 # Over-fitting set: 16 unique scenes (one version each: content can be memorised, as in a small UGC
 # set) from the default profile's four generators; with foliage scenes only (the study's set) the
 # memorisation was slower and seed-dependent (train SRCC 0.35–0.93; results-paper/probes.md).
-all_contents=shapes,foliage,landscape,text,faces,ripples
+# Fine-tuning regime: pre-training and targets from the foliage generator only. With every generator
+# (both profiles, 384 videos) fragnet from scratch did not learn a transferable quality feature within
+# any budget we could afford: lr 1.5e-3 collapsed to a constant prediction by step 380, lr 5e-4 swung
+# between test SRCC 0.41 and −0.14 with train SRCC ≤ 0.15 (docs/paper-study.md); generator statistics
+# outweigh the distortions (scripts/experiments/results-quick/diagnosis.md). Foliage is learnable.
+ft_contents=foliage
 case "$mode" in
   full|quick)
     synth_overfit=(--videos 64 --versions 1 --frames 16 --test-fraction 0.75)   # 16 train, 48 test
     synth_shifted=(--videos 48 --frames 16)
-    synth_target2=(--videos 64 --versions 1 --frames 16 --test-fraction 0.75)                      # shifted profile: 16 / 48
+    synth_target=(--videos 64 --versions 1 --frames 16 --test-fraction 0.75)                       # foliage, default: 16 / 48
+    synth_target_shifted=(--videos 48 --frames 16)                                                  # foliage, shifted profile
+    synth_target2=(--videos 64 --versions 1 --frames 16 --test-fraction 0.75)                      # foliage, shifted profile: 16 / 48
     lsamp=(--clip-len 2 --frame-interval 2 --fragments 4 --fsize 32 --clips 1)
-    epochs=200; batch=8; pt_batch=16; ft_epochs=40; lp_epochs=2; sampler=() ;;&
+    epochs=200; batch=8; pt_batch=16; pt_lr=5e-4; ft_epochs=40; ft_lr=5e-4; lp_epochs=2; sampler=() ;;&
   full)
     synth_pretrain=(--videos 1024 --versions 4 --frames 16 --test-fraction 0)                      # per profile
     pt_epochs=12
     settings=("none - 6" "l2 0.05 3" "l2 0.2 3" "l2 1 3" "aug flip 3" "aug ta 3"
               "rwp 0.005 3" "rwp 0.02 3" "rwp 0.05 3" "awp 0.005 3" "awp 0.02 3" "awp 0.05 3")
-    ft_settings=("none - 6" "l2 0.2 3" "rwp 0.02 3" "awp 0.005 3" "awp 0.02 6")
+    ft_settings=("none - 6" "l2 0.2 3" "rwp 0.001 3" "awp 0.001 6" "awp 0.005 3")
     targets=(small shifted-split)
     sharp=(--subset 0 --directions 8 --hessian-iters 20); points=21; method_seeds=3 ;;
   quick)
     synth_pretrain=(--videos 192 --versions 4 --frames 16 --test-fraction 0)
-    pt_epochs=12
+    pt_epochs=24
     settings=("none - 6" "l2 0.2 3" "aug flip 3" "rwp 0.02 3" "awp 0.02 6")
-    ft_settings=("none - 6" "awp 0.02 6")
+    # Fine-tuning AWP γ 0.001: one seed each (probe, docs/paper-study.md) gave target SRCC 0.16 at
+    # γ 0.02 (the from-scratch γ destroys the pre-trained features), 0.32 at 0.005, 0.44 at 0.001
+    # (none: 0.44).
+    ft_settings=("none - 6" "awp 0.001 6")
     targets=(small)
     sharp=(--subset 0 --directions 4 --hessian-iters 6); points=11; method_seeds=1 ;;
   smoke)
@@ -84,9 +95,10 @@ case "$mode" in
     synth_shifted=(--videos 4 "${small[@]}")
     synth_pretrain=(--videos 4 --versions 2 --test-fraction 0 "${small[@]}")
     synth_target2=(--videos 8 --versions 1 --test-fraction 0.5 "${small[@]}")
+    synth_target=(--videos 8 --versions 1 --test-fraction 0.5 "${small[@]}"); synth_target_shifted=(--videos 4 "${small[@]}")
     lsamp=(--clip-len 2 --frame-interval 1 --fragments 2 --fsize 32 --clips 1)
     sampler=(--set data.train.sampler.frame_interval=1 --set data.train.sampler.fragments_h=2 --set data.train.sampler.fragments_w=2)
-    epochs=4; batch=4; pt_batch=4; pt_epochs=1; ft_epochs=2; lp_epochs=1
+    epochs=4; batch=4; pt_batch=4; pt_epochs=1; pt_lr=5e-4; ft_epochs=2; ft_lr=5e-4; lp_epochs=1
     # Every code path of the full mode at one seed: two AWP γ (the better one gets a second seed),
     # the TrivialAugment set, both fine-tuning targets.
     settings=("none - 1" "aug ta 1" "awp 0.02 1" "awp 0.05 1")
@@ -100,6 +112,10 @@ data="${data:-$here/data/paper/$mode}"
 mkdir -p "$out" "$data"
 out="$(cd "$out" && pwd)"; data="$(cd "$data" && pwd)"
 start=$(date +%s)
+phase_start=$start; phases=()
+phase_done() { # phase_done NAME: the wall seconds since the previous phase ended, for results.md
+  local now; now=$(date +%s); phases+=("$1 $((now - phase_start)) s"); phase_start=$now
+}
 load_sampler_start "$out/load.txt"
 commands="$out/commands.txt"; : > "$commands"
 
@@ -115,11 +131,14 @@ synth_set() { # synth_set NAME SEED PROFILE ARGS...: DATA/NAME, re-made only whe
 }
 synth_set overfit 1 default "${synth_overfit[@]}"
 synth_set shifted 2 shifted "${synth_shifted[@]}" --test-fraction 0
-synth_set pretrain-default 11 default "${synth_pretrain[@]}" --contents "$all_contents"
-synth_set pretrain-shifted 12 shifted "${synth_pretrain[@]}" --contents "$all_contents"
-[[ " ${targets[*]} " == *" shifted-split "* ]] && synth_set target2 3 shifted "${synth_target2[@]}"
+synth_set pretrain-default 11 default "${synth_pretrain[@]}" --contents "$ft_contents"
+synth_set pretrain-shifted 12 shifted "${synth_pretrain[@]}" --contents "$ft_contents"
+synth_set target 4 default "${synth_target[@]}" --contents "$ft_contents"
+synth_set target-shifted 5 shifted "${synth_target_shifted[@]}" --contents "$ft_contents" --test-fraction 0
+[[ " ${targets[*]} " == *" shifted-split "* ]] && synth_set target2 3 shifted "${synth_target2[@]}" --contents "$ft_contents"
 # The pre-training set: both profiles in one label file (paths relative to DATA).
 { sed 's|^|pretrain-default/|' "$data/pretrain-default/labels.txt"; sed 's|^|pretrain-shifted/|' "$data/pretrain-shifted/labels.txt"; } > "$data/pretrain-labels.txt"
+phase_done synthesis
 
 val_sets() { # val_sets TEST_LABELS TEST_ROOT SHIFTED_LABELS SHIFTED_ROOT: the data.val override
   echo "data.val=[{name: test, labels: '$1', data_root: '$2'}, {name: shifted, labels: '$3', data_root: '$4'}]"
@@ -145,7 +164,7 @@ overfit_common=(--config "$config" --epochs "$epochs" --batch-size "$batch"
 overfit_run() { # overfit_run KIND VALUE SEED
   reg_args "$1" "$2"
   local dir="$out/overfit/$tag-s$3" extra=()
-  [[ "$tag" == none && "$3" == 1 ]] && extra=(--set train.keep_epochs=true)   # the landscape over epochs
+  [[ "$tag" == none && "$3" == 1 ]] && extra=(--set train.keep_epochs=true --set "train.save_every=$((epochs / 4))")   # the landscape over epochs
   overfit_dirs+=("$dir")
   study_run "$dir" "$1" "$label" "$3" "$ov/labels_train.txt" "$ov" -- \
       "${launch[@]}" train "${overfit_common[@]}" "${args[@]}" "${extra[@]}" --seed "$3" --out "$dir"
@@ -169,6 +188,8 @@ if [[ "$mode" != quick ]]; then # the best AWP γ (mean final in-domain SRCC ove
   for ((s = first; s <= last; s++)); do overfit_run awp "${best_awp#awp-}" "$s"; done
 fi
 
+phase_done "over-fitting runs"
+
 # ---- 2b. a second method trained alike (Fig. 1d): SimpleVQA's ResNet-18 at a quarter width, same data,
 # clip, optimizer and budget; its config is configs/paper.yaml with the model section swapped.
 methods_config="$out/paper-simplevqa.yaml"
@@ -188,11 +209,14 @@ for ((s = 1; s <= method_seeds; s++)); do
   trained_now=$((trained_now + study_trained))
 done
 
+phase_done "second method"
+
 # ---- 3. fine-tuning regime ----------------------------------------------------------------------------
 pt="$out/pretrain"
-pt_cmd=("${launch[@]}" train --config "$config" --epochs "$pt_epochs" --batch-size "$pt_batch"
-  --set "data.train.labels=$data/pretrain-labels.txt" --set "data.train.data_root=$data" --set "train.eval_every=$pt_epochs"
-  --set "$(val_sets "$ov/labels_test.txt" "$ov" "$data/shifted/labels.txt" "$data/shifted")" "${sampler[@]}"
+tg="$data/target"
+pt_cmd=("${launch[@]}" train --config "$config" --epochs "$pt_epochs" --batch-size "$pt_batch" --set "optimizer.lr=$pt_lr"
+  --set "data.train.labels=$data/pretrain-labels.txt" --set "data.train.data_root=$data" --set "train.eval_every=$((pt_epochs / 4 > 0 ? pt_epochs / 4 : 1))"
+  --set "$(val_sets "$tg/labels_test.txt" "$tg" "$data/target-shifted/labels.txt" "$data/target-shifted")" "${sampler[@]}"
   --regularizer none --seed 1 --out "$pt")
 pt_key="$(printf '%q ' "${pt_cmd[@]}")"
 if [[ -f "$pt/done" && "$(cat "$pt/done")" == "$pt_key" ]]; then
@@ -202,14 +226,15 @@ else
   t0=$(date +%s); run "$out/pretrain.log" "$out/pretrain.err" "${pt_cmd[@]}"; trained_now=$((trained_now + 1))
   echo $(( $(date +%s) - t0 )) > "$pt/seconds"; echo "$pt_key" > "$pt/done"
 fi
+phase_done pre-training
 ft_dirs=()
 for target in "${targets[@]}"; do
   case "$target" in
-    small) tr="$ov"; val="$(val_sets "$ov/labels_test.txt" "$ov" "$data/shifted/labels.txt" "$data/shifted")" ;;
-    shifted-split) tr="$data/target2"; val="$(val_sets "$tr/labels_test.txt" "$tr" "$ov/labels_test.txt" "$ov")" ;;
+    small) tr="$tg"; val="$(val_sets "$tg/labels_test.txt" "$tg" "$data/target-shifted/labels.txt" "$data/target-shifted")" ;;
+    shifted-split) tr="$data/target2"; val="$(val_sets "$tr/labels_test.txt" "$tr" "$tg/labels_test.txt" "$tg")" ;;
   esac
   ft_common=(--config "$config" --init-from "$pt/last.safetensors" --epochs "$ft_epochs" --batch-size "$batch"
-    --set optimizer.lr=1e-3 --set "train.linear_probe_epochs=$lp_epochs" --set "train.eval_every=$((ft_epochs / 4 > 0 ? ft_epochs / 4 : 1))"
+    --set "optimizer.lr=$ft_lr" --set "train.linear_probe_epochs=$lp_epochs" --set "train.eval_every=$((ft_epochs / 4 > 0 ? ft_epochs / 4 : 1))"
     --set "data.train.labels=$tr/labels_train.txt" --set "data.train.data_root=$tr" --set "$val" "${sampler[@]}")
   for st in "${ft_settings[@]}"; do
     read -r kind value seeds <<< "$st"
@@ -222,6 +247,8 @@ for target in "${targets[@]}"; do
     done
   done
 done
+
+phase_done fine-tuning
 
 # ---- 4. landscapes, curves, tables, summary --------------------------------------------------------------
 say "landscapes, figures, results.md"
@@ -247,6 +274,7 @@ for kind in l2 aug rwp awp; do
 done
 run "$out/report-overfit.txt" "$out/report-overfit.err" "$bin" report "${overfit_dirs[@]}" --out "$out/gap-curves-all.svg"
 
+phase_done "landscapes and gap curves"
 end=$(date +%s); wall=$((end - start))
 load_sampler_stop "$out/load.txt"
 run "$out/overfit-table.txt" "$out/overfit-table.err" "$bin" study-table "${overfit_dirs[@]}" --out "$out/overfit-table.md"
@@ -257,13 +285,14 @@ done
 {
   echo "- **Mode**: $mode; $(date -u '+%Y-%m-%d %H:%M UTC'), commit $(git -C "$here" rev-parse --short HEAD 2>/dev/null || echo unknown), $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')), $np MPI ranks."
   echo "- **Wall time of this call**: $((wall / 60)) min $((wall % 60)) s ($trained_now runs trained by this call, the others kept from earlier calls)."
+  echo "- **Where the time went** (wall, this call): $(printf '%s; ' "${phases[@]}")"
   echo "- **Machine load** (1-min load average, sampled every 20 s): mean $load_mean, max $load_max; at the start $load_start."
   echo "- **Over-fitting data**: \`synth ${synth_overfit[*]} --seed 1\` (training split = the small training set, test split = held-out scenes); cross-dataset: \`synth ${synth_shifted[*]} --seed 2 --profile shifted\`."
   echo "- **Over-fitting budget** (every run): configs/paper.yaml, $epochs epochs, global batch $batch; settings (kind value seeds): $(printf '%s; ' "${settings[@]}")"
-  echo "- **Pre-training**: \`synth ${synth_pretrain[*]} --contents $all_contents\` in each profile (seeds 11, 12), $pt_epochs epochs, global batch $pt_batch, seed 1; fine-tuning: \`--init-from pretrain/last.safetensors\`, $ft_epochs epochs, lr 1e-3, linear_probe_epochs $lp_epochs, targets: ${targets[*]}; settings: $(printf '%s; ' "${ft_settings[@]}")"
+  echo "- **Pre-training**: \`synth ${synth_pretrain[*]} --contents $ft_contents\` in each profile (seeds 11, 12), $pt_epochs epochs, lr $pt_lr, global batch $pt_batch, seed 1; targets: \`synth ${synth_target[*]} --contents $ft_contents --seed 4\` (small; cross-dataset \`synth ${synth_target_shifted[*]} --contents $ft_contents --seed 5 --profile shifted\`); fine-tuning: \`--init-from pretrain/last.safetensors\`, $ft_epochs epochs, lr $ft_lr, linear_probe_epochs $lp_epochs, targets: ${targets[*]}; settings: $(printf '%s; ' "${ft_settings[@]}")"
   echo "- **Sharpness** per run: \`vqa-mpi landscape --ema --seed 7 ${sharp[*]} --radius 0.05\` on the final checkpoint, training labels. Landscapes: \`--points $points --range -1:1 --seed 7\`, EMA weights, whole training set."
   echo "- **Commands**: every command of this call in [commands.txt](commands.txt)."
 } > "$out/header.md"
 python3 "$here/scripts/experiments/paper_summary.py" summarize "$out" --minutes "$(awk -v w="$wall" 'BEGIN { printf "%.1f", w / 60 }')" \
-    --targets "${targets[*]}" --header "$out/header.md"
+    --targets "${targets[*]}" --header "$out/header.md" --phases "$(printf '%s; ' "${phases[@]}")"
 say "wall time ${wall}s; results in $out/results.md and $out/summary.json"

@@ -225,6 +225,9 @@ def summarize(args):
     awp = tags.get(awp_tag, []) if awp_tag else []
     keys = ["train_srcc", "test_srcc", "shifted_srcc", "gap"]
     summary = {"minutes": args.minutes, "mode_runs": len(overfit)}
+    phases = [p.strip().rsplit(" ", 2) for p in args.phases.split(";") if p.strip()]
+    if phases:
+        summary["phase_seconds"] = {name: int(sec) for name, sec, _ in phases}
     summary["overfit"] = {"none": {**group_stats(none, keys), "seeds": len(none)},
                           "awp": {**group_stats(awp, keys), "seeds": len(awp),
                                   "gamma": float(awp_tag[4:]) if awp_tag else None}}
@@ -370,6 +373,7 @@ def main():
     m.add_argument("--minutes", type=float, required=True)
     m.add_argument("--targets", default="small")
     m.add_argument("--header")
+    m.add_argument("--phases", default="", help="'NAME SECONDS s; ...' wall time per phase")
     args = ap.parse_args()
     if args.cmd == "best-awp":
         tag = best_awp(load_group(args.dir))
