@@ -5,6 +5,7 @@
 import XCTest
 import TestSupport
 import Foundation
+import Media
 @testable import Training
 
 final class MicroBatchConfigTests: XCTestCase {
