@@ -54,7 +54,13 @@ public struct ClipBatch {
     /// `model` takes them, motion features [n·clips, T, D], and sets the tape's dropout keys to the
     /// clips' keys; throws when the features do not fit the model.
     public func feed(_ tape: Tape, model: VQAModel, samples: Range<Int>? = nil) throws -> (clips: Var, motion: Var?) {
-        let r = samples ?? 0..<count, n = r.count * clipsPerSample, first = r.lowerBound * clipsPerSample
+        let r = samples ?? 0..<count
+        return try feed(tape, model: model, clips: r.lowerBound * clipsPerSample..<r.upperBound * clipsPerSample)
+    }
+
+    /// Writes clips `clips` (rows of the clip batch, possibly part of a sample's clips) as `feed` does.
+    func feed(_ tape: Tape, model: VQAModel, clips range: Range<Int>) throws -> (clips: Var, motion: Var?) {
+        let n = range.count, first = range.lowerBound
         guard motionWidth == model.motionDim else {
             throw DistError(model.motionDim == 0
                 ? "motion features given to \(model.name), which takes none (motion_dim=0); drop the motion features or use a model with motion_dim > 0"

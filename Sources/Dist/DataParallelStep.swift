@@ -23,6 +23,8 @@
 // second forward in train mode does (random stream 1 of the step; the clean pass uses stream 0);
 // `perturbedMasks: .shared` reuses the clean pass's masks, so the perturbation is the only
 // difference between the two passes.
+// With `microBatch` m below the shard's size, step 1's forward and step 2's backward run m samples
+// at a time, in two rounds (DataParallelStep+Micro.swift): same loss and gradients, less memory.
 
 import Engine
 
@@ -54,6 +56,8 @@ public struct StepConfig: Sendable {
     public var perturbStartEpoch = 0
     /// Ascent-gradient synchronisation.
     public var sync = PerturbationSync.global
+    /// Samples per micro-batch of this rank's shard (0: the whole shard at once; DataParallelStep+Micro.swift).
+    public var microBatch = 0
     /// Dropout/drop-path masks of the perturbed pass.
     public var perturbedMasks = PerturbedPassMasks.fresh
     /// Gradient clipping by global norm (0: off).
@@ -220,7 +224,10 @@ public final class DataParallelStep {
         tape.step = maskStream
         var local: [Float] = []
         var out: Var? = nil
-        if n > 0 {
+        let micro = microBatchSize(input.count)
+        if let m = micro, n > 0 {
+            local = try microForward(input, size: m)
+        } else if n > 0 {
             let x = try input.feed(tape, model: model)
             let y = model.forward(tape, x.clips, motion: x.motion)
             out = y
@@ -243,21 +250,26 @@ public final class DataParallelStep {
         let t1 = Clock.now()
         result.forwardSeconds += t1 - t0
         guard backward else { return (loss.loss, preds) }
+        let forwardBefore = result.forwardSeconds
         store.zeroGrad()
         let reduce = allReduce && buckets != nil
         if reduce { tape.onParameterGradReady = { [buckets] in buckets!.markReady($0) } } else { tape.onParameterGradReady = nil }
         let offset = counts[0..<comm.rank].reduce(0, +)
-        if let y = out {
+        if n > 0 {
             let own = shardLoss ? config.loss.evaluate(predictions: local, labels: labels) : nil
             var seedGrad = own?.gradient ?? Array(loss.gradient[offset..<offset + n])
             if !(own?.loss ?? loss.loss).isFinite { seedGrad = [Float](repeating: 0, count: n) }
-            seedGrad.withUnsafeBufferPointer { tape.backward(y, seed: $0.baseAddress!) }
+            if let y = out {
+                seedGrad.withUnsafeBufferPointer { tape.backward(y, seed: $0.baseAddress!) }
+            } else {
+                try microBackward(input, size: micro!, seed: seedGrad, reduce: reduce, forwardSeconds: &result.forwardSeconds)
+            }
         } else if reduce {
             for i in stride(from: store.infos.count - 1, through: 0, by: -1) { buckets!.markReady(i) }
         }
         tape.onParameterGradReady = nil
         let t2 = Clock.now()
-        result.backwardSeconds += t2 - t1
+        result.backwardSeconds += t2 - t1 - (result.forwardSeconds - forwardBefore)  // pass 2's forwards count as forward
         if reduce {
             let timing = try buckets!.waitAll()
             result.commSeconds += timing.exposedSeconds

@@ -16,6 +16,11 @@ public final class DistributedEval {
     let tape: Tape
     /// Reused compaction buffers.
     let compactor = ClipCompactor()
+    /// Clips forwarded at once (0: a whole loader batch): bounds the memory of multi-clip test
+    /// samples; scores are the same, each clip is scored on its own.
+    public var clipsPerForward = 0
+    /// Clip scores of the current batch when it is forwarded in pieces.
+    private var clipScores: [Float] = []
 
     /// An evaluator on `comm`; `tape` may be the training step's (it is reset per batch).
     public init(model: VQAModel, comm: Communicator, tape: Tape) {
@@ -42,10 +47,21 @@ public final class DistributedEval {
         while let b = try loader.next() {
             let batch = compactor.batch(b, dropPadding: true)
             if batch.count == 0 { continue }
+            indices += batch.indices.map(Float.init)
+            if clipsPerForward > 0 && clipsPerForward < batch.clipCount {
+                clipScores.removeAll(keepingCapacity: true)
+                for start in stride(from: 0, to: batch.clipCount, by: clipsPerForward) {
+                    tape.reset()
+                    let x = try batch.feed(tape, model: model, clips: start..<min(start + clipsPerForward, batch.clipCount))
+                    let out = model.forward(tape, x.clips, motion: x.motion)
+                    clipScores.append(contentsOf: UnsafeBufferPointer(start: tape.value(out), count: tape.count(out)))
+                }
+                scores += clipScores.withUnsafeBufferPointer { ClipBatch.sampleScores($0.baseAddress!, samples: batch.count, clips: batch.clipsPerSample) }
+                continue
+            }
             tape.reset()
             let x = try batch.feed(tape, model: model)
             let out = model.forward(tape, x.clips, motion: x.motion)
-            indices += batch.indices.map(Float.init)
             scores += ClipBatch.sampleScores(tape.value(out), samples: batch.count, clips: batch.clipsPerSample)
         }
         let allIdx = try comm.allGather(indices), allScores = try comm.allGather(scores)

@@ -5,7 +5,9 @@
 //   parameters  P·4 bytes × 7 copies: weights, gradients, two optimizer moments, EMA shadow, the
 //               perturbation backup (AWP/RWP) and the trainer's weight scratch (inference: 2 copies)
 //   batches     (prefetch + 2)·B·S·4: the loader's pool of prefetch + 1 batches and the compact copy
-//   activations B·S·4·A, A = activation bytes per input byte of the model kind, measured (below)
+//   activations B·S·4·A, A = activation bytes per input byte of the model kind, measured (below);
+//               with micro-batches of M samples, M·S′·4·A, S′ = one training sample's floats or as
+//               many test clips (MemoryEstimate+MicroBatch.swift)
 //   runtime     a constant for code, MPI, FFmpeg and the decoders' frames
 // A was calibrated from `vqa-mpi bench engine --steps 1` peak RSS at two batch sizes (the slope per
 // clip, so the constant part drops out; the bench's step is AWP, two passes), 2026-12-07, then ×1.5:
@@ -62,6 +64,12 @@ public struct MemoryEstimate: Sendable, Equatable {
         }
     }
 
+    /// Floats forwarded at once per sample of a micro-batch: a training sample, or as many test clips.
+    static func floatsPerMicroSample(_ sampler: SamplerConfig) -> Int {
+        let t = sampler.shape(train: true), e = sampler.shape(train: false)
+        return max(mul([t.clips, 3, t.frames, t.height, t.width]), mul([t.clips, 3, e.frames, e.height, e.width]))
+    }
+
     /// Floats per sample of `sampler`, the larger of its training and evaluation shapes, saturating.
     static func floatsPerSample(_ sampler: SamplerConfig) -> Int {
         [true, false].map { train -> Int in
@@ -71,17 +79,23 @@ public struct MemoryEstimate: Sendable, Equatable {
     }
 
     /// The estimate for training `parameters` floats with `batchPerRank` samples of `sampler` per rank.
-    public static func training(model: String, parameters: Int, sampler: SamplerConfig, batchPerRank: Int, prefetch: Int = 2,
-                                environment: [String: String] = ProcessInfo.processInfo.environment) -> MemoryEstimate {
-        training(model: model, parameters: parameters, floatsPerSample: floatsPerSample(sampler), batchPerRank: batchPerRank,
-                 prefetch: prefetch, environment: environment)
+    public static func training(model: String, parameters: Int, sampler: SamplerConfig, batchPerRank: Int, microBatch: Int? = nil,
+                                prefetch: Int = 2, environment: [String: String] = ProcessInfo.processInfo.environment) -> MemoryEstimate {
+        var e = training(model: model, parameters: parameters, floatsPerSample: floatsPerSample(sampler), batchPerRank: batchPerRank,
+                         microBatch: microBatch, prefetch: prefetch, environment: environment)
+        if let m = microBatch, m < batchPerRank {
+            // Training forwards m samples at once, validation m × train_clips clips (DistributedEval.clipsPerForward).
+            e.activations = mul([m, floatsPerMicroSample(sampler), 4, activationFactor(model)])
+        }
+        return e
     }
 
-    /// The estimate for training with samples of `floatsPerSample` floats (bench: no loader, prefetch 0).
-    public static func training(model: String, parameters: Int, floatsPerSample s: Int, batchPerRank: Int, prefetch: Int = 2,
-                                environment: [String: String] = ProcessInfo.processInfo.environment) -> MemoryEstimate {
+    /// The estimate for training with samples of `floatsPerSample` floats (bench: no loader, prefetch 0);
+    /// activations are those of `microBatch` samples (nil: the whole `batchPerRank`).
+    public static func training(model: String, parameters: Int, floatsPerSample s: Int, batchPerRank: Int, microBatch: Int? = nil,
+                                prefetch: Int = 2, environment: [String: String] = ProcessInfo.processInfo.environment) -> MemoryEstimate {
         MemoryEstimate(parameters: mul([parameters, 4, 7]), batches: mul([prefetch + 2, batchPerRank, s, 4]),
-                       activations: mul([batchPerRank, s, 4, activationFactor(model)]), runtime: runtimeBytes,
+                       activations: mul([min(microBatch ?? batchPerRank, batchPerRank), s, 4, activationFactor(model)]), runtime: runtimeBytes,
                        ranksPerNode: ranksPerNode(environment))
     }
 
@@ -128,13 +142,14 @@ public struct MemoryEstimate: Sendable, Equatable {
 
     /// Throws when the node's need exceeds the memory available, naming both and the terms; `what`
     /// names the command and its size settings ("train: batch 16 per rank, clip 3×32×224×224").
-    public func check(_ what: String, available: (bytes: Int, source: String)? = MemoryEstimate.available()) throws {
+    public func check(_ what: String, available: (bytes: Int, source: String)? = MemoryEstimate.available(),
+                      advice: String = "lower the batch size, clip length or fragment size, or use more ranks on more nodes") throws {
         guard let available, total > available.bytes else { return }
         let ranks = ranksPerNode > 1 ? " × \(ranksPerNode) ranks on this node" : ""
         throw MemoryError(message: "\(what) needs about \(Self.gb(total)) of memory (per rank \(Self.gb(perRank)): activations "
             + "\(Self.gb(activations)), batch buffers \(Self.gb(batches)), parameters and optimizer \(Self.gb(parameters)), "
             + "runtime \(Self.gb(runtime))\(ranks)) but only \(Self.gb(available.bytes)) is available (\(available.source)); "
-            + "lower the batch size, clip length or fragment size, or use more ranks on more nodes")
+            + advice)
     }
 }
 

@@ -205,6 +205,7 @@ extension TrainConfig {
             return try l.enumerated().map { try merge(first, $0.element, path: "\(path)[\($0.offset)]", source: source) }
         }
         if over is [String: Any] || over is [Any] { throw TrainingError("\(source)", "\(path) must be a single value, not a map or list") }
+        if path == "train.micro_batch" { return try microBatchValue(over, source: source) }
         if base is String {
             let name = "\(over)"
             if let valid = choices[path], !valid.contains(name) {

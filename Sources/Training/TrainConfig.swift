@@ -94,6 +94,9 @@ public struct TrainConfig: Codable, Equatable, Sendable {
         public var epochs = 30
         /// Global batch (split evenly over ranks).
         public var batchSize = 16
+        /// Samples per micro-batch of each rank's batch: `whole` (default) or a divisor of the per-rank
+        /// batch; the loss stays that of the global batch (TrainConfig+MicroBatch.swift).
+        public var microBatch = TrainConfig.wholeBatch
         public var seed = 42
         /// Stop after this many optimizer steps in total (0: no limit).
         public var maxSteps = 0
@@ -185,6 +188,7 @@ public struct TrainConfig: Codable, Equatable, Sendable {
         for (key, v) in reals where !(v.isFinite && v >= 0) { try fail("\(key) must be a finite number ≥ 0, got \(v)") }
         if train.epochs < 1 { try fail("train.epochs must be ≥ 1, got \(train.epochs)") }
         if train.batchSize < 1 { try fail("train.batch_size must be ≥ 1, got \(train.batchSize)") }
+        try validateMicroBatch()
         if train.threads < 1 || train.decodeThreads < 1 { try fail("train.threads and train.decode_threads must be ≥ 1") }
         if !(0..<1).contains(train.ema) { try fail("train.ema must be in [0, 1), got \(train.ema)") }
         if train.shuffleBlock < 1 { try fail("train.shuffle_block must be ≥ 1 (1: shuffle videos singly), got \(train.shuffleBlock)") }
@@ -247,6 +251,7 @@ public struct TrainConfig: Codable, Equatable, Sendable {
         s.loss = LossConfig(weights: w)
         s.emaDecay = Float(train.ema)
         s.clipNorm = Float(optimizer.clipNorm)
+        s.microBatch = microBatchSize ?? 0
         let reg = regularization.kind
         if reg == .awp || reg == .rwp {
             let p = reg == .awp ? regularization.awp : regularization.rwp

@@ -79,6 +79,7 @@ public final class Trainer {
             throw TrainingError("train", "the global batch size \(c.train.batchSize) is not divisible by the \(comm.size) ranks; use --batch-size \((c.train.batchSize + comm.size - 1) / comm.size * comm.size) or run with a number of ranks that divides it")
         }
         batchPerRank = c.train.batchSize / comm.size
+        try c.checkMicroBatch(ranks: comm.size)
         if let m = comm as? MPICommunicator {  // before the step duplicates the communicator
             try m.enableWatchdog(seconds: c.train.collectiveTimeout, stopSignal: options.stopSignal)
         }
@@ -87,7 +88,11 @@ public final class Trainer {
         BLAS.setThreads(c.train.threads)
         let kind = c.model.name
         model = try kind.make(seed: UInt64(c.train.seed), options: c.model.options)
-        try MemoryEstimate.training(model: c.model.name.rawValue, parameters: model.parameters.flatCount, sampler: try c.trainSampler(), batchPerRank: batchPerRank).check("train (batch \(batchPerRank) per rank)")
+        let sampler = try c.trainSampler(), parameters = model.parameters.flatCount, perRank = batchPerRank
+        let micro = c.microBatchSize.map { " in micro-batches of \($0)" } ?? ""
+        try MemoryEstimate.checkTraining("train (batch \(perRank) per rank\(micro))", batchPerRank: perRank, microBatch: c.microBatchSize) {
+            MemoryEstimate.training(model: c.model.name.rawValue, parameters: parameters, sampler: sampler, batchPerRank: perRank, microBatch: $0)
+        }
         probing = c.train.linearProbeEpochs > 0
         step = try DataParallelStep(model: model, comm: comm, optimizer: try c.optimizerConfig(backboneMultiplier: probing ? 0 : nil),
                                     config: try c.stepConfig(), compute: compute)
@@ -97,7 +102,6 @@ public final class Trainer {
         trainEntries = split?.train ?? listed
         let splitTest = split?.test
         try Labels.requireVariance(trainEntries, source: c.data.train.labels)
-        let sampler = try c.trainSampler()
         trainMotion = try MotionFeatureSource.make(path: c.data.train.motionFeatures, model: model, roots: [c.data.train.dataRoot],
                                                        entries: trainEntries, what: "data.train.motion_features")
         trainLoader = try Loader(entries: trainEntries, sampler: sampler, rank: comm.rank, worldSize: comm.size,
@@ -120,6 +124,8 @@ public final class Trainer {
             valSets.append((v.name.isEmpty ? "val\(i)" : v.name, entries, loader))
         }
         evaluator = DistributedEval(model: model, comm: comm, tape: step.tape)
+        // Validation forwards as many clips at once as a training micro-batch holds.
+        if let m = c.microBatchSize { evaluator.clipsPerForward = m * sampler.shape(train: true).clips }
         progress = Progress(enabled: comm.rank == 0 && options.verbose, every: c.train.logEvery)
         weightScratch = FloatBuffer(count: model.parameters.flatCount)
         info.model = c.model.name.rawValue; info.modelOptions = c.model.options; info.config = configYAML

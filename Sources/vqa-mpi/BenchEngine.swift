@@ -5,7 +5,9 @@
 // model_gflop per training step (3× the forward FLOPs: forward, input and weight gradients);
 // achieved_gflops = model_gflop / step time; sgemm_gflops of cblas_sgemm on the model's dominant
 // convolution as one GEMM (same threads); allocs_per_step (arena buffers obtained from the system
-// per steady-state step: 0 means every buffer is reused); peak_rss_mb. With --profile, `steps` more
+// per steady-state step: 0 means every buffer is reused); peak_rss_mb. `--micro-batch M` runs the
+// batch in micro-batches of M clips (train.micro_batch: two rounds, same loss; micro_batch in the
+// output), to choose M from step time and peak RSS. With --profile, `steps` more
 // plain steps run with an OpProfiler on the tape and "profile" lists, per op kind and step, the
 // calls and forward/backward milliseconds (slowest first); "conv_layers" lists every convolution
 // layer shape the same way with its forward and backward GFLOP/s (backward counts the dX and dW
@@ -29,6 +31,7 @@ struct BenchEngine: ParsableCommand {
 
     @OptionGroup var options: StepOptions
     @Option(help: "Clips per step.") var batch = 4
+    @Option(name: .customLong("micro-batch"), help: "Clips per micro-batch (train.micro_batch; default: the whole batch at once).") var microBatch: Int?
     @Option(help: "Measured steps per variant.") var steps = 5
     @Option(help: "Warm-up steps (not timed).") var warmup = 2
     @Flag(help: "Print one JSON object.") var json = false
@@ -43,6 +46,12 @@ struct BenchEngine: ParsableCommand {
         }
     }
 
+    func validate() throws {
+        if let m = microBatch, m < 1 || batch % m != 0 {
+            throw ValidationError("--micro-batch \(m) must divide --batch \(batch); valid values: \((1...max(batch, 1)).filter { batch % $0 == 0 }.map(String.init).joined(separator: ", "))")
+        }
+    }
+
     func run() throws {
         BLAS.setThreads(options.threads)
         let compute = Compute(threads: options.threads)
@@ -51,8 +60,12 @@ struct BenchEngine: ParsableCommand {
         var profiled: [OpProfiler.Entry] = [], layers: [OpProfiler.Entry] = []
         for reg in noAWP ? [Regularizer.none] : [.none, .awp] {
             let model = try options.makeModel()
-            try MemoryEstimate.training(model: options.model.rawValue, parameters: model.parameters.flatCount, floatsPerSample: MemoryEstimate.mul([3, options.frames, options.size, options.size]), batchPerRank: batch, prefetch: 0).check("bench engine (batch \(batch))")
-            let cfg = try options.stepConfig(reg)
+            let floats = MemoryEstimate.mul([3, options.frames, options.size, options.size]), params = model.parameters.flatCount
+            try MemoryEstimate.checkTraining("bench engine (batch \(batch)\(microBatch.map { ", micro-batch \($0)" } ?? ""))", batchPerRank: batch, microBatch: microBatch, flag: "--micro-batch") {
+                MemoryEstimate.training(model: options.model.rawValue, parameters: params, floatsPerSample: floats, batchPerRank: batch, microBatch: $0, prefetch: 0)
+            }
+            var cfg = try options.stepConfig(reg)
+            cfg.microBatch = microBatch ?? 0
             let step = try DataParallelStep(model: model, comm: SoloCommunicator(), optimizer: try options.optimizerConfig(),
                                             config: cfg, compute: compute)
             results[reg] = (try step.benchmark(work, globalBatch: batch, steps: steps, warmup: warmup, lr: options.headLR), model)
@@ -75,6 +88,7 @@ struct BenchEngine: ParsableCommand {
         getrusage(RUSAGE_SELF.rawValue, &usage)
         let fields: [(String, String)] = [
             ("model", "\"\(model.name)\""), ("params", "\(model.parameters.parameterCount)"), ("batch", "\(batch)"),
+            ("micro_batch", "\(microBatch ?? batch)"),
             ("frames", "\(options.frames)"), ("size", "\(options.size)"), ("threads", "\(options.threads)"),
             ("step_ms", fmt(stepMs)), ("awp_step_ms", fmt(awpMs)), ("awp_ratio", fmt(awpMs / stepMs)),
             ("awp_every", "\(options.every ?? 1)"), ("awp_mean_step_ms", fmt(awpMean)), ("awp_mean_ratio", fmt(awpMean / stepMs)),

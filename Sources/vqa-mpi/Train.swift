@@ -24,6 +24,7 @@ struct Train: ParsableCommand {
     @Option(help: "Epochs.") var epochs: Int?
     @Option(name: .customLong("max-steps"), help: "Stop after this many optimizer steps in total.") var maxSteps: Int?
     @Option(name: .customLong("batch-size"), help: "GLOBAL batch size (divided evenly over the ranks).") var batchSize: Int?
+    @Option(name: .customLong("micro-batch"), help: "Samples per micro-batch of each rank's batch, with the loss of the whole global batch (train.micro_batch): whole (default) or a divisor of the per-rank batch; less memory, one more forward pass per sample.") var microBatch: String?
     @Option(help: "Seed of every random choice.") var seed: Int?
     @Option(help: "\(Regularizer.allCases.map(\.rawValue).joined(separator: " | ")) (default \(TrainConfig().regularization.kind); see below).") var regularizer: String?
     @Option(help: "AWP/RWP perturbation size γ.") var gamma: Double?
@@ -71,6 +72,7 @@ struct Train: ParsableCommand {
         if let v = epochs { f.append(("train.epochs", v)) }
         if let v = maxSteps { f.append(("train.max_steps", v)) }
         if let v = batchSize { f.append(("train.batch_size", v)) }
+        if let v = microBatch { f.append(("train.micro_batch", v)) }
         if let v = seed { f.append(("train.seed", v)) }
         if let v = regularizer { f.append(("regularization.kind", v)) }
         if let v = gamma {
@@ -92,6 +94,10 @@ struct Train: ParsableCommand {
         }
         if dryRun { print(resolved.yaml, terminator: ""); return }
         let comm = try Launcher.connect(.auto)
+        do { try resolved.config.checkMicroBatch(ranks: comm.size) } catch {  // before OUT is touched
+            if comm.isRoot { FileHandle.standardError.write(Data("error: \(error)\n".utf8)) }
+            throw ExitCode.validationFailure
+        }
         var overlap: [(name: String, count: Int, first: String)] = []
         do { overlap = try TrainValOverlap.find(resolved.config) } catch {
             if comm.isRoot { FileHandle.standardError.write(Data("error: \(error)\n".utf8)) }
