@@ -44,9 +44,6 @@ struct BenchEngine: ParsableCommand {
         guard steps % every == 0 else {
             throw ValidationError("--steps \(steps) must be a multiple of --every \(every), so the AWP mean covers whole cycles")
         }
-    }
-
-    func validate() throws {
         if let m = microBatch, m < 1 || batch % m != 0 {
             throw ValidationError("--micro-batch \(m) must divide --batch \(batch); valid values: \((1...max(batch, 1)).filter { batch % $0 == 0 }.map(String.init).joined(separator: ", "))")
         }

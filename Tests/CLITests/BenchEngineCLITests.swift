@@ -24,4 +24,21 @@ final class BenchEngineCLITests: XCTestCase {
         XCTAssertTrue(layers.allSatisfy { $0["calls"] as? Double == 1 && ($0["forward_gflops"] as? Double ?? 0) > 0 }, r.stdout)
         XCTAssertEqual(obj["allocs_per_step"] as? Double, 0, r.stdout)
     }
+
+    /// --micro-batch: reported in the JSON with the step's allocations still 0; a value that does not
+    /// divide --batch is refused before any work with the valid values.
+    func testMicroBatchIsReportedAndValidated() throws {
+        let base = ["bench", "engine", "--model", "fragnet", "--model-option", "widths=4,8,8,8", "--model-option", "head_hidden=4",
+                    "--batch", "4", "--frames", "2", "--size", "32", "--threads", "1", "--steps", "2", "--warmup", "1", "--json"]
+        let r = try CLI.vqa(base + ["--micro-batch", "2"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let obj = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any], r.stdout)
+        XCTAssertEqual(obj["micro_batch"] as? Double, 2, r.stdout)
+        XCTAssertEqual(obj["batch"] as? Double, 4, r.stdout)
+        XCTAssertGreaterThan(obj["step_ms"] as? Double ?? 0, 0, r.stdout)
+        let bad = try CLI.vqa(base + ["--micro-batch", "3"])
+        XCTAssertEqual(bad.status, 64, bad.stderr)
+        XCTAssertTrue(bad.stderr.contains("--micro-batch 3 must divide --batch 4; valid values: 1, 2, 4"), bad.stderr)
+        XCTAssertTrue(bad.stdout.isEmpty, bad.stdout)
+    }
 }
