@@ -14,7 +14,7 @@ extension TrainConfig {
     public var microBatchSize: Int? { Int(train.microBatch) }
 
     /// The positive divisors of `n`, ascending.
-    static func divisors(_ n: Int) -> [Int] { n < 1 ? [] : (1...n).filter { n % $0 == 0 } }
+    public static func divisors(_ n: Int) -> [Int] { n < 1 ? [] : (1...n).filter { n % $0 == 0 } }
 
     /// What `train.micro_batch` may be for a per-rank batch of `perRank` samples.
     static func microBatchChoices(perRank: Int) -> String {

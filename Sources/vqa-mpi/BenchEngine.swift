@@ -45,7 +45,7 @@ struct BenchEngine: ParsableCommand {
             throw ValidationError("--steps \(steps) must be a multiple of --every \(every), so the AWP mean covers whole cycles")
         }
         if let m = microBatch, m < 1 || batch % m != 0 {
-            throw ValidationError("--micro-batch \(m) must divide --batch \(batch); valid values: \((1...max(batch, 1)).filter { batch % $0 == 0 }.map(String.init).joined(separator: ", "))")
+            throw ValidationError("--micro-batch \(m) must divide --batch \(batch); valid values: \(TrainConfig.divisors(batch).map(String.init).joined(separator: ", "))")
         }
     }
 
