@@ -146,6 +146,20 @@ public final class Tape {
         return Var(id: id)
     }
 
+    /// For op implementers of in-place ops: a new node of `source`'s shape that takes over its value
+    /// buffer, to be overwritten. `source` must be the most recent node (so nothing has read it yet);
+    /// its value is gone afterwards, so its producer must not read its own output in backward
+    /// (true of convolutions and elementwise ops whose backward reads only their inputs).
+    func overwriting(_ source: Var, needsGrad: Bool) -> (Var, UnsafeMutablePointer<Float>) {
+        precondition(source.id == nodes.count - 1 && nodes[source.id].parameter < 0,
+                     "in-place op: the overwritten value must be the most recent op output (nothing may have read it)")
+        profiler?.outputCreated()
+        let src = nodes[source.id], id = nodes.count
+        nodes.append(Node(shape: src.shape, count: src.count, value: src.value, grad: nil, needsGrad: needsGrad && recording,
+                          backward: nil, parameter: -1))
+        return (Var(id: id), src.value)
+    }
+
     /// For op implementers: whether any of `inputs` needs a gradient.
     func anyNeedsGrad(_ inputs: Var...) -> Bool { recording && inputs.contains { nodes[$0.id].needsGrad } }
     /// For op implementers: whether any of `inputs` needs a gradient.

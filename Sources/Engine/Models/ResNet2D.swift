@@ -19,7 +19,8 @@
 // Init (no pretrained weights): convs He-uniform over fan_out (the variance of torchvision's
 // kaiming_normal_(mode="fan_out", nonlinearity="relu")), BN weight 1, bias 0, running mean 0, var 1.
 
-/// A 2-D convolution without bias (torchvision ResNet layout, `name.weight` [cout, cin, k, k]).
+/// A 2-D convolution without bias (torchvision ResNet layout, `name.weight` [cout, cin, k, k]);
+/// it always runs with the BatchNorm after it folded in (`FrozenBatchNorm2dLayer`).
 struct Conv2dLayer {
     let weight: Int
     let stride: Int, padding: Int, kernel: Int
@@ -33,10 +34,6 @@ struct Conv2dLayer {
         self.kernel = kernel
     }
 
-    func callAsFunction(_ t: Tape, _ p: ParameterStore, _ x: Var) -> Var {
-        t.conv2d(x, t.parameter(p, weight), nil, stride: (stride, stride), padding: (padding, padding))
-    }
-
     /// FLOPs (multiply-add = 2) for `outPositions` output pixels.
     func flops(_ p: ParameterStore, outPositions: Int) -> Double {
         let s = p.infos[weight].shape
@@ -46,6 +43,9 @@ struct Conv2dLayer {
 
 /// BatchNorm2d with frozen statistics: the running mean and variance (group
 /// `OptimizerConfig.frozenGroup`, never updated) always normalise, in training too; weight and bias train.
+/// Memory: each conv → BN (→ ReLU) keeps one activation (the ReLUs run in place, and the block's
+/// add + ReLU overwrites the last BN output), as torchvision with inplace ReLUs, and less than
+/// PyTorch's F.relu trunk in scripts/reference/simplevqa.py, which keeps conv and ReLU outputs.
 struct FrozenBatchNorm2dLayer {
     let weight: Int, bias: Int, runningMean: Int, runningVar: Int
 
@@ -56,9 +56,13 @@ struct FrozenBatchNorm2dLayer {
         runningVar = store.declare("\(name).running_var", shape: [channels], initializer: .ones, group: OptimizerConfig.frozenGroup)
     }
 
-    func callAsFunction(_ t: Tape, _ p: ParameterStore, _ x: Var) -> Var {
-        t.batchNorm(x, t.parameter(p, weight), t.parameter(p, bias), runningMean: p.value(runningMean).baseAddress!,
-                    runningVar: p.value(runningVar).baseAddress!, eps: 1e-5, useBatchStatistics: false)
+    /// bn(conv(x)): the BatchNorm folded into the convolution's weight and bias
+    /// (Ops+FrozenBatchNorm.swift), so no normalisation pass runs and nothing extra is kept.
+    func callAsFunction(_ t: Tape, _ p: ParameterStore, _ conv: Conv2dLayer, _ x: Var) -> Var {
+        let (w, b) = t.foldFrozenBatchNorm(convWeight: t.parameter(p, conv.weight), weight: t.parameter(p, weight),
+                                           bias: t.parameter(p, bias), runningMean: p.value(runningMean).baseAddress!,
+                                           runningVar: p.value(runningVar).baseAddress!, eps: 1e-5)
+        return t.conv2d(x, w, b, stride: (conv.stride, conv.stride), padding: (conv.padding, conv.padding))
     }
 }
 
@@ -85,14 +89,16 @@ struct ResNetBlock {
             : nil
     }
 
+    /// The shortcut runs first, so that the last BN output is the latest node and the final
+    /// add + ReLU can overwrite it; every inner ReLU overwrites its convolution's output.
     func callAsFunction(_ t: Tape, _ p: ParameterStore, _ x: Var) -> Var {
+        let shortcut = downsample.map { $0.1(t, p, $0.0, x) } ?? x
         var h = x
         for i in convs.indices {
-            h = norms[i](t, p, convs[i](t, p, h))
-            if i < convs.count - 1 { h = t.relu(h) }
+            h = norms[i](t, p, convs[i], h)
+            if i < convs.count - 1 { h = t.reluInPlace(h) }
         }
-        let shortcut = downsample.map { $0.1(t, p, $0.0(t, p, x)) } ?? x
-        return t.relu(t.add(h, shortcut))
+        return t.addReluInPlace(h, shortcut)
     }
 }
 
@@ -162,7 +168,7 @@ final class ResNet2D {
 
     /// Outputs of the four stages for frames [B, 3, H, W].
     func callAsFunction(_ t: Tape, _ p: ParameterStore, _ x: Var) -> [Var] {
-        var h = t.maxPool2d(t.relu(bn1(t, p, conv1(t, p, x))), kernel: (3, 3), stride: (2, 2), padding: (1, 1))
+        var h = t.maxPool2d(t.reluInPlace(bn1(t, p, conv1, x)), kernel: (3, 3), stride: (2, 2), padding: (1, 1))
         var out: [Var] = []
         for layer in layers {
             for blk in layer { h = blk(t, p, h) }
