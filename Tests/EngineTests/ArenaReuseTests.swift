@@ -49,6 +49,32 @@ final class ArenaReuseTests: XCTestCase {
         XCTAssertEqual(tape.arena.freshAllocations, fresh, "a repeated step must reuse every buffer")
     }
 
+    /// Workspaces taken inside backward closures go back to the arena when the closure returns: 20
+    /// broadcast products each take an n-float workspace for the scalar's gradient in backward.
+    func testBackwardWorkspacesAreReleasedPerClosure() {
+        let n = 10_000, tape = Tape()
+        let x = tape.leaf([Float](repeating: 1, count: n), shape: [n]), s = tape.leaf([1.01], shape: [1])
+        var y = x
+        for _ in 0..<20 { y = tape.mul(y, s) }
+        let forward = tape.arena.reservedFloats
+        let seed = [Float](repeating: 1, count: n)
+        seed.withUnsafeBufferPointer { tape.backward(y, seed: $0.baseAddress!) }
+        // ds = Σ over the 20 uses of Σ_i ∂y_i/∂s = 20·n·1.01¹⁹.
+        XCTAssertEqual(Double(tape.grad(s)[0]), 20 * Double(n) * pow(1.01, 19), accuracy: 1)
+        XCTAssertLessThanOrEqual(tape.arena.reservedFloats - forward, Int(Double(6 * n) * 1.13),
+                                 "backward held \(tape.arena.reservedFloats - forward) floats: workspaces piled up")
+    }
+
+    func testReleasedValueIsReusedByBackward() {
+        let tape = Tape()
+        let x = tape.leaf([1, 2, 3, 4], shape: [4])
+        let dead = tape.mulScalar(x, 2)
+        let y = tape.mulScalar(x, 3)
+        let deadBuffer = tape.value(dead)
+        tape.releaseValue(dead)
+        XCTAssertEqual(tape.grad(y), deadBuffer, "the released value is the first buffer a gradient gets")
+    }
+
     func testLeafAndParameterGradientsSurviveBackward() {
         let store = ParameterStore()
         let w = store.declare("w", shape: [3], initializer: .ones)

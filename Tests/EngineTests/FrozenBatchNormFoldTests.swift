@@ -72,16 +72,17 @@ final class FrozenBatchNormFoldTests: XCTestCase {
     }
 
     /// A ResNet-50 trunk's forward pass holds, besides the input, one output per convolution, the
-    /// column matrices kept for the weight gradients, the folded weights and the max-pool's output
-    /// and indices, and nothing else: with separate BN, ReLU and add ops it held ~2.7 times the
-    /// convolution outputs (arena rounding allows 1/8 on top).
-    func testResNetTrunkKeepsOneActivationPerConvolution() {
+    /// column workspace of each convolution (one sample per thread: no columns kept for backward),
+    /// the folded weights and the max-pool's output and indices, and nothing else: with separate BN,
+    /// ReLU and add ops it held ~2.7 times the convolution outputs, and with kept columns all four
+    /// samples' columns (arena rounding allows 1/8 on top).
+    func testResNetTrunkKeepsOneActivationPerConvolutionAndNoColumns() {
         let store = ParameterStore()
         let trunk = ResNet2D(store, prefix: "", config: ResNetConfig(depth: 50, baseWidth: 4))
         store.allocate()
         store.initialize(seed: 1)
-        let (n, side) = (2, 64)
-        let tape = Tape(compute: Compute(threads: 2))
+        let (n, side, threads) = (4, 64, 2)
+        let tape = Tape(compute: Compute(threads: threads))
         let x = tape.constant(randomArray(n * 3 * side * side, seed: 12), shape: [n, 3, side, side])
         let stages = trunk(tape, store, x)
         XCTAssertEqual(tape.shape(stages[3]), [n, 128, 2, 2])
@@ -89,7 +90,7 @@ final class FrozenBatchNormFoldTests: XCTestCase {
         for (conv, positions) in trunk.convolutions(height: side, width: side) {
             let s = store.infos[conv.weight].shape
             outputs += n * s[0] * positions
-            if conv.kernel > 1 || conv.stride > 1 { columns += s[1] * conv.kernel * conv.kernel * n * positions }
+            if conv.kernel > 1 || conv.stride > 1 { columns += s[1] * conv.kernel * conv.kernel * threads * positions }
             weights += store.infos[conv.weight].count + 3 * s[0]
         }
         let pool = n * 4 * (side / 4) * (side / 4)

@@ -16,15 +16,18 @@
 
 extension Tape {
     /// The folded weight s·W and bias t of a frozen BatchNorm after a bias-free convolution with
-    /// weight `convWeight` [Cout, ...]; `runningMean`/`runningVar` are fixed ([Cout] each).
+    /// weight `convWeight` [Cout, ...]; `runningMean`/`runningVar` are fixed ([Cout] each). The folded
+    /// weight has `foldedShape` (same count and Cout, e.g. [Cout, Cin, 1, k, k] for conv3d) or W's.
     func foldFrozenBatchNorm(convWeight: Var, weight: Var, bias: Var, runningMean: UnsafePointer<Float>,
-                             runningVar: UnsafePointer<Float>, eps: Float = 1e-5) -> (weight: Var, bias: Var) {
+                             runningVar: UnsafePointer<Float>, eps: Float = 1e-5, foldedShape: [Int]? = nil) -> (weight: Var, bias: Var) {
         let ws = shape(convWeight), ch = ws[0], per = count(convWeight) / max(ch, 1)
         checkAffine("foldFrozenBatchNorm", weight, bias, ch, ws)
+        let fs = foldedShape ?? ws
+        precondition(fs.first == ch && fs.reduce(1, *) == count(convWeight), "foldFrozenBatchNorm: shape \(fs) does not fit weight \(ws)")
         let needs = anyNeedsGrad(convWeight, weight, bias)
         let rs = scratch(ch), scale = scratch(ch)
         let wp = UnsafePointer(value(weight)), bp = UnsafePointer(value(bias)), cw = UnsafePointer(value(convWeight))
-        let (folded, fp) = output(shape: ws, needsGrad: needs)
+        let (folded, fp) = output(shape: fs, needsGrad: needs)
         let (shift, sp) = output(shape: [ch], needsGrad: needs)
         for c in 0..<ch {
             rs[c] = 1 / (runningVar[c] + eps).squareRoot()

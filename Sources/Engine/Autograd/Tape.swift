@@ -7,8 +7,8 @@
 // the flat buffer that the optimizer and all-reduce use. Once a node's backward closure has run, its
 // gradient buffer is dead (only that closure reads it): it goes back to the arena and later
 // gradients reuse it, so backward needs about the largest few gradients at once instead of one per
-// node. Leaf gradients (`leaf`, parameters) stay readable after `backward`. `reset()` starts the
-// next pass reusing every buffer.
+// node; so do the workspaces a closure takes with `scratch`. Leaf gradients (`leaf`, parameters)
+// stay readable after `backward`. `reset()` starts the next pass reusing every buffer.
 
 /// A value recorded on a tape (an index into its nodes).
 public struct Var: Hashable, Sendable {
@@ -50,6 +50,9 @@ public final class Tape {
 
     private(set) var nodes: [Node] = []
     private var randomOps: UInt64 = 0
+    /// Whether a backward closure is running (its `scratch` is released when it returns).
+    private var runningBackward = false
+    private var backwardScratch: [UnsafeMutablePointer<Float>] = []
 
     /// A tape with its own arena.
     public init(compute: Compute = Compute(), arena: Arena = Arena()) {
@@ -176,8 +179,23 @@ public final class Tape {
         if nodes[v.id].needsGrad { nodes[v.id].backward = profiler.timed(k, body) }
     }
 
-    /// Workspace floats valid until `reset()` (im2col columns, saved statistics).
-    public func scratch(_ count: Int) -> UnsafeMutablePointer<Float> { arena.take(count) }
+    /// Workspace floats: in forward valid until `reset()` (im2col columns, saved statistics); inside
+    /// a backward closure valid until that closure returns, then handed back to the arena, so the
+    /// workspaces of successive backward ops share memory instead of piling up until `reset()`.
+    public func scratch(_ count: Int) -> UnsafeMutablePointer<Float> {
+        guard runningBackward else { return arena.take(count) }
+        let p = arena.takeReusable(count)
+        backwardScratch.append(p)
+        return p
+    }
+
+    /// For op implementers: gives back `v`'s value buffer once nothing reads it any more (not
+    /// forward consumers still to come, not any backward closure), so that backward's gradients
+    /// and workspaces can reuse it. `v` must own its buffer (an op output, not an alias or parameter).
+    func releaseValue(_ v: Var) {
+        precondition(nodes[v.id].parameter < 0, "releaseValue: parameters own no arena buffer")
+        arena.release(nodes[v.id].value)
+    }
 
     /// A fresh stream id for an op that draws random numbers (dropout), stable across passes.
     func nextRandomOp() -> UInt64 { randomOps += 1; return randomOps }
@@ -204,7 +222,11 @@ public final class Tape {
             if node.parameter >= 0 {
                 onParameterGradReady?(node.parameter)
             } else if let g = node.grad, let fn = node.backward {
+                runningBackward = true
                 fn(self)
+                runningBackward = false
+                for p in backwardScratch { arena.release(p) }
+                backwardScratch.removeAll(keepingCapacity: true)
                 nodes[i].grad = nil
                 arena.release(g)
             }
