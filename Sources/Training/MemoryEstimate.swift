@@ -14,7 +14,9 @@
 //   fragnet     --frames 8 --size 224, batch 1 → 4:  147 → 305 MB, 52.6 MB/clip of 4.82 MB input: A ≈ 11 → 16
 //   fast-vqa-m  --frames 4 --size 224, batch 1 → 2: 1226 → 1552 MB, 326 MB/clip of 2.41 MB: A ≈ 135 → 200
 //   fast-vqa-b  --frames 4 --size 224, batch 1 → 2: 1245 → 1557 MB, 311 MB/clip: A ≈ 129 → 200
-//   simplevqa   --frames 4 --size 224, batch 1 → 2: 1748 → 2641 MB, 892 MB/clip: A ≈ 370 → 560
+//   simplevqa   --frames 4 --size 224, batch 1 → 2: 1182 → 1403 MB, 221 MB/clip: A ≈ 92 → 140
+//               (2026-12-07 after the trunk stopped keeping BN/ReLU copies and conv columns; it was
+//               1748 → 2641 MB, A ≈ 370 → 560, before)
 // The constant parts (147 MB for 1.1 M parameters, ≈ 900 MB for 27.6 M) stay below 7 copies of the
 // parameters plus `runtimeBytes`. Unknown model names get the largest factor.
 // Ranks on one node share its memory: the need is multiplied by the ranks per node
@@ -60,7 +62,8 @@ public struct MemoryEstimate: Sendable, Equatable {
         switch model {
         case "fragnet": return 16
         case "fast-vqa-b", "fast-vqa-m": return 200
-        default: return 560
+        case "simplevqa": return 140
+        default: return 200
         }
     }
 

@@ -36,7 +36,8 @@ final class MemoryEstimateTests: XCTestCase {
         let measured: [(String, Int, Int, Int, Int, Double)] = [   // model, params, frames, batch, MB measured
             ("fragnet", 1_105_449, 8, 4, 0, 305.2), ("fragnet", 1_105_449, 8, 1, 0, 147.4),
             ("fast-vqa-m", 27_597_255, 4, 2, 0, 1552.2), ("fast-vqa-b", 28_127_901, 4, 2, 0, 1557.0),
-            ("simplevqa", 24_478_913, 4, 2, 0, 2640.6),
+            ("simplevqa", 24_478_913, 4, 2, 0, 1403.0), ("simplevqa", 24_478_913, 4, 1, 0, 1182.1),
+            ("simplevqa", 24_478_913, 8, 4, 0, 2429.1),
         ]
         for (model, params, frames, batch, _, mb) in measured {
             let e = MemoryEstimate.training(model: model, parameters: params, floatsPerSample: 3 * frames * 224 * 224,

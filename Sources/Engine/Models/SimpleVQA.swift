@@ -100,17 +100,11 @@ final class SimpleVQA: VQAModel {
         precondition(s[3] >= 32 && s[4] >= 32, "simplevqa needs frames of at least 32×32 pixels, got \(s[3])×\(s[4])")
         let frames = t.reshape(t.permute(clips, [0, 2, 1, 3, 4]), [s[0] * s[2], 3, s[3], s[4]])
         let stages = trunk(t, parameters, frames)
-        var parts: [Var] = []
-        for k in config.poolStages {
-            let y = stages[k - 1]
-            let ys = t.shape(y)
-            let count = ys[2] * ys[3]
-            precondition(count > 1, "simplevqa: stage \(k) is 1×1 for \(s[3])×\(s[4]) frames; its standard deviation is undefined — use larger frames")
-            let mean = t.mean(y, axes: [2, 3], keepDims: true)                       // [B, C, 1, 1]
-            let dev = t.sum(t.square(t.sub(y, mean)), axes: [2, 3])                  // [B, C]
-            // torch.std (unbiased); the 1e-12 only matters where the std is 0, where torch's gradient is NaN.
-            let std = t.sqrt(t.addScalar(t.mulScalar(dev, 1 / Float(count - 1)), 1e-12))
-            parts += [t.reshape(mean, [ys[0], ys[1]]), std]
+        let parts = config.poolStages.map { k -> Var in
+            let ys = t.shape(stages[k - 1])
+            precondition(ys[2] * ys[3] > 1, "simplevqa: stage \(k) is 1×1 for \(s[3])×\(s[4]) frames; its standard deviation is undefined — use larger frames")
+            // [B, 2C]: avg then torch.std (unbiased); the 1e-12 only matters where the std is 0, where torch's gradient is NaN.
+            return t.meanStdPool(stages[k - 1], eps: 1e-12)
         }
         return t.concat(parts, axis: 1)
     }
