@@ -5,6 +5,9 @@
 // (window, head) tasks, and backward recomputes them (one extra q·kᵀ GEMM per task, ~4 % of a
 // fast-vqa-b step) instead of keeping ~1 GB of probabilities per clip, as memory-efficient
 // attention implementations do.
+// Threads: one (window, head) task per `Compute` item, all of its GEMMs, bias, softmax and table
+// scatter on that worker with OpenBLAS single-threaded (N = 392, d = 32 GEMMs are too small to
+// split well across threads; whole tasks are not).
 //
 // Shapes: qkv [B·nW, N, 3C], last axis laid out [3, h, d] (q, k, v of head h at columns s·C + h·d)
 //         tables [L, h], index [N·N], gate/mask patterns as in `WindowBiasGeometry` (windows fastest)
@@ -47,11 +50,14 @@ extension Tape {
         }
         let p = arena.takeReusable(group * nn)
         withKernel { k in
-            for lo in stride(from: 0, to: tasks, by: group) {
-                let range = lo..<min(tasks, lo + group)
-                k.probabilities(range, into: p, compute: c)
-                for (i, task) in range.enumerated() {
-                    BLAS.gemm(m: n, n: k.headDim, k: n, a: p + i * nn, lda: n, b: k.v(task), ldb: k.ld, c: yp + k.rowOffset(task), ldc: dim)
+            BLAS.singleThreaded {
+                for lo in stride(from: 0, to: tasks, by: group) {
+                    let range = lo..<min(tasks, lo + group)
+                    c.forEachItem(range.count) { _, i in
+                        let task = range.lowerBound + i
+                        k.probabilities(task: task, into: p + i * nn)
+                        BLAS.gemm(m: n, n: k.headDim, k: n, a: p + i * nn, lda: n, b: k.v(task), ldb: k.ld, c: yp + k.rowOffset(task), ldc: dim)
+                    }
                 }
             }
         }
@@ -68,33 +74,32 @@ extension Tape {
             let partF = gf == nil ? nil : arena.takeReusable(tasks * rows)
             withKernel { k in
                 let ld = k.ld
-                for lo in stride(from: 0, to: tasks, by: group) {
-                    let range = lo..<min(tasks, lo + group)
-                    k.probabilities(range, into: p, compute: c)
-                    for (i, task) in range.enumerated() {
-                        let dy = gy + k.rowOffset(task)
-                        if let gx {  // dV += Pᵀ dY
-                            BLAS.gemm(transA: true, m: n, n: k.headDim, k: n, a: p + i * nn, lda: n, b: dy, ldb: dim,
-                                      beta: 1, c: gx + k.vOffset(task), ldc: ld)
-                        }
-                        // dP = dY Vᵀ
-                        BLAS.gemm(transB: true, m: n, n: n, k: k.headDim, a: dy, lda: dim, b: k.v(task), ldb: ld, c: dp + i * nn, ldc: n)
-                    }
-                    k.softmaxBackward(rows: range.count * n, p: p, dp: dp, compute: c)
-                    if partR != nil || partF != nil {
-                        c.forEach(range.count) { i in
-                            k.scatterTableGradient(task: range.lowerBound + i, ds: dp + i * nn, rows: rows,
-                                                   intoRelative: partR, fragment: partF)
-                        }
-                    }
-                    if let gx {
-                        for (i, task) in range.enumerated() {
-                            let ds = dp + i * nn
-                            // dQ += scale·dS K, dK += scale·dSᵀ Q
-                            BLAS.gemm(m: n, n: k.headDim, k: n, alpha: k.scale, a: ds, lda: n, b: k.key(task), ldb: ld,
-                                      beta: 1, c: gx + k.qOffset(task), ldc: ld)
-                            BLAS.gemm(transA: true, m: n, n: k.headDim, k: n, alpha: k.scale, a: ds, lda: n, b: k.q(task), ldb: ld,
-                                      beta: 1, c: gx + k.qOffset(task) + dim, ldc: ld)
+                BLAS.singleThreaded {
+                    for lo in stride(from: 0, to: tasks, by: group) {
+                        let range = lo..<min(tasks, lo + group)
+                        // One task per item, all of its GEMMs single-threaded: the tasks write
+                        // disjoint rows of gx and their own table column, so the result does not
+                        // depend on which worker runs a task.
+                        c.forEachItem(range.count) { _, i in
+                            let task = range.lowerBound + i, pt = p + i * nn, ds = dp + i * nn
+                            let dy = gy + k.rowOffset(task)
+                            k.probabilities(task: task, into: pt)
+                            if let gx {  // dV += Pᵀ dY
+                                BLAS.gemm(transA: true, m: n, n: k.headDim, k: n, a: pt, lda: n, b: dy, ldb: dim,
+                                          beta: 1, c: gx + k.vOffset(task), ldc: ld)
+                            }
+                            // dP = dY Vᵀ, then dS in place
+                            BLAS.gemm(transB: true, m: n, n: n, k: k.headDim, a: dy, lda: dim, b: k.v(task), ldb: ld, c: ds, ldc: n)
+                            k.softmaxBackward(rows: n, p: pt, dp: ds)
+                            if partR != nil || partF != nil {
+                                k.scatterTableGradient(task: task, ds: ds, rows: rows, intoRelative: partR, fragment: partF)
+                            }
+                            if let gx {  // dQ += scale·dS K, dK += scale·dSᵀ Q
+                                BLAS.gemm(m: n, n: k.headDim, k: n, alpha: k.scale, a: ds, lda: n, b: k.key(task), ldb: ld,
+                                          beta: 1, c: gx + k.qOffset(task), ldc: ld)
+                                BLAS.gemm(transA: true, m: n, n: k.headDim, k: n, alpha: k.scale, a: ds, lda: n, b: k.q(task), ldb: ld,
+                                          beta: 1, c: gx + k.qOffset(task) + dim, ldc: ld)
+                            }
                         }
                     }
                 }
@@ -139,43 +144,35 @@ struct WindowAttentionKernel {
     func key(_ task: Int) -> UnsafePointer<Float> { qkv + qOffset(task) + dim }
     func v(_ task: Int) -> UnsafePointer<Float> { qkv + vOffset(task) }
 
-    /// Softmax probabilities of `tasks` into consecutive N×N blocks of `p`.
-    func probabilities(_ tasks: Range<Int>, into p: UnsafeMutablePointer<Float>, compute: Compute) {
-        let nn = n * n
-        for (i, task) in tasks.enumerated() {
-            BLAS.gemm(transB: true, m: n, n: n, k: headDim, alpha: scale, a: q(task), lda: ld, b: key(task), ldb: ld, c: p + i * nn, ldc: n)
-        }
-        compute.forEachChunk(tasks.count * n, grain: 8) { range in
-            for r in range {
-                let i = r / n, task = tasks.lowerBound + i, row = r % n
-                let w = (task / heads) % windows, h = task % heads
-                let s = p + i * nn + row * n, idx = index + row * n
-                if let gate, let gateOf, let fragment {
-                    let g = gate + Int(gateOf[w]) * nn + row * n
-                    for j in 0..<n {
-                        let t = Int(idx[j]) * heads + h
-                        s[j] = s[j] + (relative[t] * g[j] + fragment[t] * (1 - g[j]))
-                    }
-                } else {
-                    for j in 0..<n { s[j] = s[j] + relative[Int(idx[j]) * heads + h] }
+    /// Softmax probabilities of one task into the N×N block `p` (single-threaded).
+    func probabilities(task: Int, into p: UnsafeMutablePointer<Float>) {
+        BLAS.gemm(transB: true, m: n, n: n, k: headDim, alpha: scale, a: q(task), lda: ld, b: key(task), ldb: ld, c: p, ldc: n)
+        let w = (task / heads) % windows, h = task % heads
+        for row in 0..<n {
+            let s = p + row * n, idx = index + row * n
+            if let gate, let gateOf, let fragment {
+                let g = gate + Int(gateOf[w]) * n * n + row * n
+                for j in 0..<n {
+                    let t = Int(idx[j]) * heads + h
+                    s[j] = s[j] + (relative[t] * g[j] + fragment[t] * (1 - g[j]))
                 }
-                if let mask, let maskOf {
-                    let m = mask + Int(maskOf[w]) * nn + row * n
-                    for j in 0..<n { s[j] = s[j] + m[j] }
-                }
-                Kernels.softmaxRow(s, into: s, n)
+            } else {
+                for j in 0..<n { s[j] = s[j] + relative[Int(idx[j]) * heads + h] }
             }
+            if let mask, let maskOf {
+                let m = mask + Int(maskOf[w]) * n * n + row * n
+                for j in 0..<n { s[j] = s[j] + m[j] }
+            }
+            Kernels.softmaxRow(s, into: s, n)
         }
     }
 
-    /// dS = P ∘ (dP − rowsum(dP ∘ P)) in place of dP, for `rows` rows of length N.
-    func softmaxBackward(rows: Int, p: UnsafePointer<Float>, dp: UnsafeMutablePointer<Float>, compute: Compute) {
-        compute.forEachChunk(rows, grain: 8) { range in
-            for r in range {
-                let pr = p + r * n, d = dp + r * n
-                let dot = Float(Kernels.dot(d, pr, n))
-                for j in 0..<n { d[j] = pr[j] * (d[j] - dot) }
-            }
+    /// dS = P ∘ (dP − rowsum(dP ∘ P)) in place of dP, for `rows` rows of length N (single-threaded).
+    func softmaxBackward(rows: Int, p: UnsafePointer<Float>, dp: UnsafeMutablePointer<Float>) {
+        for r in 0..<rows {
+            let pr = p + r * n, d = dp + r * n
+            let dot = Float(Kernels.dot(d, pr, n))
+            for j in 0..<n { d[j] = pr[j] * (d[j] - dot) }
         }
     }
 
