@@ -18,6 +18,11 @@ struct ConvGeometry {
     /// gradient instead of being rebuilt in backward.
     var columnBudget = ConvGeometry.defaultColumnBudget
     static let defaultColumnBudget = 1 << 24
+    /// The budget of `Tape.conv3d` (8 MiB): larger column matrices are rebuilt in backward. Writing
+    /// them to memory in forward and reading them back cost fragnet's 24→48, 48→96 and 1×3×3 layers
+    /// and its stem more than the rebuild (forward convolutions 82.9 → 57.7 ms, backward
+    /// 97.8 → 110.2 ms with no columns kept; the two smallest layers, 96→192 and 192→192, kept).
+    static let conv3dColumnBudget = 1 << 21
     /// Floats of the column tile through which backward passes dcol to col2vol: small enough
     /// to stay in cache between the GEMM that writes it and the scatter that reads it.
     var tileBudget = ConvGeometry.defaultTileBudget
