@@ -27,6 +27,16 @@ final class VersusTorchScriptTests: XCTestCase {
         let rounds = try script(["--model", "fragnet", "--rounds", "two"], env: env)
         XCTAssertEqual(rounds.status, 2, rounds.output)
         XCTAssertTrue(rounds.stderr.contains("--rounds must be a whole number, got 'two'"), rounds.stderr)
+        // The official FAST-VQA model is a torch side for fast-vqa-b/-m only, from a real clone.
+        let officialFragnet = try script(["--model", "fragnet", "--official-repo", "/tmp"], env: env)
+        XCTAssertEqual(officialFragnet.status, 2, officialFragnet.output)
+        XCTAssertTrue(officialFragnet.stderr.contains("fast-vqa-b and fast-vqa-m only, not fragnet"), officialFragnet.stderr)
+        let notAClone = try script(["--model", "fast-vqa-m", "--official-repo", "/tmp"], env: env)
+        XCTAssertEqual(notAClone.status, 2, notAClone.output)
+        XCTAssertTrue(notAClone.stderr.contains("'/tmp' has no fastvqa/models/__init__.py"), notAClone.stderr)
+        let checkpoint = try script(["--model", "fast-vqa-m", "--official-checkpoint", "maybe"], env: env)
+        XCTAssertEqual(checkpoint.status, 2, checkpoint.output)
+        XCTAssertTrue(checkpoint.stderr.contains("'maybe' is not one of: as-built off"), checkpoint.stderr)
         // Valid arguments, then the missing binary is named with the way to build it.
         let missing = try script(["--model", "fragnet"], env: env)
         XCTAssertEqual(missing.status, 1, missing.output)
@@ -92,5 +102,30 @@ final class VersusTorchScriptTests: XCTestCase {
         let obj = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(plainOnly.stdout.utf8)) as? [String: Any], plainOnly.stdout)
         XCTAssertTrue(obj["awp_step_ms"] is NSNull && obj["awp_perturbed_steps"] is NSNull, plainOnly.stdout)
         XCTAssertGreaterThan(obj["step_ms"] as? Double ?? 0, 0, plainOnly.stdout)
+    }
+
+    /// Against the twin (non-adaptive windows only), ours runs the same attention: adaptive_window=0,
+    /// checked by both sides counting the same FLOPs (at 4×64², the official default would run
+    /// 1×1×1 windows in ours and fail in the official code).
+    func testFastVQAMAgainstTheTwinRunsTheSameWindows() throws {
+        let bin = try CLI.requireBinary()
+        let python = ProcessInfo.processInfo.environment["VQA_TORCH_PYTHON"] ?? "python3"
+        let probe = try CLI.run("/usr/bin/env", [python, "-c", "import torch, numpy"])
+        guard probe.status == 0 else { throw XCTSkip("PyTorch is not importable by \(python) (set VQA_TORCH_PYTHON)") }
+        let out = FileManager.default.temporaryDirectory.appendingPathComponent("versus-m-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: out) }
+        let r = try script(["--model", "fast-vqa-m", "--frames", "4", "--size", "64", "--threads", "1", "--rounds", "1",
+                            "--steps", "1", "--warmup", "0", "--python", python, "--out", out],
+                           env: ["VQA_MPI_BIN": bin, "VQA_FASTVQA_REPO": ""])
+        XCTAssertEqual(r.status, 0, r.output)
+        let last = try XCTUnwrap(r.stdout.split(separator: "\n").last.map(String.init), r.output)
+        let obj = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(last.utf8)) as? [String: Any], last)
+        XCTAssertEqual(obj["torch_implementation"] as? String, "twin", last)
+        XCTAssertEqual(obj["ours_model_options"] as? [String], ["adaptive_window=0"], last)
+        let row = { (name: String) throws -> [String: Any] in
+            try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(String(contentsOfFile: "\(out)/\(name).jsonl", encoding: .utf8).utf8)) as? [String: Any])
+        }
+        let ours = try XCTUnwrap(try row("ours")["model_gflop"] as? Double), torch = try XCTUnwrap(try row("torch")["model_gflop"] as? Double)
+        XCTAssertEqual(ours, torch, accuracy: 0.002 * torch, "ours \(ours) GFLOP against the twin's \(torch): not the same attention")
     }
 }

@@ -15,14 +15,24 @@ backbone x0.1, wd 0.05) and AWP step as `vqa-mpi bench engine`. Prints one JSON 
 Timing noise: on a shared, oversubscribed machine libgomp's spinning barriers make multi-thread
 torch steps up to 50x slower; run with OMP_WAIT_POLICY=PASSIVE there (recorded in the JSON, with
 the 1-minute load average) and compare figures taken under the same load.
+With --official-repo PATH (fast-vqa-b/-m), the model is the OFFICIAL FAST-VQA code instead of our
+twin: `DiViDeAddEvaluator` built from the clone's option file (options/fast/fast-b.yml or fast-m.yml)
+as scripts/reference/official_fastvqa.py builds it, trained through its backbone and head with the
+official default forward (adaptive windows: 2x2x2 for fast-vqa-m at 16x128x128, the same as
+vqa-mpi's default). The official backbones are built with gradient checkpointing on (the
+`swin_tiny_grpb*` constructors ignore the option file's `checkpoint: false`); --official-checkpoint off
+turns it off in every block (no recomputation in backward, the like-for-like setting).
 Usage: torch_engine.py [--model fragnet|fast-vqa-b|fast-vqa-m|simplevqa] [--depth 50] [--motion-dim D] --batch 4
                        --frames 8 --size 224 --threads 2 [--awp] [--channels-last]
+                       [--official-repo PATH [--official-checkpoint as-built|off]]
   e.g. torch_engine.py --model fast-vqa-b --batch 1 --frames 32 --size 224 --awp
        torch_engine.py --model fast-vqa-m --batch 1 --frames 16 --size 128 --awp
        torch_engine.py --model simplevqa --batch 1 --frames 8 --size 448 --awp [--motion-dim 2304]
 Needs torch==2.13.0+cpu (scripts/reference/requirements.txt).
 """
 import argparse
+import contextlib
+import io
 import json
 import os
 import statistics
@@ -76,7 +86,18 @@ def parse():
     ap.add_argument("--warmup", type=int, default=2, help="untimed steps first")
     ap.add_argument("--steps", type=int, default=5, help="timed steps (median reported)")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--official-repo", default=None,
+                    help="fast-vqa-b/-m: time the official FAST-VQA model from this clone of "
+                         "VQAssessment/FAST-VQA-and-FasterVQA instead of the twin")
+    ap.add_argument("--official-checkpoint", default="as-built", choices=["as-built", "off"],
+                    help="official model: keep its gradient checkpointing (as built) or turn it off")
     args = ap.parse_args()
+    if args.official_repo is not None:
+        if args.model not in ("fast-vqa-b", "fast-vqa-m"):
+            ap.error(f"--official-repo applies to fast-vqa-b and fast-vqa-m only, not {args.model}")
+        if not os.path.isfile(os.path.join(args.official_repo, "fastvqa", "models", "__init__.py")):
+            ap.error(f"--official-repo {args.official_repo}: no fastvqa/models/__init__.py there; clone "
+                     "https://github.com/VQAssessment/FAST-VQA-and-FasterVQA and pass its directory")
     if args.batch < 1:
         ap.error(f"--batch {args.batch}: needs at least 1 clip")
     if args.model != "simplevqa" and (args.frames % 2 or args.frames < 2):
@@ -102,12 +123,46 @@ def time_steps(fn, warmup, steps):
     return statistics.median(times), times
 
 
+class OfficialFastVQA(torch.nn.Module):
+    """The official DiViDeAddEvaluator's fragments backbone and VQA head; forward returns
+    (scores, quality map) like the twin. The official code prints on every forward (the adaptive
+    window size): silenced here."""
+
+    def __init__(self, evaluator):
+        super().__init__()
+        self.backbone = evaluator.fragments_backbone
+        self.vqa_head = evaluator.vqa_head
+
+    def forward(self, x):
+        with contextlib.redirect_stdout(io.StringIO()):
+            qmap = self.vqa_head(self.backbone(x))  # official default: adaptive_window_size=True
+        return qmap.mean(dim=(1, 2, 3, 4)), qmap
+
+
+def build_official(args):
+    """The official fast-vqa-b/-m (option file fast-b.yml / fast-m.yml), as official_fastvqa.py builds it."""
+    import official_fastvqa as off
+    off.install_import_shims()
+    models = off.load_official(args.official_repo)
+    option = "options/fast/fast-b.yml" if args.model == "fast-vqa-b" else "options/fast/fast-m.yml"
+    with contextlib.redirect_stdout(io.StringIO()):
+        evaluator, _ = off.build(models, args.official_repo, option)
+    model = OfficialFastVQA(evaluator)
+    checkpointed = [m for m in model.modules() if getattr(m, "use_checkpoint", False)]
+    if args.official_checkpoint == "off":
+        for m in checkpointed:
+            m.use_checkpoint = False
+    return model, len(checkpointed)
+
+
 def build(args, shape):
     """The model (forward returns (scores, map)) and the MACs of one forward pass."""
     if args.model == "fragnet":
         model = fragnet.FragNet(args.widths, args.head_hidden, args.groups, args.dropout)
         return model, fragnet.conv_macs(model, shape)
-    if args.model in ("fast-vqa-b", "fast-vqa-m"):
+    if args.official_repo is not None:
+        model, _ = build_official(args)
+    elif args.model in ("fast-vqa-b", "fast-vqa-m"):
         preset = fastvqa.FAST_VQA_B if args.model == "fast-vqa-b" else fastvqa.FAST_VQA_M
         model = fastvqa.FastVQA(**preset, dropout=args.dropout, drop_path_rate=0.1)
     else:
@@ -172,6 +227,8 @@ def main():
         "forward_gflop": round(2 * macs / 1e9, 3), "model_gflop": round(3 * 2 * macs / 1e9, 3),
         "step_gflops": round(3 * 2 * macs / 1e9 / (step_ms / 1e3), 2),
         "threads": torch.get_num_threads(), "torch": torch.__version__,
+        "implementation": "twin" if args.official_repo is None else "official",
+        "official_checkpoint": None if args.official_repo is None else args.official_checkpoint,
         "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY", "default"),
         "loadavg_1min": round(os.getloadavg()[0], 2), "cpus": os.cpu_count(),
     }

@@ -5,6 +5,10 @@
 // (window, head) tasks, and backward recomputes them (one extra q·kᵀ GEMM per task, ~4 % of a
 // fast-vqa-b step) instead of keeping ~1 GB of probabilities per clip, as memory-efficient
 // attention implementations do.
+// Threads: one (window, head) task per `Compute` item, all of its GEMMs, bias, softmax and table
+// scatter on that worker with OpenBLAS single-threaded (N = 392, d = 32 GEMMs are too small to
+// split well across threads; whole tasks are not). The bias tables are read through the index
+// once per call into [h, N, N] (`DenseBias`, ≤ 15 MB for fast-vqa-b), not once per task.
 //
 // Shapes: qkv [B·nW, N, 3C], last axis laid out [3, h, d] (q, k, v of head h at columns s·C + h·d)
 //         tables [L, h], index [N·N], gate/mask patterns as in `WindowBiasGeometry` (windows fastest)
@@ -46,15 +50,21 @@ extension Tape {
             } } } } }
         }
         let p = arena.takeReusable(group * nn)
+        let dense = DenseBias(arena: arena, heads: heads, nn: nn, fragment: fp != nil)
         withKernel { k in
-            for lo in stride(from: 0, to: tasks, by: group) {
-                let range = lo..<min(tasks, lo + group)
-                k.probabilities(range, into: p, compute: c)
-                for (i, task) in range.enumerated() {
-                    BLAS.gemm(m: n, n: k.headDim, k: n, a: p + i * nn, lda: n, b: k.v(task), ldb: k.ld, c: yp + k.rowOffset(task), ldc: dim)
+            k.fillDenseBias(dense, compute: c)
+            BLAS.singleThreaded {
+                for lo in stride(from: 0, to: tasks, by: group) {
+                    let range = lo..<min(tasks, lo + group)
+                    c.forEachItem(range.count) { _, i in
+                        let task = range.lowerBound + i
+                        k.probabilities(task: task, into: p + i * nn, dense: dense)
+                        BLAS.gemm(m: n, n: k.headDim, k: n, a: p + i * nn, lda: n, b: k.v(task), ldb: k.ld, c: yp + k.rowOffset(task), ldc: dim)
+                    }
                 }
             }
         }
+        dense.release(arena)
         arena.release(p)
         setBackward(y) { t in
             let gx = t.needsGrad(qkv) ? t.grad(qkv) : nil
@@ -66,35 +76,36 @@ extension Tape {
             // the result does not depend on the thread count.
             let partR = gr == nil ? nil : arena.takeReusable(tasks * rows)
             let partF = gf == nil ? nil : arena.takeReusable(tasks * rows)
+            let dense = DenseBias(arena: arena, heads: heads, nn: nn, fragment: fp != nil)
             withKernel { k in
                 let ld = k.ld
-                for lo in stride(from: 0, to: tasks, by: group) {
-                    let range = lo..<min(tasks, lo + group)
-                    k.probabilities(range, into: p, compute: c)
-                    for (i, task) in range.enumerated() {
-                        let dy = gy + k.rowOffset(task)
-                        if let gx {  // dV += Pᵀ dY
-                            BLAS.gemm(transA: true, m: n, n: k.headDim, k: n, a: p + i * nn, lda: n, b: dy, ldb: dim,
-                                      beta: 1, c: gx + k.vOffset(task), ldc: ld)
-                        }
-                        // dP = dY Vᵀ
-                        BLAS.gemm(transB: true, m: n, n: n, k: k.headDim, a: dy, lda: dim, b: k.v(task), ldb: ld, c: dp + i * nn, ldc: n)
-                    }
-                    k.softmaxBackward(rows: range.count * n, p: p, dp: dp, compute: c)
-                    if partR != nil || partF != nil {
-                        c.forEach(range.count) { i in
-                            k.scatterTableGradient(task: range.lowerBound + i, ds: dp + i * nn, rows: rows,
-                                                   intoRelative: partR, fragment: partF)
-                        }
-                    }
-                    if let gx {
-                        for (i, task) in range.enumerated() {
-                            let ds = dp + i * nn
-                            // dQ += scale·dS K, dK += scale·dSᵀ Q
-                            BLAS.gemm(m: n, n: k.headDim, k: n, alpha: k.scale, a: ds, lda: n, b: k.key(task), ldb: ld,
-                                      beta: 1, c: gx + k.qOffset(task), ldc: ld)
-                            BLAS.gemm(transA: true, m: n, n: k.headDim, k: n, alpha: k.scale, a: ds, lda: n, b: k.q(task), ldb: ld,
-                                      beta: 1, c: gx + k.qOffset(task) + dim, ldc: ld)
+                k.fillDenseBias(dense, compute: c)
+                BLAS.singleThreaded {
+                    for lo in stride(from: 0, to: tasks, by: group) {
+                        let range = lo..<min(tasks, lo + group)
+                        // One task per item, all of its GEMMs single-threaded: the tasks write
+                        // disjoint rows of gx and their own table column, so the result does not
+                        // depend on which worker runs a task.
+                        c.forEachItem(range.count) { _, i in
+                            let task = range.lowerBound + i, pt = p + i * nn, ds = dp + i * nn
+                            let dy = gy + k.rowOffset(task)
+                            k.probabilities(task: task, into: pt, dense: dense)
+                            if let gx {  // dV += Pᵀ dY
+                                BLAS.gemm(transA: true, m: n, n: k.headDim, k: n, a: pt, lda: n, b: dy, ldb: dim,
+                                          beta: 1, c: gx + k.vOffset(task), ldc: ld)
+                            }
+                            // dP = dY Vᵀ, then dS in place
+                            BLAS.gemm(transB: true, m: n, n: n, k: k.headDim, a: dy, lda: dim, b: k.v(task), ldb: ld, c: ds, ldc: n)
+                            k.softmaxBackward(rows: n, p: pt, dp: ds)
+                            if partR != nil || partF != nil {
+                                k.scatterTableGradient(task: task, ds: ds, rows: rows, intoRelative: partR, fragment: partF)
+                            }
+                            if let gx {  // dQ += scale·dS K, dK += scale·dSᵀ Q
+                                BLAS.gemm(m: n, n: k.headDim, k: n, alpha: k.scale, a: ds, lda: n, b: k.key(task), ldb: ld,
+                                          beta: 1, c: gx + k.qOffset(task), ldc: ld)
+                                BLAS.gemm(transA: true, m: n, n: k.headDim, k: n, alpha: k.scale, a: ds, lda: n, b: k.q(task), ldb: ld,
+                                          beta: 1, c: gx + k.qOffset(task) + dim, ldc: ld)
+                            }
                         }
                     }
                 }
@@ -108,6 +119,7 @@ extension Tape {
                     }
                 }
             }
+            dense.release(arena)
             for buffer in [p, dp, partR, partF] { if let buffer { arena.release(buffer) } }
         }
         return y
@@ -139,43 +151,46 @@ struct WindowAttentionKernel {
     func key(_ task: Int) -> UnsafePointer<Float> { qkv + qOffset(task) + dim }
     func v(_ task: Int) -> UnsafePointer<Float> { qkv + vOffset(task) }
 
-    /// Softmax probabilities of `tasks` into consecutive N×N blocks of `p`.
-    func probabilities(_ tasks: Range<Int>, into p: UnsafeMutablePointer<Float>, compute: Compute) {
+    /// The bias tables read through the index once per call: `dense.relative[h·N² + i·N + j]` =
+    /// `relative[index[i·N + j], h]` (and the same for the fragment table), so the per-task loops
+    /// add contiguous rows instead of gathering every score's table entry.
+    func fillDenseBias(_ dense: DenseBias, compute: Compute) {
         let nn = n * n
-        for (i, task) in tasks.enumerated() {
-            BLAS.gemm(transB: true, m: n, n: n, k: headDim, alpha: scale, a: q(task), lda: ld, b: key(task), ldb: ld, c: p + i * nn, ldc: n)
-        }
-        compute.forEachChunk(tasks.count * n, grain: 8) { range in
-            for r in range {
-                let i = r / n, task = tasks.lowerBound + i, row = r % n
-                let w = (task / heads) % windows, h = task % heads
-                let s = p + i * nn + row * n, idx = index + row * n
-                if let gate, let gateOf, let fragment {
-                    let g = gate + Int(gateOf[w]) * nn + row * n
-                    for j in 0..<n {
-                        let t = Int(idx[j]) * heads + h
-                        s[j] = s[j] + (relative[t] * g[j] + fragment[t] * (1 - g[j]))
-                    }
-                } else {
-                    for j in 0..<n { s[j] = s[j] + relative[Int(idx[j]) * heads + h] }
-                }
-                if let mask, let maskOf {
-                    let m = mask + Int(maskOf[w]) * nn + row * n
-                    for j in 0..<n { s[j] = s[j] + m[j] }
-                }
-                Kernels.softmaxRow(s, into: s, n)
+        compute.forEach(heads) { h in
+            let r = dense.relative + h * nn
+            for ij in 0..<nn { r[ij] = relative[Int(index[ij]) * heads + h] }
+            if let f = dense.fragment.map({ $0 + h * nn }), let fragment {
+                for ij in 0..<nn { f[ij] = fragment[Int(index[ij]) * heads + h] }
             }
         }
     }
 
-    /// dS = P ∘ (dP − rowsum(dP ∘ P)) in place of dP, for `rows` rows of length N.
-    func softmaxBackward(rows: Int, p: UnsafePointer<Float>, dp: UnsafeMutablePointer<Float>, compute: Compute) {
-        compute.forEachChunk(rows, grain: 8) { range in
-            for r in range {
-                let pr = p + r * n, d = dp + r * n
-                let dot = Float(Kernels.dot(d, pr, n))
-                for j in 0..<n { d[j] = pr[j] * (d[j] - dot) }
+    /// Softmax probabilities of one task into the N×N block `p` (single-threaded).
+    func probabilities(task: Int, into p: UnsafeMutablePointer<Float>, dense: DenseBias) {
+        BLAS.gemm(transB: true, m: n, n: n, k: headDim, alpha: scale, a: q(task), lda: ld, b: key(task), ldb: ld, c: p, ldc: n)
+        let w = (task / heads) % windows, h = task % heads, nn = n * n
+        for row in 0..<n {
+            let s = p + row * n, r = dense.relative + h * nn + row * n
+            if let gate, let gateOf, let fragments = dense.fragment {
+                let g = gate + Int(gateOf[w]) * nn + row * n, f = fragments + h * nn + row * n
+                for j in 0..<n { s[j] = s[j] + (r[j] * g[j] + f[j] * (1 - g[j])) }
+            } else {
+                for j in 0..<n { s[j] = s[j] + r[j] }
             }
+            if let mask, let maskOf {
+                let m = mask + Int(maskOf[w]) * nn + row * n
+                for j in 0..<n { s[j] = s[j] + m[j] }
+            }
+            Kernels.softmaxRow(s, into: s, n)
+        }
+    }
+
+    /// dS = P ∘ (dP − rowsum(dP ∘ P)) in place of dP, for `rows` rows of length N (single-threaded).
+    func softmaxBackward(rows: Int, p: UnsafePointer<Float>, dp: UnsafeMutablePointer<Float>) {
+        for r in 0..<rows {
+            let pr = p + r * n, d = dp + r * n
+            let dot = Float(Kernels.dot(d, pr, n))
+            for j in 0..<n { d[j] = pr[j] * (d[j] - dot) }
         }
     }
 
@@ -197,5 +212,21 @@ struct WindowAttentionKernel {
         } else if let pr {
             for ij in 0..<nn { pr[Int(index[ij])] += ds[ij] }
         }
+    }
+}
+
+/// Per-call workspace of `WindowAttentionKernel.fillDenseBias`: [heads, N, N] per table.
+struct DenseBias {
+    let relative: UnsafeMutablePointer<Float>
+    let fragment: UnsafeMutablePointer<Float>?
+
+    init(arena: Arena, heads: Int, nn: Int, fragment: Bool) {
+        relative = arena.takeReusable(heads * nn)
+        self.fragment = fragment ? arena.takeReusable(heads * nn) : nil
+    }
+
+    func release(_ arena: Arena) {
+        arena.release(relative)
+        if let fragment { arena.release(fragment) }
     }
 }
