@@ -87,6 +87,10 @@ final class ConvTests: XCTestCase {
          Case(x: [1, 3, 3, 93, 90], w: [4, 3, 3, 3, 3], stride: (1, 2, 2), padding: (1, 1, 1))),
         ("large plane, patchify stride = kernel (fragnet stem)",
          Case(x: [1, 3, 4, 160, 128], w: [5, 3, 2, 4, 4], stride: (2, 4, 4))),
+        // Patchify direct kernel (Conv+Patchify.swift): Wo not a multiple of 16 (overlapping last
+        // block), Cout not a multiple of 4, two and three samples, no bias, K = 8.
+        ("patchify, Wo 19, two samples, no bias", Case(x: [2, 3, 2, 9, 76], w: [6, 3, 2, 4, 4], stride: (2, 4, 4), bias: false)),
+        ("patchify k(1,2,2), Wo 17, Cout 3", Case(x: [3, 2, 3, 6, 34], w: [3, 2, 1, 2, 2], stride: (1, 2, 2))),
         ("sample blocks with remainder", Case(x: [7, 2, 10, 10, 10], w: [3, 2, 1, 3, 3], padding: (0, 1, 1))),
         ("stride 2 wide rows (vector gather/scatter)", Case(x: [2, 2, 2, 9, 41], w: [3, 2, 1, 3, 3], stride: (1, 2, 2),
                                                              padding: (0, 1, 1))),

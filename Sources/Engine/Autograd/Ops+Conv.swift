@@ -17,7 +17,8 @@
 // GEMM's shape, not only on its inputs), so results are bit-identical for any thread count, and a
 // sample's forward output does not depend on the other samples in the batch.
 // 1×1×1 stride-1 unpadded convolutions use the input as the column matrix; depthwise
-// convolutions (groups == Cin) run a direct kernel (Conv+Depthwise.swift).
+// convolutions (groups == Cin) run a direct kernel (Conv+Depthwise.swift), and so does the forward
+// pass of patchify convolutions with K ≤ 128 (`isPatchify`, Conv+Patchify.swift).
 
 extension Tape {
     /// 3-D convolution (PyTorch `nn.Conv3d`): x [N, Cin, T, H, W], weight [Cout, Cin/groups, kt, kh, kw].
@@ -25,7 +26,7 @@ extension Tape {
                        padding: (Int, Int, Int) = (0, 0, 0), dilation: (Int, Int, Int) = (1, 1, 1),
                        groups: Int = 1) -> Var {
         conv3d(x, weight, bias, stride: stride, padding: padding, dilation: dilation, groups: groups,
-               columnBudget: ConvGeometry.defaultColumnBudget)
+               columnBudget: ConvGeometry.conv3dColumnBudget)
     }
 
     /// `conv3d` with an explicit limit (floats) on the column matrices kept from forward for dW.
@@ -118,6 +119,11 @@ extension Tape {
     private func convForward(_ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ bias: UnsafePointer<Float>?,
                              _ y: UnsafeMutablePointer<Float>, _ g: ConvGeometry, keepColumns: Bool) -> UnsafeMutablePointer<Float>? {
         let p = g.outPlane, kr = g.kRows, cg = g.coutG, c = compute
+        if g.isPatchify {  // direct kernel (Conv+Patchify.swift): writes every output, bias included
+            let buffer = scratch(keepColumns ? g.allColumns : c.threads * kr * g.patchRows * g.wo)
+            ConvKernels.patchifyForward(x, w, bias, y, g, keep: keepColumns ? buffer : nil, scratch: buffer, compute: c)
+            return keepColumns ? buffer : nil
+        }
         ConvKernels.fillBias(y, bias, n: g.n, channels: g.cout, plane: p, compute: c)
         if g.isPointwise {
             c.forEachItem(g.n * g.groups) { _, item in

@@ -18,6 +18,11 @@ struct ConvGeometry {
     /// gradient instead of being rebuilt in backward.
     var columnBudget = ConvGeometry.defaultColumnBudget
     static let defaultColumnBudget = 1 << 24
+    /// The budget of `Tape.conv3d` (8 MiB): larger column matrices are rebuilt in backward. Writing
+    /// them to memory in forward and reading them back cost fragnet's 24→48, 48→96 and 1×3×3 layers
+    /// and its stem more than the rebuild (forward convolutions 82.9 → 57.7 ms, backward
+    /// 97.8 → 110.2 ms with no columns kept; the two smallest layers, 96→192 and 192→192, kept).
+    static let conv3dColumnBudget = 1 << 21
     /// Floats of the column tile through which backward passes dcol to col2vol: small enough
     /// to stay in cache between the GEMM that writes it and the scatter that reads it.
     var tileBudget = ConvGeometry.defaultTileBudget
@@ -99,37 +104,34 @@ struct ConvGeometry {
 enum ConvKernels {
     /// Fills `col` (row stride `ld`) for group `g`, samples `n0..<n0+nb`, output rows `rows`
     /// (q = oz·Ho + oy): column j·|rows|·Wo + (q − rows.lowerBound)·Wo + ox (with all rows, the
-    /// layout of the shape legend).
+    /// layout of the shape legend). Items are (column row r, sample); each walks its output rows
+    /// with (oz, oy) counters (no division per row) and fills a row with `fillRow` (Conv+Rows.swift).
     static func vol2col(_ x: UnsafePointer<Float>, _ g: ConvGeometry, group: Int, n0: Int, nb: Int, rows: Range<Int>,
                         col: UnsafeMutablePointer<Float>, ld: Int, compute: Compute) {
-        let ho = g.ho, wo = g.wo, span = rows.count * wo, q0 = rows.lowerBound  // hoisted: each is a division
+        let ho = g.ho, wo = g.wo, span = rows.count * wo, count = rows.count  // hoisted: each is a division
+        let ozFirst = rows.lowerBound / ho, oyFirst = rows.lowerBound - ozFirst * ho
+        let (t, h, w, st, sh, sw) = (g.t, g.h, g.w, g.st, g.sh, g.sw)
         let xb = UncheckedBox(x), cb = UncheckedBox(col)
         compute.forEachChunk(g.kRows * nb, grain: max(1, 32_768 / max(span, 1))) { range in
             for item in range {
                 let r = item / nb, j = item % nb
                 let c = r / g.kvol, kidx = r % g.kvol
                 let ki = kidx / (g.kh * g.kw), kj = (kidx / g.kw) % g.kh, kk = kidx % g.kw
-                let src = xb.value + ((n0 + j) * g.cin + group * g.cinG + c) * g.inPlane
-                let dst = cb.value + r * ld + j * span - q0 * wo
                 let (lo, hi) = g.validX(kk)
-                let off = kk * g.dw - g.pw
-                for q in rows {
-                    let oz = q / ho, oy = q - oz * ho
-                    let iz = oz * g.st - g.pt + ki * g.dt, iy = oy * g.sh - g.ph + kj * g.dh
-                    let d = dst + q * wo
-                    if iz < 0 || iz >= g.t || iy < 0 || iy >= g.h { d.update(repeating: 0, count: wo); continue }
-                    let s = src + (iz * g.h + iy) * g.w + off
-                    if lo > 0 { d.update(repeating: 0, count: lo) }
-                    if hi < wo { (d + hi).update(repeating: 0, count: wo - hi) }
-                    if g.sw == 1 {
-                        (d + lo).update(from: s + lo, count: hi - lo)
-                    } else if g.sw == 2 {
-                        gatherEven(d, s, lo, hi)
-                    } else if g.sw == 4 {
-                        gatherFourth(d, s, lo, hi)
+                let src = xb.value + ((n0 + j) * g.cin + group * g.cinG + c) * g.inPlane + (kk * g.dw - g.pw)
+                let zOff = ki * g.dt - g.pt, yOff = kj * g.dh - g.ph
+                var d = cb.value + r * ld + j * span
+                var oz = ozFirst, oy = oyFirst
+                for _ in 0..<count {
+                    let iz = oz &* st &+ zOff, iy = oy &* sh &+ yOff
+                    if UInt(bitPattern: iz) < UInt(t) && UInt(bitPattern: iy) < UInt(h) {
+                        fillRow(d, src + ((iz &* h &+ iy) &* w), lo: lo, hi: hi, wo: wo, sw: sw)
                     } else {
-                        for ox in lo..<hi { d[ox] = s[ox * g.sw] }
+                        d.update(repeating: 0, count: wo)
                     }
+                    d += wo
+                    oy &+= 1
+                    if oy == ho { oy = 0; oz &+= 1 }
                 }
             }
         }
@@ -141,6 +143,8 @@ enum ConvKernels {
     static func col2vol(_ col: UnsafePointer<Float>, ld: Int, _ g: ConvGeometry, group: Int, n0: Int, nb: Int,
                         rows: Range<Int>, gx: UnsafeMutablePointer<Float>, compute: Compute) {
         let ho = g.ho, wo = g.wo, span = rows.count * wo  // hoisted: each is a division
+        let ozFirst = rows.lowerBound / ho, oyFirst = rows.lowerBound - ozFirst * ho
+        let (t, h, w, st, sh, sw) = (g.t, g.h, g.w, g.st, g.sh, g.sw)
         let gb = UncheckedBox(gx), cb = UncheckedBox(col)
         // One item per (input channel, sample): each owns one plane of gx, so no two threads collide.
         compute.forEachChunk(g.cinG * nb, grain: max(1, 32_768 / max(span * g.kvol, 1))) { range in
@@ -149,56 +153,29 @@ enum ConvKernels {
                 let dstPlane = gb.value + ((n0 + j) * g.cin + group * g.cinG + c) * g.inPlane
                 for kidx in 0..<g.kvol {
                     let ki = kidx / (g.kh * g.kw), kj = (kidx / g.kw) % g.kh, kk = kidx % g.kw
-                    let src = cb.value + (c * g.kvol + kidx) * ld + j * span - rows.lowerBound * wo
                     let (lo, hi) = g.validX(kk)
                     if hi <= lo { continue }
-                    let off = kk * g.dw - g.pw
-                    for q in rows {
-                        let oz = q / ho, oy = q - oz * ho
-                        let iz = oz * g.st - g.pt + ki * g.dt, iy = oy * g.sh - g.ph + kj * g.dh
-                        if iz < 0 || iz >= g.t || iy < 0 || iy >= g.h { continue }
-                        let d = dstPlane + (iz * g.h + iy) * g.w + off
-                        let s = src + q * wo
-                        if g.sw == 1 {
-                            for ox in lo..<hi { d[ox] += s[ox] }
-                        } else if g.sw == 2 {
-                            scatterAddEven(d, s, lo, hi)
-                        } else {
-                            for ox in lo..<hi { d[ox * g.sw] += s[ox] }
+                    let off = kk * g.dw - g.pw, zOff = ki * g.dt - g.pt, yOff = kj * g.dh - g.ph
+                    var oz = ozFirst, oy = oyFirst, s = cb.value + (c * g.kvol + kidx) * ld + j * span
+                    for _ in 0..<rows.count {
+                        let iz = oz &* st &+ zOff, iy = oy &* sh &+ yOff
+                        if UInt(bitPattern: iz) < UInt(t) && UInt(bitPattern: iy) < UInt(h) {
+                            let d = dstPlane + ((iz &* h &+ iy) &* w &+ off)
+                            if sw == 1 {
+                                for ox in lo..<hi { d[ox] += s[ox] }
+                            } else if sw == 2 {
+                                scatterAddEven(d, s, lo, hi)
+                            } else {
+                                for ox in lo..<hi { d[ox &* sw] += s[ox] }
+                            }
                         }
+                        s += wo
+                        oy &+= 1
+                        if oy == ho { oy = 0; oz &+= 1 }
                     }
                 }
             }
         }
-    }
-
-    /// d[ox] = s[2·ox] for ox in lo..<hi, eight at a time (reads stay within s[2·lo ... 2·(hi−1)]).
-    @inline(__always)
-    static func gatherEven(_ d: UnsafeMutablePointer<Float>, _ s: UnsafePointer<Float>, _ lo: Int, _ hi: Int) {
-        var ox = lo
-        let raw = UnsafeRawPointer(s), out = UnsafeMutableRawPointer(d)
-        while ox + 9 <= hi {
-            let v = raw.loadUnaligned(fromByteOffset: 8 * ox, as: SIMD16<Float>.self)
-            out.storeBytes(of: v.evenHalf, toByteOffset: 4 * ox, as: SIMD8<Float>.self)
-            ox += 8
-        }
-        while ox < hi { d[ox] = s[2 * ox]; ox += 1 }
-    }
-
-    /// d[ox] = s[4·ox] for ox in lo..<hi, eight at a time (reads stay within s[4·lo ... 4·(hi−1)]):
-    /// the stride-4 gather of patchify convolutions such as fragnet's stem.
-    @inline(__always)
-    static func gatherFourth(_ d: UnsafeMutablePointer<Float>, _ s: UnsafePointer<Float>, _ lo: Int, _ hi: Int) {
-        var ox = lo
-        let raw = UnsafeRawPointer(s), out = UnsafeMutableRawPointer(d)
-        while ox + 9 <= hi {
-            let a = raw.loadUnaligned(fromByteOffset: 16 * ox, as: SIMD16<Float>.self)
-            let b = raw.loadUnaligned(fromByteOffset: 16 * ox + 64, as: SIMD16<Float>.self)
-            out.storeBytes(of: SIMD8(lowHalf: a.evenHalf.evenHalf, highHalf: b.evenHalf.evenHalf),
-                           toByteOffset: 4 * ox, as: SIMD8<Float>.self)
-            ox += 8
-        }
-        while ox < hi { d[ox] = s[4 * ox]; ox += 1 }
     }
 
     /// d[2·ox] += s[ox] for ox in lo..<hi, eight at a time (touches only d[2·lo ... 2·(hi−1)] + odd neighbours
