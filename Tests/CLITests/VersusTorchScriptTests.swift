@@ -15,28 +15,26 @@ final class VersusTorchScriptTests: XCTestCase {
     func testBadArgumentsListTheValidValuesBeforeAnyWork() throws {
         // VQA_MPI_BIN points nowhere: argument errors must come first (exit 2), not the missing binary.
         let env = ["VQA_MPI_BIN": "/nonexistent/vqa-mpi", "VQA_TORCH_PYTHON": "/nonexistent/python"]
-        let bad = try script(["--model", "resnet"], env: env)
-        XCTAssertEqual(bad.status, 2, bad.output)
-        XCTAssertTrue(bad.stderr.contains("'resnet'") && bad.stderr.contains("fragnet fast-vqa-b fast-vqa-m simplevqa"), bad.stderr)
-        let none = try script([], env: env)
-        XCTAssertEqual(none.status, 2, none.output)
-        XCTAssertTrue(none.stderr.contains("--model is required") && none.stderr.contains("simplevqa"), none.stderr)
-        let precision = try script(["--model", "fragnet", "--precision", "bf16"], env: env)
-        XCTAssertEqual(precision.status, 2, precision.output)
-        XCTAssertTrue(precision.stderr.contains("valid values: fp32"), precision.stderr)
-        let rounds = try script(["--model", "fragnet", "--rounds", "two"], env: env)
-        XCTAssertEqual(rounds.status, 2, rounds.output)
-        XCTAssertTrue(rounds.stderr.contains("--rounds must be a whole number, got 'two'"), rounds.stderr)
-        // The official FAST-VQA model is a torch side for fast-vqa-b/-m only, from a real clone.
-        let officialFragnet = try script(["--model", "fragnet", "--official-repo", "/tmp"], env: env)
-        XCTAssertEqual(officialFragnet.status, 2, officialFragnet.output)
-        XCTAssertTrue(officialFragnet.stderr.contains("fast-vqa-b and fast-vqa-m only, not fragnet"), officialFragnet.stderr)
-        let notAClone = try script(["--model", "fast-vqa-m", "--official-repo", "/tmp"], env: env)
-        XCTAssertEqual(notAClone.status, 2, notAClone.output)
-        XCTAssertTrue(notAClone.stderr.contains("'/tmp' has no fastvqa/models/__init__.py"), notAClone.stderr)
-        let checkpoint = try script(["--model", "fast-vqa-m", "--official-checkpoint", "maybe"], env: env)
-        XCTAssertEqual(checkpoint.status, 2, checkpoint.output)
-        XCTAssertTrue(checkpoint.stderr.contains("'maybe' is not one of: as-built off"), checkpoint.stderr)
+        // (arguments, what stderr must say): each refused with exit 2 before any work.
+        let refused: [([String], [String])] = [
+            (["--model", "resnet"], ["'resnet'", "fragnet fast-vqa-b fast-vqa-m simplevqa"]),
+            ([], ["--model is required", "simplevqa"]),
+            (["--model", "fragnet", "--precision", "bf16"], ["valid values: fp32"]),
+            (["--model", "fragnet", "--rounds", "two"], ["--rounds must be a whole number, got 'two'"]),
+            // The official FAST-VQA model is a torch side for fast-vqa-b/-m only, from a real clone.
+            (["--model", "fragnet", "--official-repo", "/tmp"], ["fast-vqa-b and fast-vqa-m only, not fragnet"]),
+            (["--model", "fast-vqa-m", "--official-repo", "/tmp"], ["'/tmp' has no fastvqa/models/__init__.py"]),
+            (["--model", "fast-vqa-m", "--official-checkpoint", "maybe"], ["'maybe' is not one of: as-built off"]),
+        ]
+        for (args, expected) in refused {
+            let r = try script(args, env: env)
+            XCTAssertEqual(r.status, 2, "\(args): \(r.output)")
+            for text in expected { XCTAssertTrue(r.stderr.contains(text), "\(args): '\(text)' not in \(r.stderr)") }
+        }
+        // VQA_FASTVQA_REPO is for fast-vqa-b/-m: set (even to a bad path), it leaves fragnet alone.
+        let fragnetWithRepo = try script(["--model", "fragnet"], env: env.merging(["VQA_FASTVQA_REPO": "/tmp"]) { $1 })
+        XCTAssertEqual(fragnetWithRepo.status, 1, fragnetWithRepo.output)
+        XCTAssertTrue(fragnetWithRepo.stderr.contains("/nonexistent/vqa-mpi is missing"), fragnetWithRepo.stderr)
         // Valid arguments, then the missing binary is named with the way to build it.
         let missing = try script(["--model", "fragnet"], env: env)
         XCTAssertEqual(missing.status, 1, missing.output)

@@ -37,7 +37,7 @@ models="fragnet fast-vqa-b fast-vqa-m simplevqa"
 usage="usage: versus_torch.sh --model ${models// /|} [--rounds N] [--precision fp32] [--awp] [--threads T] [--steps K] [--warmup W] [--batch B] [--frames F] [--size S] [--python PY] [--venv DIR] [--out DIR] [--official-repo DIR] [--official-checkpoint as-built|off]"
 model=""; rounds=3; precision=fp32; awp=0; threads=2; steps=""; warmup=""; batch=""; frames=""; size=""
 python="${VQA_TORCH_PYTHON:-}"; venv="$here/.venv-bench"; out=""
-official_repo="${VQA_FASTVQA_REPO:-}"; official_checkpoint=as-built
+official_repo=""; official_checkpoint=as-built
 while (($#)); do
   case "$1" in
     --model|--rounds|--precision|--threads|--steps|--warmup|--batch|--frames|--size|--python|--venv|--out|--official-repo|--official-checkpoint)
@@ -67,9 +67,10 @@ done
   echo "versus_torch.sh: --official-checkpoint '$official_checkpoint' is not one of: as-built off" >&2; exit 2; }
 ours_opts=(); torch_opts=(); implementation=twin
 if [[ "$model" == fast-vqa-* ]]; then
+  official_repo="${official_repo:-${VQA_FASTVQA_REPO:-}}"  # the variable applies to fast-vqa-b/-m only
   if [[ -n "$official_repo" ]]; then
     [[ -f "$official_repo/fastvqa/models/__init__.py" ]] || {
-      echo "versus_torch.sh: --official-repo '$official_repo' has no fastvqa/models/__init__.py; clone https://github.com/VQAssessment/FAST-VQA-and-FasterVQA and pass its directory" >&2; exit 2; }
+      echo "versus_torch.sh: --official-repo (or VQA_FASTVQA_REPO) '$official_repo' has no fastvqa/models/__init__.py; clone https://github.com/VQAssessment/FAST-VQA-and-FasterVQA and pass its directory" >&2; exit 2; }
     torch_opts=(--official-repo "$official_repo" --official-checkpoint "$official_checkpoint"); implementation=official
   else
     ours_opts=(--model-option adaptive_window=0)
