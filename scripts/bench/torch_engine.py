@@ -148,6 +148,15 @@ def build_official(args):
     with contextlib.redirect_stdout(io.StringIO()):
         evaluator, _ = off.build(models, args.official_repo, option)
     model = OfficialFastVQA(evaluator)
+    bb = model.backbone
+    with contextlib.redirect_stdout(io.StringIO()):
+        window = models.swin_backbone.get_adaptive_window_size(tuple(bb.window_size), (args.frames, args.size, args.size),
+                                                               tuple(bb.base_x_size))
+    if min(window) < 1:
+        sys.exit(f"torch_engine.py: the official {args.model} cannot run {args.frames}x{args.size}x{args.size} clips: its "
+                 f"adaptive window would be {tuple(window)} (window {tuple(bb.window_size)} x clip / {tuple(bb.base_x_size)}, "
+                 "rounded down; a 0 fails inside the official code). Use at least "
+                 f"{bb.base_x_size[0] // bb.window_size[0]} frames and {-(-bb.base_x_size[1] // bb.window_size[1])} pixels.")
     checkpointed = [m for m in model.modules() if getattr(m, "use_checkpoint", False)]
     if args.official_checkpoint == "off":
         for m in checkpointed:
