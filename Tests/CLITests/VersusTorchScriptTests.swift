@@ -12,6 +12,15 @@ final class VersusTorchScriptTests: XCTestCase {
                     env: env)
     }
 
+    /// The python that imports torch (VQA_TORCH_PYTHON, default python3) and a fresh --out path;
+    /// skips the test where there is none (CI), the argument checks still run.
+    private func torchRun(_ prefix: String) throws -> (python: String, out: String) {
+        let python = ProcessInfo.processInfo.environment["VQA_TORCH_PYTHON"] ?? "python3"
+        let probe = try CLI.run("/usr/bin/env", [python, "-c", "import torch, numpy"])
+        guard probe.status == 0 else { throw XCTSkip("PyTorch is not importable by \(python) (set VQA_TORCH_PYTHON); the argument checks still run") }
+        return (python, FileManager.default.temporaryDirectory.appendingPathComponent("\(prefix)-\(UUID().uuidString)").path)
+    }
+
     func testBadArgumentsListTheValidValuesBeforeAnyWork() throws {
         // VQA_MPI_BIN points nowhere: argument errors must come first (exit 2), not the missing binary.
         let env = ["VQA_MPI_BIN": "/nonexistent/vqa-mpi", "VQA_TORCH_PYTHON": "/nonexistent/python"]
@@ -43,10 +52,7 @@ final class VersusTorchScriptTests: XCTestCase {
 
     func testSideBySideRunPrintsMediansAndTheirRatio() throws {
         let bin = try CLI.requireBinary()
-        let python = ProcessInfo.processInfo.environment["VQA_TORCH_PYTHON"] ?? "python3"
-        let probe = try CLI.run("/usr/bin/env", [python, "-c", "import torch, numpy"])
-        guard probe.status == 0 else { throw XCTSkip("PyTorch is not importable by \(python) (set VQA_TORCH_PYTHON); the argument checks above still run") }
-        let out = FileManager.default.temporaryDirectory.appendingPathComponent("versus-\(UUID().uuidString)").path
+        let (python, out) = try torchRun("versus")
         defer { try? FileManager.default.removeItem(atPath: out) }
         let r = try script(["--model", "fragnet", "--batch", "2", "--frames", "2", "--size", "32", "--threads", "1",
                             "--rounds", "2", "--steps", "1", "--warmup", "1", "--python", python, "--out", out],
@@ -107,10 +113,7 @@ final class VersusTorchScriptTests: XCTestCase {
     /// 1×1×1 windows in ours and fail in the official code).
     func testFastVQAMAgainstTheTwinRunsTheSameWindows() throws {
         let bin = try CLI.requireBinary()
-        let python = ProcessInfo.processInfo.environment["VQA_TORCH_PYTHON"] ?? "python3"
-        let probe = try CLI.run("/usr/bin/env", [python, "-c", "import torch, numpy"])
-        guard probe.status == 0 else { throw XCTSkip("PyTorch is not importable by \(python) (set VQA_TORCH_PYTHON)") }
-        let out = FileManager.default.temporaryDirectory.appendingPathComponent("versus-m-\(UUID().uuidString)").path
+        let (python, out) = try torchRun("versus-m")
         defer { try? FileManager.default.removeItem(atPath: out) }
         let r = try script(["--model", "fast-vqa-m", "--frames", "4", "--size", "64", "--threads", "1", "--rounds", "1",
                             "--steps", "1", "--warmup", "0", "--python", python, "--out", out],
